@@ -1,0 +1,46 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let package = Package(
+  name: "bisect-deploy",
+  platforms: [.macOS(.v15)],
+  products: [
+    .executable(name: "bisect-deploy", targets: ["bisect-deploy"])
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+  ],
+  targets: [
+    // libgit2 from the system (Debian: libgit2-dev 1.5.1), found through pkg-config.
+    .systemLibrary(
+      name: "Clibgit2",
+      pkgConfig: "libgit2",
+      providers: [.apt(["libgit2-dev"]), .brew(["libgit2"])]
+    ),
+    // Plain values shared by every module: object ids and the commit graph of a range.
+    .target(name: "History"),
+    // The only module that talks to libgit2.
+    .target(name: "GitKit", dependencies: ["Clibgit2", "History"]),
+    .target(
+      name: "BisectCLI",
+      dependencies: [
+        "GitKit", "History",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
+    ),
+    .executableTarget(name: "bisect-deploy", dependencies: ["BisectCLI"]),
+    // Benchmarks that print figures beside git's; not part of the product.
+    .executableTarget(
+      name: "bisect-deploy-bench",
+      dependencies: [
+        "GitKit", "History", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
+    ),
+    // Builds real repositories for tests from Fixtures/ scripts; used by tests only.
+    .target(name: "TestSupport", dependencies: ["History"], path: "Tests/TestSupport"),
+    .testTarget(name: "HistoryTests", dependencies: ["History"]),
+    .testTarget(name: "GitKitTests", dependencies: ["GitKit", "History", "TestSupport"]),
+    .testTarget(name: "BisectCLITests", dependencies: ["TestSupport"]),
+  ],
+  swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,20 @@
+import ArgumentParser
+
+/// The `bisect-deploy` command: finds the commit of an infrastructure repo that broke an
+/// environment. The root only declares the subcommands; each lives in a file of its own.
+public struct BisectDeploy: ParsableCommand {
+  /// The version `--version` prints.
+  public static let version = "0.1.0"
+
+  public static let configuration = CommandConfiguration(
+    commandName: "bisect-deploy",
+    abstract: "Find the commit that broke an environment by deploying and smoke-testing midpoints.",
+    discussion: """
+      Exit codes are listed in docs/exit-codes.md.
+      """,
+    version: version,
+    subcommands: [RangeCommand.self]
+  )
+
+  public init() {}
+}

@@ -1,0 +1,101 @@
+import ArgumentParser
+import Foundation
+import GitKit
+import History
+
+/// `bisect-deploy range`: how many commits lie between good and bad, and which.
+struct RangeCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "range",
+    abstract: "Count and list the commits between --good and --bad (what a hunt would search).",
+    discussion: """
+      The range is every commit reachable from --bad and from none of the --good commits,
+      as `git rev-list <bad> --not <good>...`. With paths after --, only commits that change
+      them are listed, with git's default history simplification.
+      """
+  )
+
+  @OptionGroup var range: RangeOptions
+
+  @Flag(name: .long, help: "Print only the number of commits.")
+  var count = false
+
+  @Flag(name: .long, help: "Print one JSON object instead of text.")
+  var json = false
+
+  func run() throws {
+    do {
+      let repository = try Repository(at: range.repo)
+      let ends = try range.resolve(in: repository)
+      let graph = try repository.commitGraph(
+        bad: ends.bad, goods: ends.goods, paths: range.paths, firstParent: range.firstParent)
+      let listed = graph.ids.indices.filter { graph.isCandidate[$0] }
+      if json {
+        try printJSON(graph: graph, listed: listed, repository: repository)
+        return
+      }
+      for note in try ancestryNotes(ends, repository: repository) { printError("note: \(note)") }
+      if count {
+        print(listed.count)
+        return
+      }
+      let merges = listed.filter { graph.parentCount(of: $0) > 1 }.count
+      print(
+        "\(listed.count) commit\(listed.count == 1 ? "" : "s") in range (\(merges) merge\(merges == 1 ? "" : "s"))"
+      )
+      for number in listed {
+        let info = try repository.commit(graph.ids[number])
+        print("\(info.id.hex) \(info.summary)")
+      }
+    } catch {
+      throw CommandFailure(error)
+    }
+  }
+
+  /// Goods that are not ancestors of bad are legal (git takes them), but worth saying.
+  private func ancestryNotes(
+    _ ends: (bad: ObjectID, goods: [ObjectID]), repository: Repository
+  ) throws(GitError) -> [String] {
+    var notes = [String]()
+    for (revision, good) in zip(range.good, ends.goods) where try !repository.isAncestor(good, of: ends.bad) {
+      let bases = try repository.mergeBases(good, ends.bad).map { $0.short() }
+      notes.append(
+        "--good \(revision) is not an ancestor of --bad \(range.bad); the range starts after their merge base\(bases.count == 1 ? "" : "s") \(bases.isEmpty ? "(none: no shared history)" : bases.joined(separator: ", "))."
+      )
+    }
+    return notes
+  }
+
+  private func printJSON(graph: CommitGraph, listed: [Int], repository: Repository) throws {
+    struct Entry: Encodable {
+      var id: String
+      var parents: [String]
+      var commitTime: Int64
+      var summary: String
+    }
+    struct Output: Encodable {
+      var bad: String
+      var goods: [String]
+      var firstParent: Bool
+      var paths: [String]
+      var count: Int
+      var commits: [Entry]?
+    }
+    var entries = [Entry]()
+    if !count {
+      for number in listed {
+        let info = try repository.commit(graph.ids[number])
+        entries.append(
+          Entry(
+            id: info.id.hex, parents: info.parents.map(\.hex), commitTime: info.committer.time,
+            summary: info.summary))
+      }
+    }
+    let output = Output(
+      bad: graph.tip.hex, goods: graph.boundaries.map(\.hex), firstParent: graph.isFirstParent,
+      paths: graph.paths, count: listed.count, commits: count ? nil : entries)
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try encoder.encode(output), as: UTF8.self))
+  }
+}

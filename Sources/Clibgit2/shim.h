@@ -1,0 +1,12 @@
+#ifndef BISECT_DEPLOY_CLIBGIT2_SHIM_H
+#define BISECT_DEPLOY_CLIBGIT2_SHIM_H
+#include <git2.h>
+
+/* git_libgit2_opts is variadic, which Swift cannot call: one fixed-argument wrapper per use. */
+
+/* Turns libgit2's object cache on or off; returns libgit2's code. */
+static inline int bisect_deploy_set_object_cache(int enabled) {
+  return git_libgit2_opts(GIT_OPT_ENABLE_CACHING, enabled);
+}
+
+#endif

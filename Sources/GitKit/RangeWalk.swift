@@ -1,0 +1,335 @@
+import Clibgit2
+import History
+
+extension Repository {
+  /// The commit graph of a range: `bad` and its ancestors that are ancestors of none of
+  /// `goods`, with their parent edges, as `git rev-list <bad> --not <goods>` lists them.
+  ///
+  /// - Parameters:
+  ///   - firstParent: follow only first parents, as `git rev-list --first-parent`.
+  ///   - paths: path limits, as `git rev-list ... -- <paths>`: git's default history
+  ///     simplification decides which commits are walked, and only the commits that change the
+  ///     paths are candidates (`CommitGraph.isCandidate`); the others stay in the graph so that
+  ///     ancestry is kept.
+  /// - Throws: `shallowHistory` when the range runs into the cut-off history of a shallow
+  ///   clone, `missingObject` when a commit cannot be read.
+  public func commitGraph(
+    bad: ObjectID, goods: [ObjectID], paths: [String] = [], firstParent: Bool = false
+  ) throws(GitError) -> CommitGraph {
+    let database = try ObjectDatabase(self)
+    var walk = RangeWalk(
+      database: database, repository: self, pathLimits: try PathLimits.make(paths, repository: self),
+      firstParent: firstParent, shallow: isShallow ? shallowBoundaries() : [])
+    return try walk.run(bad: bad, goods: goods)
+  }
+}
+
+/// An owned `git_odb` handle, for reading commits without parsing what we don't need.
+final class ObjectDatabase {
+  let handle: OpaquePointer
+  let repository: Repository
+
+  init(_ repository: Repository) throws(GitError) {
+    var odb: OpaquePointer?
+    try check(git_repository_odb(&odb, repository.handle), "open the object database")
+    guard let odb else {
+      throw .libgit2(operation: "open the object database", code: -1, message: "no database")
+    }
+    self.handle = odb
+    self.repository = repository
+  }
+
+  deinit { git_odb_free(handle) }
+
+  /// The header facts of commit `id`: its tree, parents and committer time.
+  func commitHeader(_ id: ObjectID) throws(GitError) -> (tree: ObjectID, parents: [ObjectID], time: Int64) {
+    var oid = id.oid
+    var object: OpaquePointer?
+    try check(git_odb_read(&object, handle, &oid), "read commit \(id.hex)") { code, _ in
+      code == GIT_ENOTFOUND.rawValue ? .missingObject(id.hex) : nil
+    }
+    guard let object else { throw .missingObject(id.hex) }
+    defer { git_odb_object_free(object) }
+    guard git_odb_object_type(object) == GIT_OBJECT_COMMIT, let data = git_odb_object_data(object)
+    else {
+      throw .libgit2(operation: "read commit \(id.hex)", code: -1, message: "object is not a commit")
+    }
+    let raw = UnsafeRawBufferPointer(start: data, count: git_odb_object_size(object))
+    guard let header = Self.parseHeader(raw) else {
+      throw .libgit2(operation: "parse commit \(id.hex)", code: -1, message: "malformed commit header")
+    }
+    return header
+  }
+
+  /// Reads `tree`, `parent` and `committer` lines; stops at the blank line before the message.
+  static func parseHeader(_ raw: UnsafeRawBufferPointer) -> (tree: ObjectID, parents: [ObjectID], time: Int64)? {
+    let newline = UInt8(ascii: "\n")
+    guard raw.count >= 46, raw.starts(with: "tree ".utf8),
+      let tree = ObjectID.parseHex(raw, at: 5)
+    else { return nil }
+    var position = 46
+    var parents = [ObjectID]()
+    while position + 48 <= raw.count, raw[position..<position + 7].elementsEqual("parent ".utf8) {
+      guard let parent = ObjectID.parseHex(raw, at: position + 7) else { return nil }
+      parents.append(parent)
+      position += 48
+    }
+    var time: Int64 = 0
+    while position < raw.count, raw[position] != newline {
+      var end = position
+      while end < raw.count, raw[end] != newline { end += 1 }
+      if raw[position..<end].starts(with: "committer ".utf8) {
+        // "committer Name <email> 1490000000 +0000": the number after the last '>'.
+        var cursor = end - 1
+        while cursor > position, raw[cursor] != UInt8(ascii: ">") { cursor -= 1 }
+        cursor += 1
+        while cursor < end, raw[cursor] == UInt8(ascii: " ") { cursor += 1 }
+        while cursor < end, let digit = Optional(raw[cursor]), digit >= 48, digit <= 57 {
+          time = time * 10 + Int64(digit - 48)
+          cursor += 1
+        }
+        break
+      }
+      position = end + 1
+    }
+    return (tree, parents, time)
+  }
+}
+
+/// The walk behind `commitGraph`: the same algorithm as git's limited revision walk, so that
+/// the same commits come out, path simplification included.
+///
+/// Commits are popped newest first; an uninteresting commit passes the mark to its parents;
+/// the walk ends when no interesting commit is waiting and a few more (git's "slop", for
+/// clocks that went backwards) have been looked at.
+struct RangeWalk {
+  private struct Node {
+    var id: ObjectID
+    var time: Int64 = 0
+    var tree: ObjectID? = nil
+    /// Parents as node numbers once the commit is read; after an interesting commit is
+    /// processed, only the parents the walk follows (simplified, or first parent only).
+    var parents: [Int32]? = nil
+    var uninteresting = false
+    var seen = false
+    var treeSame = false
+    var boundary = false
+    var queued = false
+  }
+
+  private static let slop = 5
+
+  let database: ObjectDatabase
+  let repository: Repository
+  let pathLimits: PathLimits?
+  let firstParent: Bool
+  let shallow: Set<ObjectID>
+
+  private var nodes: [Node] = []
+  private var numbers: [ObjectID: Int32] = [:]
+  private var sequence = 0
+  /// Commits waiting, newest first, then first queued (git's order for equal dates).
+  private var queue = Heap<(node: Int32, time: Int64, order: Int)> { left, right in
+    left.time != right.time ? left.time > right.time : left.order < right.order
+  }
+  /// How many queued commits are still interesting; kept exact as marks spread.
+  private var interestingQueued = 0
+
+  init(
+    database: ObjectDatabase, repository: Repository, pathLimits: PathLimits?, firstParent: Bool,
+    shallow: Set<ObjectID>
+  ) {
+    self.database = database
+    self.repository = repository
+    self.pathLimits = pathLimits
+    self.firstParent = firstParent
+    self.shallow = shallow
+  }
+
+  mutating func run(bad: ObjectID, goods: [ObjectID]) throws(GitError) -> CommitGraph {
+    let start = try loadedEnd(bad)
+    enqueue(start)
+    var bottoms = Set<Int32>()
+    for good in goods {
+      let number = try loadedEnd(good)
+      bottoms.insert(number)
+      setUninteresting(number)
+      markParentsUninteresting(of: number)
+      enqueue(number)
+    }
+
+    var result = [Int32]()
+    var lastInterestingTime = Int64.max
+    var slop = Self.slop
+    while let entry = queue.popFirst() {
+      let number = entry.node
+      nodes[Int(number)].queued = false
+      if nodes[Int(number)].uninteresting {
+        for parent in nodes[Int(number)].parents ?? [] {
+          // Flag, read, then pass the mark on to what reading revealed: the parent may have
+          // been flagged before it was read, when its own parents were not known yet.
+          setUninteresting(parent)
+          try load(parent)
+          markParentsUninteresting(of: parent)
+          enqueue(parent)
+        }
+        // Go on while an interesting commit waits, or one as new as the last one kept.
+        guard let newest = queue.first else { break }
+        if interestingQueued > 0 || lastInterestingTime <= newest.time {
+          slop = Self.slop
+          continue
+        }
+        slop -= 1
+        if slop == 0 { break }
+        continue
+      }
+      interestingQueued -= 1
+      try simplify(number, bottoms: bottoms)
+      for parent in nodes[Int(number)].parents ?? [] {
+        try load(parent)
+        enqueue(parent)
+      }
+      lastInterestingTime = nodes[Int(number)].time
+      result.append(number)
+    }
+
+    // Commits found interesting early may have been reached from a good later on.
+    let kept = result.filter { !nodes[Int($0)].uninteresting }
+    if let cut = kept.first(where: { nodes[Int($0)].boundary }) {
+      throw .shallowHistory(repository: repository.requestedPath, boundary: nodes[Int(cut)].id.hex)
+    }
+    // Number the kept commits in walk order and hand them over without another dictionary.
+    var keptNumber = [Int32](repeating: -1, count: nodes.count)
+    for (index, number) in kept.enumerated() { keptNumber[Int(number)] = Int32(index) }
+    var ids = [ObjectID]()
+    var times = [Int64]()
+    var parentStart = [Int32]()
+    var parentList = [Int32]()
+    var candidates = [Bool]()
+    ids.reserveCapacity(kept.count)
+    times.reserveCapacity(kept.count)
+    parentStart.reserveCapacity(kept.count + 1)
+    candidates.reserveCapacity(kept.count)
+    for number in kept {
+      let node = nodes[Int(number)]
+      ids.append(node.id)
+      times.append(node.time)
+      parentStart.append(Int32(parentList.count))
+      for parent in node.parents ?? [] { parentList.append(keptNumber[Int(parent)]) }
+      candidates.append(pathLimits == nil || !node.treeSame)
+    }
+    parentStart.append(Int32(parentList.count))
+    return CommitGraph(
+      tip: bad, boundaries: goods, ids: ids, commitTimes: times, parentStart: parentStart,
+      parentList: parentList, isCandidate: candidates, paths: pathLimits?.paths ?? [],
+      isFirstParent: firstParent)
+  }
+
+  /// Queues a commit that was read, once.
+  private mutating func enqueue(_ number: Int32) {
+    guard !nodes[Int(number)].seen else { return }
+    nodes[Int(number)].seen = true
+    nodes[Int(number)].queued = true
+    if !nodes[Int(number)].uninteresting { interestingQueued += 1 }
+    sequence += 1
+    queue.insert((number, nodes[Int(number)].time, sequence))
+  }
+
+  /// The node number of an end of the range, read. In a shallow clone, an end that is not
+  /// there lies beyond the clone's boundary: that is what the user needs to hear.
+  private mutating func loadedEnd(_ id: ObjectID) throws(GitError) -> Int32 {
+    let number = node(for: id)
+    do {
+      try load(number)
+    } catch .missingObject(let missing) where !shallow.isEmpty {
+      throw .shallowHistory(repository: repository.requestedPath, boundary: missing)
+    }
+    return number
+  }
+
+  /// The node number of `id`, made without reading the commit.
+  private mutating func node(for id: ObjectID) -> Int32 {
+    if let number = numbers[id] { return number }
+    let number = Int32(nodes.count)
+    nodes.append(Node(id: id))
+    numbers[id] = number
+    return number
+  }
+
+  /// Reads commit `number` once: its time, tree and parents. A shallow clone's boundary
+  /// commits are read as having no parents, as git does.
+  private mutating func load(_ number: Int32) throws(GitError) {
+    guard nodes[Int(number)].parents == nil else { return }
+    let id = nodes[Int(number)].id
+    let header = try database.commitHeader(id)
+    nodes[Int(number)].time = header.time
+    nodes[Int(number)].tree = header.tree
+    if shallow.contains(id) && !header.parents.isEmpty {
+      nodes[Int(number)].boundary = true
+      nodes[Int(number)].parents = []
+      return
+    }
+    var parents = [Int32]()
+    parents.reserveCapacity(header.parents.count)
+    for parent in header.parents { parents.append(node(for: parent)) }
+    nodes[Int(number)].parents = parents
+  }
+
+  /// Flags one commit uninteresting, keeping the count of interesting queued commits exact.
+  private mutating func setUninteresting(_ number: Int32) {
+    guard !nodes[Int(number)].uninteresting else { return }
+    nodes[Int(number)].uninteresting = true
+    if nodes[Int(number)].queued { interestingQueued -= 1 }
+  }
+
+  /// Marks the parents of `number` uninteresting and, through the commits already read,
+  /// their ancestors.
+  private mutating func markParentsUninteresting(of number: Int32) {
+    var pending = nodes[Int(number)].parents ?? []
+    while let current = pending.popLast() {
+      guard !nodes[Int(current)].uninteresting else { continue }
+      setUninteresting(current)
+      if let parents = nodes[Int(current)].parents { pending.append(contentsOf: parents) }
+    }
+  }
+
+  /// Decides which parents an interesting commit's walk follows and whether it changes the
+  /// paths (git's default history simplification); without paths, all parents (or the first).
+  private mutating func simplify(_ number: Int32, bottoms: Set<Int32>) throws(GitError) {
+    let parents = nodes[Int(number)].parents ?? []
+    let followed = firstParent ? Array(parents.prefix(1)) : parents
+    guard let pathLimits else {
+      nodes[Int(number)].parents = followed
+      return
+    }
+    guard let tree = nodes[Int(number)].tree else { return }
+    if parents.isEmpty {
+      nodes[Int(number)].treeSame = try pathLimits.isEmpty(in: tree)
+      return
+    }
+    var relevantParents = 0
+    var relevantChange = false
+    var irrelevantChange = false
+    for (position, parent) in parents.enumerated() {
+      // A parent is relevant unless it is uninteresting; the goods themselves stay relevant.
+      // Relevance is counted for the second parent even when only the first is compared,
+      // as git does: a relevant side branch keeps an irrelevant first parent from making
+      // the merge count as a change.
+      let relevant = !nodes[Int(parent)].uninteresting || bottoms.contains(parent)
+      if relevant { relevantParents += 1 }
+      if position == 1 && firstParent { break }
+      try load(parent)
+      guard let parentTree = nodes[Int(parent)].tree else { continue }
+      if try pathLimits.same(parentTree, tree) {
+        if !relevant { continue }
+        // Same as a relevant parent: follow only that parent, the change came from it.
+        nodes[Int(number)].parents = [parent]
+        nodes[Int(number)].treeSame = true
+        return
+      }
+      if relevant { relevantChange = true } else { irrelevantChange = true }
+    }
+    nodes[Int(number)].parents = followed
+    nodes[Int(number)].treeSame = !(relevantParents > 0 ? relevantChange : irrelevantChange)
+  }
+}

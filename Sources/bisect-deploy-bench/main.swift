@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// Benchmarks whose figures go into closing notes; run `Benchmarks/run.sh` for the usual setup.
+struct Bench: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "bisect-deploy-bench",
+    abstract: "Benchmarks for bisect-deploy (figures, not pass/fail).",
+    subcommands: [GraphBenchmark.self])
+}
+
+Bench.main()

@@ -1,0 +1,3 @@
+import BisectCLI
+
+BisectDeploy.runAndExit()

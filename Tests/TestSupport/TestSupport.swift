@@ -1,0 +1,165 @@
+import Foundation
+
+/// What a child process printed and how it ended.
+public struct ProcessOutput: Sendable {
+  public var status: Int32
+  public var stdout: String
+  public var stderr: String
+}
+
+/// A failure while preparing a test fixture, with the command that failed.
+public struct FixtureError: Error, CustomStringConvertible {
+  public var description: String
+}
+
+/// The repository's `Fixtures/` folder, found from this file's place in the tree.
+public let fixturesDirectory: URL = URL(fileURLWithPath: #filePath)
+  .deletingLastPathComponent()  // TestSupport
+  .deletingLastPathComponent()  // Tests
+  .deletingLastPathComponent()  // package root
+  .appendingPathComponent("Fixtures")
+
+/// Environment for git in tests: fixed identity and dates, no user or system config.
+public let gitEnvironment: [String: String] = {
+  var environment = ProcessInfo.processInfo.environment
+  environment["GIT_CONFIG_NOSYSTEM"] = "1"
+  environment["GIT_CONFIG_GLOBAL"] = "/dev/null"
+  environment["GIT_AUTHOR_NAME"] = "Fixture Author"
+  environment["GIT_AUTHOR_EMAIL"] = "fixture@example.com"
+  environment["GIT_COMMITTER_NAME"] = "Fixture Author"
+  environment["GIT_COMMITTER_EMAIL"] = "fixture@example.com"
+  environment["GIT_AUTHOR_DATE"] = "2017-03-01T12:00:00Z"
+  environment["GIT_COMMITTER_DATE"] = "2017-03-01T12:00:00Z"
+  environment["GIT_TERMINAL_PROMPT"] = "0"
+  return environment
+}()
+
+/// Runs `executable` with `arguments`, waits, and returns what it printed.
+@discardableResult
+public func runProcess(
+  _ executable: String, _ arguments: [String], in directory: URL? = nil,
+  environment: [String: String]? = nil, input: String? = nil
+) throws -> ProcessOutput {
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: executable)
+  process.arguments = arguments
+  if let directory { process.currentDirectoryURL = directory }
+  if let environment { process.environment = environment }
+  let outURL = FileManager.default.temporaryDirectory.appendingPathComponent("out-\(UUID().uuidString)")
+  let errURL = FileManager.default.temporaryDirectory.appendingPathComponent("err-\(UUID().uuidString)")
+  _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+  _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+  defer {
+    try? FileManager.default.removeItem(at: outURL)
+    try? FileManager.default.removeItem(at: errURL)
+  }
+  // Files, not pipes: a child that prints a lot cannot block on a full pipe.
+  let outHandle = try FileHandle(forWritingTo: outURL)
+  let errHandle = try FileHandle(forWritingTo: errURL)
+  process.standardOutput = outHandle
+  process.standardError = errHandle
+  if let input {
+    let inURL = FileManager.default.temporaryDirectory.appendingPathComponent("in-\(UUID().uuidString)")
+    try Data(input.utf8).write(to: inURL)
+    process.standardInput = try FileHandle(forReadingFrom: inURL)
+    defer { try? FileManager.default.removeItem(at: inURL) }
+    try process.run()
+  } else {
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+  }
+  process.waitUntilExit()
+  try outHandle.close()
+  try errHandle.close()
+  return ProcessOutput(
+    status: process.terminationStatus,
+    stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
+    stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
+}
+
+/// Runs git with the fixed test environment and returns its standard output; throws when
+/// git fails.
+@discardableResult
+public func git(_ arguments: [String], in directory: URL, input: String? = nil) throws -> String {
+  let output = try runProcess(
+    "/usr/bin/env", ["git"] + arguments, in: directory, environment: gitEnvironment, input: input)
+  guard output.status == 0 else {
+    throw FixtureError(
+      description: "git \(arguments.joined(separator: " ")) failed (\(output.status)): \(output.stderr)")
+  }
+  return output.stdout
+}
+
+/// Splits git output into its non-empty lines.
+public func lines(_ text: String) -> [String] {
+  text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+}
+
+/// A fresh directory under the system's temporary folder, removed when the value is released.
+public final class TemporaryDirectory: Sendable {
+  public let url: URL
+
+  public init(_ label: String = "bisect-deploy-test") throws {
+    url = FileManager.default.temporaryDirectory
+      .appendingPathComponent("\(label)-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+  }
+
+  public var path: String { url.path }
+
+  deinit { try? FileManager.default.removeItem(at: url) }
+}
+
+/// How a generated history is shaped; see `Fixtures/make-history.py`.
+public struct HistoryShape: Sendable {
+  public var commits: Int
+  public var seed: Int
+  public var mergeRatio: Double
+  public var bare: Bool
+
+  public init(commits: Int, seed: Int, mergeRatio: Double = 0.2, bare: Bool = false) {
+    self.commits = commits
+    self.seed = seed
+    self.mergeRatio = mergeRatio
+    self.bare = bare
+  }
+}
+
+/// Makes a repository with `Fixtures/make-history.py` inside `directory` and returns its path.
+public func makeHistory(_ shape: HistoryShape, in directory: URL, name: String = "repo") throws -> URL {
+  let target = directory.appendingPathComponent(name)
+  var arguments = [
+    fixturesDirectory.appendingPathComponent("make-history.py").path, target.path,
+    "--commits", String(shape.commits), "--seed", String(shape.seed),
+    "--merge-ratio", String(shape.mergeRatio),
+  ]
+  if shape.bare { arguments.append("--bare") }
+  let output = try runProcess("/usr/bin/env", ["python3"] + arguments, environment: gitEnvironment)
+  guard output.status == 0 else {
+    throw FixtureError(description: "make-history.py failed (\(output.status)): \(output.stderr)")
+  }
+  return target
+}
+
+/// The folder where SwiftPM put the built products (the test bundle sits beside them).
+public let productsDirectory: URL = {
+  let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+  var directory = bundle.deletingLastPathComponent()
+  // On Linux the test runner is the .xctest file itself; elsewhere it may sit inside it.
+  while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("bisect-deploy").path),
+    directory.path != "/"
+  {
+    directory = directory.deletingLastPathComponent()
+  }
+  return directory
+}()
+
+/// Runs the built `bisect-deploy` executable with `arguments`.
+@discardableResult
+public func bisectDeploy(_ arguments: [String], in directory: URL? = nil, environment: [String: String]? = nil)
+  throws -> ProcessOutput
+{
+  try runProcess(
+    productsDirectory.appendingPathComponent("bisect-deploy").path, arguments, in: directory,
+    environment: environment ?? gitEnvironment)
+}
