@@ -21,6 +21,8 @@ let package = Package(
     .target(name: "History"),
     // The only module that talks to libgit2.
     .target(name: "GitKit", dependencies: ["Clibgit2", "History"]),
+    // Runs deploy, test and restore commands in their own process groups, with timeouts.
+    .target(name: "Runner"),
     .target(
       name: "BisectCLI",
       dependencies: [
@@ -41,6 +43,7 @@ let package = Package(
     .testTarget(name: "HistoryTests", dependencies: ["History"]),
     .testTarget(name: "GitKitTests", dependencies: ["GitKit", "History", "TestSupport"]),
     .testTarget(name: "BisectCLITests", dependencies: ["TestSupport"]),
+    .testTarget(name: "RunnerTests", dependencies: ["Runner", "TestSupport"]),
   ],
   swiftLanguageModes: [.v6]
 )
