@@ -8,7 +8,8 @@ let package = Package(
     .executable(name: "bisect-deploy", targets: ["bisect-deploy"])
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
   ],
   targets: [
     // libgit2 from the system (Debian: libgit2-dev 1.5.1), found through pkg-config.
@@ -21,12 +22,19 @@ let package = Package(
     .target(name: "History"),
     // The only module that talks to libgit2.
     .target(name: "GitKit", dependencies: ["Clibgit2", "History"]),
+    // Chooses what to test next from a graph and the verdicts so far: no I/O, no C.
+    .target(name: "BisectEngine", dependencies: ["History"]),
     // Runs deploy, test and restore commands in their own process groups, with timeouts.
     .target(name: "Runner"),
+    // A whole hunt: configuration, endpoint checks, deploy-and-test steps, restore.
+    .target(
+      name: "HuntKit",
+      dependencies: ["GitKit", "History", "BisectEngine", "Runner", .product(name: "Yams", package: "Yams")]
+    ),
     .target(
       name: "BisectCLI",
       dependencies: [
-        "GitKit", "History",
+        "GitKit", "History", "BisectEngine", "HuntKit", "Runner",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
@@ -35,7 +43,8 @@ let package = Package(
     .executableTarget(
       name: "bisect-deploy-bench",
       dependencies: [
-        "GitKit", "History", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "GitKit", "History", "BisectEngine",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
     // Builds real repositories for tests from Fixtures/ scripts; used by tests only.
@@ -43,7 +52,9 @@ let package = Package(
     .testTarget(name: "HistoryTests", dependencies: ["History"]),
     .testTarget(name: "GitKitTests", dependencies: ["GitKit", "History", "TestSupport"]),
     .testTarget(name: "BisectCLITests", dependencies: ["TestSupport"]),
+    .testTarget(name: "BisectEngineTests", dependencies: ["BisectEngine", "History", "TestSupport"]),
     .testTarget(name: "RunnerTests", dependencies: ["Runner", "TestSupport"]),
+    .testTarget(name: "HuntKitTests", dependencies: ["HuntKit", "Runner", "TestSupport"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -2,7 +2,7 @@ import ArgumentParser
 
 /// The `bisect-deploy` command: finds the commit of an infrastructure repo that broke an
 /// environment. The root only declares the subcommands; each lives in a file of its own.
-public struct BisectDeploy: ParsableCommand {
+public struct BisectDeploy: AsyncParsableCommand {
   /// The version `--version` prints.
   public static let version = "0.1.0"
 
@@ -13,7 +13,8 @@ public struct BisectDeploy: ParsableCommand {
       Exit codes are listed in docs/exit-codes.md.
       """,
     version: version,
-    subcommands: [RangeCommand.self]
+    subcommands: [HuntCommand.self, PlanCommand.self, RangeCommand.self],
+    defaultSubcommand: HuntCommand.self
   )
 
   public init() {}

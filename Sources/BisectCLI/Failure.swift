@@ -1,16 +1,34 @@
 import ArgumentParser
 import Foundation
 import GitKit
+import HuntKit
 
 /// Exit codes, as documented in docs/exit-codes.md.
 public enum ExitStatus: Int32, CaseIterable, Sendable {
+  /// The command did its job; for a hunt, the culprit was found.
   case success = 0
+  /// The hunt's bad commit tested good: no regression to find.
+  case noRegression = 3
+  /// Only skipped commits are left around the culprit: it is one of a listed set.
+  case onlySkippedLeft = 4
+  /// Verdicts or endpoints contradict each other (good found bad, fixed between...).
+  case contradiction = 5
+  /// Nothing to search: empty range, or no commit changes the given paths.
+  case nothingToSearch = 6
+  /// The hunt aborted (a test exited above 127, or deploys failed under `then: abort`).
+  case aborted = 7
+  /// `--max-duration` ran out.
+  case outOfTime = 8
   case usage = 64
   case badRevision = 65
   case notARepository = 66
   case shallowClone = 68
   case damagedRepository = 69
   case internalFailure = 70
+  /// The environment is protected and --allow-protected did not name it.
+  case protectedEnvironment = 77
+  /// The configuration file or flags are wrong.
+  case configuration = 78
 }
 
 /// An error that reached the top of a command: printed as one clear line, then the process
@@ -26,6 +44,21 @@ struct CommandFailure: Error, CustomStringConvertible {
       status = Self.status(for: git)
     case let failure as CommandFailure:
       self = failure
+    case let hunt as HuntError:
+      message = hunt.errorDescription ?? "\(hunt)"
+      switch hunt {
+      case .git(let git): status = Self.status(for: git)
+      case .configuration(.protectedEnvironment): status = .protectedEnvironment
+      case .configuration: status = .configuration
+      case .runner, .workspace, .originalUnknown: status = .internalFailure
+      }
+    case let configuration as ConfigurationError:
+      message = configuration.errorDescription ?? "\(configuration)"
+      if case .protectedEnvironment = configuration {
+        status = .protectedEnvironment
+      } else {
+        status = .configuration
+      }
     default:
       message = error.localizedDescription
       status = .internalFailure
@@ -52,10 +85,14 @@ func printError(_ line: String) {
 
 extension BisectDeploy {
   /// Runs the command line and exits with the documented code: the executable's only call.
-  public static func runAndExit() -> Never {
+  public static func runAndExit() async -> Never {
     do {
       var command = try parseAsRoot()
-      try command.run()
+      if var asynchronous = command as? any AsyncParsableCommand {
+        try await asynchronous.run()
+      } else {
+        try command.run()
+      }
       Foundation.exit(ExitStatus.success.rawValue)
     } catch let failure as CommandFailure {
       printError("bisect-deploy: error: \(failure.message)")

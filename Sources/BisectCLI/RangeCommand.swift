@@ -39,14 +39,14 @@ struct RangeCommand: ParsableCommand {
         print(listed.count)
         return
       }
-      let merges = listed.filter { graph.parentCount(of: $0) > 1 }.count
+      var infos = [CommitInfo]()
+      for number in listed { infos.append(try repository.commit(graph.ids[number])) }
+      // Merges as git counts them: commits with several parents, even when only the first is followed.
+      let merges = infos.filter { $0.parents.count > 1 }.count
       print(
         "\(listed.count) commit\(listed.count == 1 ? "" : "s") in range (\(merges) merge\(merges == 1 ? "" : "s"))"
       )
-      for number in listed {
-        let info = try repository.commit(graph.ids[number])
-        print("\(info.id.hex) \(info.summary)")
-      }
+      for info in infos { print("\(info.id.hex) \(info.summary)") }
     } catch {
       throw CommandFailure(error)
     }

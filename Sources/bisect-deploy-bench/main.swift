@@ -5,7 +5,7 @@ struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bisect-deploy-bench",
     abstract: "Benchmarks for bisect-deploy (figures, not pass/fail).",
-    subcommands: [GraphBenchmark.self])
+    subcommands: [GraphBenchmark.self, MidpointBenchmark.self])
 }
 
 Bench.main()

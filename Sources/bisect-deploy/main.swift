@@ -1,3 +1,3 @@
 import BisectCLI
 
-BisectDeploy.runAndExit()
+await BisectDeploy.runAndExit()

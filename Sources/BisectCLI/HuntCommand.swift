@@ -1,0 +1,260 @@
+import ArgumentParser
+import BisectEngine
+import Foundation
+import GitKit
+import History
+import HuntKit
+import Runner
+
+/// `bisect-deploy --good <rev> --bad <rev>`: the whole hunt, from endpoints to culprit to restore.
+struct HuntCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "hunt",
+    abstract: "Deploy and smoke-test midpoints between --good and --bad until the culprit is found (the default).",
+    discussion: """
+      Settings come from bisect-deploy.yml at the repository root (or --config); flags override
+      them. Only the test is required. Commands run with /bin/sh -c in a clean checkout of the
+      candidate and learn the commit from BISECT_* environment variables. See docs/configuration.md.
+      """
+  )
+
+  @OptionGroup var range: RangeOptions
+
+  @Option(help: "The configuration file (default: bisect-deploy.yml at the repository root, if present).")
+  var config: String?
+
+  @Option(help: "The deploy command (shell text; the commit comes in $BISECT_COMMIT).")
+  var deploy: String?
+
+  @Option(help: "The smoke test: exit 0 good, 125 skip, 1-127 bad, above 127 abort.")
+  var test: String?
+
+  @Option(help: "Where to leave the environment: good (default), original, none, or a revision.")
+  var restore: String?
+
+  @Option(help: "The environment to deploy to (a name from the configuration).")
+  var env: String?
+
+  @Option(name: .customLong("allow-protected"), help: "Allow deploying to this protected environment.")
+  var allowProtected: [String] = []
+
+  @Option(help: "Seconds (or 90s, 10m, 1h) before a deploy is stopped.")
+  var deployTimeout: String?
+
+  @Option(help: "Seconds (or 90s, 10m, 1h) before a test is stopped.")
+  var testTimeout: String?
+
+  @Option(help: "Stop the hunt (and restore) after this long: seconds, or 90s, 10m, 1h.")
+  var maxDuration: String?
+
+  @Flag(name: .customLong("no-verify"), help: "Do not test bad and good before bisecting.")
+  var noVerify = false
+
+  @Flag(help: "Print only the summary.")
+  var quiet = false
+
+  func run() async throws {
+    let request: HuntRequest
+    do {
+      request = try makeRequest()
+    } catch let failure as CommandFailure {
+      throw failure
+    } catch {
+      throw CommandFailure(error)
+    }
+    let stopper = HuntStopper()
+    let trap = SignalTrap()
+    defer { trap.stop() }
+    let quiet = self.quiet
+    let hunt = Task { () throws(HuntError) -> HuntReport in
+      try await runHunt(
+        request, stopper: stopper,
+        events: { event in
+          if !quiet { Progress.print(event) }
+        })
+    }
+    let watcher = Task {
+      for await signal in trap.signals {
+        stopper.stop(.signal(signal.rawValue))
+        hunt.cancel()
+      }
+    }
+    let deadline = Task {
+      guard let limit = request.configuration.maxDuration else { return }
+      try await Task.sleep(for: limit)
+      stopper.stop(.deadline)
+      hunt.cancel()
+    }
+    defer {
+      watcher.cancel()
+      deadline.cancel()
+    }
+    let report: HuntReport
+    do {
+      report = try await hunt.value
+    } catch {
+      throw CommandFailure(error)
+    }
+    Summary.print(report)
+    let status = Summary.exitStatus(for: report.outcome)
+    if status != 0 { throw ExitCode(status) }
+  }
+
+  /// The configuration file, then flags on top.
+  private func makeRequest() throws -> HuntRequest {
+    var configuration = Configuration()
+    if let path = try configurationPath() {
+      configuration = try Configuration.load(path: path)
+    }
+    if let deploy { configuration.deployCommand = deploy }
+    if let test { configuration.testCommand = test }
+    if let restore { configuration.restoreTarget = RestoreTarget(parsing: restore) }
+    if let env { configuration.environmentName = env }
+    if range.firstParent { configuration.firstParent = true }
+    if !range.paths.isEmpty { configuration.paths = range.paths }
+    if noVerify { configuration.verifyEndpoints = false }
+    configuration.deployTimeout = try duration(deployTimeout, flag: "--deploy-timeout") ?? configuration.deployTimeout
+    configuration.testTimeout = try duration(testTimeout, flag: "--test-timeout") ?? configuration.testTimeout
+    configuration.maxDuration = try duration(maxDuration, flag: "--max-duration") ?? configuration.maxDuration
+    return HuntRequest(
+      repositoryPath: range.repo, bad: range.bad, goods: range.good, configuration: configuration,
+      allowedProtected: Set(allowProtected))
+  }
+
+  private func duration(_ text: String?, flag: String) throws -> Duration? {
+    guard let text else { return nil }
+    guard let value = parseDuration(text) else {
+      throw ValidationError("\(flag) '\(text)': give seconds, or a number with s, m or h (90, 90s, 10m, 1h).")
+    }
+    return value
+  }
+
+  /// `--config`, else `bisect-deploy.yml` at the repository root when it exists.
+  private func configurationPath() throws -> String? {
+    if let config { return config }
+    let repository = try Repository(at: range.repo)
+    guard let root = repository.workTree else { return nil }
+    let path = URL(fileURLWithPath: root).appendingPathComponent("bisect-deploy.yml").path
+    return FileManager.default.fileExists(atPath: path) ? path : nil
+  }
+}
+
+/// Plain progress lines on standard error, one per phase.
+enum Progress {
+  static func print(_ event: HuntEvent) {
+    switch event {
+    case .started(let candidates, let estimated, let environment):
+      printError("bisect-deploy: \(candidates) candidate commits, about \(estimated) steps, environment \(environment)")
+    case .stepStarted(let number, let commit, let remaining, let purpose):
+      let why =
+        switch purpose {
+        case .verifyBad: "checking that bad is bad"
+        case .verifyGood: "checking that good is good"
+        case .bisect: "\(remaining) candidates left"
+        }
+      printError("[\(number)] \(commit.id.short()) \(commit.summary) (\(why))")
+    case .phase(let number, let phase):
+      printError("[\(number)]   \(phase.rawValue)")
+    case .stepFinished(let record):
+      printError("[\(record.number)]   => \(Summary.describe(record.result))")
+      // The end of each command that failed: a failed deploy, or a test that did not pass.
+      let failed =
+        record.deployAttempts.filter { !$0.succeeded } + [record.test].compactMap { $0 }.filter { !$0.succeeded }
+      for result in failed {
+        let tail = logTail(result.logFile, lines: 6).split(separator: "\n")
+          .filter { !$0.hasPrefix("[bisect-deploy ") }.joined(separator: "\n")
+        printError("      \(result.logFile.path) (\(result.termination))" + (tail.isEmpty ? "" : ":\n" + indent(tail)))
+      }
+    case .restoring(let commit):
+      if let commit { printError("restoring to \(commit.id.short()) \(commit.summary)") }
+    case .restored(let result):
+      if let result { printError("restore: \(result.termination)") }
+    }
+  }
+
+  static func indent(_ text: String) -> String {
+    text.split(separator: "\n", omittingEmptySubsequences: false).map { "        " + $0 }.joined(separator: "\n")
+  }
+}
+
+/// The summary on standard output and the exit code of a finished hunt.
+enum Summary {
+  static func describe(_ result: StepRecord.Result) -> String {
+    switch result {
+    case .verdict(let verdict): verdict.rawValue
+    case .abort(let why): "abort: \(why)"
+    case .stopped: "stopped"
+    }
+  }
+
+  static func exitStatus(for outcome: HuntOutcome) -> Int32 {
+    switch outcome {
+    case .culprit: ExitStatus.success.rawValue
+    case .noRegression: ExitStatus.noRegression.rawValue
+    case .culpritAmong: ExitStatus.onlySkippedLeft.rawValue
+    case .contradiction: ExitStatus.contradiction.rawValue
+    case .nothingToSearch: ExitStatus.nothingToSearch.rawValue
+    case .aborted: ExitStatus.aborted.rawValue
+    case .stopped(.deadline): ExitStatus.outOfTime.rawValue
+    case .stopped(.signal(let number)): 128 + number
+    }
+  }
+
+  static func print(_ report: HuntReport) {
+    var lines = [String]()
+    func describe(_ id: ObjectID) -> String {
+      guard let info = report.commits[id] else { return id.hex }
+      return "\(id.hex) \(info.summary)"
+    }
+    switch report.outcome {
+    case .culprit(let id):
+      lines.append("The first bad commit is \(describe(id))")
+      if let info = report.commits[id] {
+        let date = Date(timeIntervalSince1970: TimeInterval(info.author.time)).formatted(.iso8601)
+        lines.append("  Author: \(info.author.name) <\(info.author.email)>, \(date)")
+      }
+    case .culpritAmong(let ids):
+      lines.append("Only skipped commits are left: the first bad commit is one of:")
+      lines += ids.map { "  " + describe($0) }
+    case .noRegression:
+      lines.append("No regression: bad (\(report.bad.short())) tested good. Nothing to hunt.")
+    case .contradiction(let conclusion):
+      lines.append("The verdicts contradict each other: \(contradiction(conclusion)). No commit is blamed.")
+    case .nothingToSearch(let conclusion):
+      lines.append(
+        conclusion == .emptyRange
+          ? "Nothing to search: bad is good or one of its ancestors."
+          : "No commit in the range changes the given paths; the regression lies elsewhere.")
+    case .aborted(let why):
+      lines.append("Hunt aborted: \(why)")
+    case .stopped(.deadline):
+      lines.append("Stopped: --max-duration ran out after \(report.steps.count) steps.")
+    case .stopped(.signal(let number)):
+      lines.append("Stopped by signal \(number) after \(report.steps.count) steps.")
+    }
+    let seconds = Double(report.duration.components.seconds) + Double(report.duration.components.attoseconds) / 1e18
+    let overhead = report.overheadPerStep
+    let overheadMilliseconds =
+      Double(overhead.components.seconds) * 1000 + Double(overhead.components.attoseconds) / 1e15
+    lines.append(
+      "Steps: \(report.steps.count) in \(String(format: "%.1f", seconds)) s on \(report.environment)"
+        + " (\(report.candidateCount) candidates; tool overhead \(String(format: "%.1f", overheadMilliseconds)) ms per step)"
+    )
+    if let restored = report.restoredTo {
+      let how = report.restoreResult.map { "\($0.termination)" } ?? "not run"
+      lines.append("Restored \(report.environment) to \(restored.short()) (\(how))")
+    }
+    lines.append("Logs: \(report.logDirectory.path)")
+    Swift.print(lines.joined(separator: "\n"))
+  }
+
+  static func contradiction(_ conclusion: Conclusion) -> String {
+    switch conclusion {
+    case .goodFoundBad(let id): "\(id.short()) is good (or an ancestor of good) but tested bad"
+    case .badFoundGood(let id): "\(id.short()) is bad (or has a bad ancestor) but tested good"
+    case .fixedBetween(let base, _):
+      "the merge base \(base.short()) is bad: the bug was fixed between it and good, not introduced"
+    default: "\(conclusion)"
+    }
+  }
+}

@@ -1,0 +1,73 @@
+import History
+
+/// What testing one deployed commit said.
+public enum Verdict: String, Sendable, Hashable, CaseIterable {
+  /// The smoke test passed: the regression is not in this commit.
+  case good
+  /// The smoke test failed: the regression is in this commit or one of its ancestors.
+  case bad
+  /// The commit could not be deployed or tested; it is never chosen again.
+  case skip
+}
+
+/// One verdict as it was recorded, in order: replaying a bisection's `verdicts` into a new
+/// `Bisection` built from the same graph gives the same state and the same next steps.
+public struct RecordedVerdict: Sendable, Hashable {
+  public var commit: ObjectID
+  public var verdict: Verdict
+
+  public init(commit: ObjectID, verdict: Verdict) {
+    self.commit = commit
+    self.verdict = verdict
+  }
+}
+
+/// How a bisection ended, or why it cannot go on.
+public enum Conclusion: Sendable, Hashable {
+  /// The first bad commit: it was found bad (or is the bad tip) and every candidate among its
+  /// ancestors in the range is good.
+  case culprit(ObjectID)
+  /// Only skipped commits are left around the first bad commit: it is one of these (the
+  /// lowest bad commit and the skipped candidates that could be it), children first.
+  /// Like git's "The first bad commit could be any of".
+  case culpritAmong([ObjectID])
+  /// Nothing to search: bad equals good, or bad is an ancestor of a good commit.
+  case emptyRange
+  /// No commit that may be blamed is left. With path limits, the regression is in a commit
+  /// that does not change those paths (git: "No testable commit found").
+  case noCandidate
+  /// A commit that is good, or an ancestor of a good commit (a boundary, a commit outside
+  /// the range), was found bad: the verdicts contradict each other.
+  case goodFoundBad(ObjectID)
+  /// A commit that is bad, or has a bad ancestor (the tip, for one), was found good: the
+  /// verdicts contradict each other.
+  case badFoundGood(ObjectID)
+  /// A merge base of bad and a good commit that is not its ancestor was found bad: the
+  /// regression was fixed between that merge base and the good commits, not introduced.
+  case fixedBetween(mergeBase: ObjectID, goods: [ObjectID])
+
+  /// True for the outcomes that mean the verdicts or the endpoints disagree.
+  public var isContradiction: Bool {
+    switch self {
+    case .culprit, .culpritAmong, .noCandidate: false
+    case .emptyRange, .goodFoundBad, .badFoundGood, .fixedBetween: true
+    }
+  }
+}
+
+/// What to do next in a one-at-a-time bisection.
+public enum Outcome: Sendable, Hashable {
+  /// Deploy and test this commit, then record its verdict.
+  case test(ObjectID)
+  /// Nothing more to test.
+  case concluded(Conclusion)
+}
+
+/// What to do next when several environments test at once.
+public enum Round: Sendable, Hashable {
+  /// Deploy and test these distinct commits in parallel, then record every verdict (in any
+  /// order) before asking for the next round.
+  case test([ObjectID])
+  /// Nothing more to test.
+  case concluded(Conclusion)
+}

@@ -1,0 +1,345 @@
+import Foundation
+import Runner
+import Yams
+
+/// Where the environment goes back to when a hunt ends.
+public enum RestoreTarget: Sendable, Hashable, CustomStringConvertible {
+  /// The last commit known good (the default, as the postmortem asks).
+  case lastGood
+  /// What was deployed before the hunt, as printed by `restore.original_command`.
+  case original
+  /// A revision the user names.
+  case revision(String)
+  /// Leave the environment as the last step left it.
+  case none
+
+  /// Parses the words users write: `good`, `original`, `none`, or a revision.
+  public init(parsing text: String) {
+    switch text {
+    case "good", "last-good", "known-good": self = .lastGood
+    case "original": self = .original
+    case "none": self = .none
+    default: self = .revision(text)
+    }
+  }
+
+  public var description: String {
+    switch self {
+    case .lastGood: "good"
+    case .original: "original"
+    case .revision(let revision): revision
+    case .none: "none"
+    }
+  }
+}
+
+/// What an infrastructure failure (a deploy that fails or times out) does to a step.
+public enum InfrastructureFailurePolicy: String, Sendable, Hashable {
+  /// Skip the commit: the engine picks another.
+  case skip
+  /// Stop the hunt.
+  case abort
+}
+
+/// A named place to deploy to, with its own variables.
+public struct DeployEnvironment: Sendable, Hashable {
+  public var name: String
+  /// Extra environment variables for every command run for this environment.
+  public var variables: [String: String]
+  /// A protected environment (prod) is refused unless `--allow-protected NAME` names it.
+  public var isProtected: Bool
+
+  public init(name: String, variables: [String: String] = [:], isProtected: Bool = false) {
+    self.name = name
+    self.variables = variables
+    self.isProtected = isProtected
+  }
+}
+
+/// Everything a hunt needs to know besides the range: read from `bisect-deploy.yml`, then
+/// overridden by flags. See docs/configuration.md for every key.
+public struct Configuration: Sendable, Hashable {
+  public var deployCommand: String?
+  public var testCommand: String?
+  public var restoreTarget: RestoreTarget = .lastGood
+  /// Prints the revision deployed before the hunt (for `restore: original`).
+  public var originalCommand: String?
+  public var environmentName: String?
+  public var environments: [String: DeployEnvironment] = [:]
+  public var deployTimeout: Duration? = .seconds(1800)
+  public var testTimeout: Duration? = .seconds(600)
+  public var restoreTimeout: Duration? = .seconds(1800)
+  public var gracePeriod: Duration = .seconds(10)
+  public var deployRetries = 1
+  public var deployFailure: InfrastructureFailurePolicy = .skip
+  /// What a test that runs out of time means (default: bad).
+  public var testTimeoutPolicy: TimeoutPolicy = .bad
+  public var verifyEndpoints = true
+  public var firstParent = false
+  public var paths: [String] = []
+  /// Where checkouts are made; default: inside the repository's git directory.
+  public var workspace: String?
+  /// Where step logs go; default: inside the repository's git directory.
+  public var logDirectory: String?
+  public var maxDuration: Duration?
+
+  public init() {}
+
+  /// The environment a hunt deploys to: the named one, else `dev` when defined, else a plain
+  /// environment called `default`.
+  public func environment() throws(ConfigurationError) -> DeployEnvironment {
+    if let name = environmentName {
+      if let environment = environments[name] { return environment }
+      if environments.isEmpty { return DeployEnvironment(name: name) }
+      throw .unknownEnvironment(name, known: environments.keys.sorted())
+    }
+    if let dev = environments["dev"] { return dev }
+    if environments.count == 1, let only = environments.values.first { return only }
+    if environments.isEmpty { return DeployEnvironment(name: "default") }
+    throw .noEnvironmentChosen(known: environments.keys.sorted())
+  }
+}
+
+/// A configuration problem, naming the file, line and key where there is one.
+public enum ConfigurationError: Error, Equatable, Sendable, LocalizedError {
+  case unreadable(path: String, reason: String)
+  case syntax(path: String, line: Int?, problem: String)
+  case invalid(path: String, line: Int?, key: String, problem: String)
+  case missingTest
+  case unknownEnvironment(String, known: [String])
+  case noEnvironmentChosen(known: [String])
+  case protectedEnvironment(String)
+
+  public var errorDescription: String? {
+    switch self {
+    case .unreadable(let path, let reason):
+      "Cannot read the configuration file '\(path)': \(reason)."
+    case .syntax(let path, let line, let problem):
+      "\(path)\(line.map { ":\($0)" } ?? ""): not valid YAML: \(problem)."
+    case .invalid(let path, let line, let key, let problem):
+      "\(path)\(line.map { ":\($0)" } ?? ""): key '\(key)': \(problem)."
+    case .missingTest:
+      "No smoke test: give --test CMD or a 'test' key in bisect-deploy.yml."
+    case .unknownEnvironment(let name, let known):
+      "Unknown environment '\(name)'. Defined: \(known.joined(separator: ", "))."
+    case .noEnvironmentChosen(let known):
+      "Several environments are defined (\(known.joined(separator: ", "))): choose one with --env NAME or an 'environment' key."
+    case .protectedEnvironment(let name):
+      "Environment '\(name)' is protected: bisect-deploy will not deploy there unless you pass --allow-protected \(name)."
+    }
+  }
+}
+
+extension Configuration {
+  /// Reads `path` (YAML) on top of the defaults.
+  public static func load(path: String) throws(ConfigurationError) -> Configuration {
+    let text: String
+    do {
+      text = try String(contentsOfFile: path, encoding: .utf8)
+    } catch {
+      throw .unreadable(path: path, reason: error.localizedDescription)
+    }
+    return try parse(text, path: path)
+  }
+
+  /// Parses YAML text; `path` only names the file in messages.
+  public static func parse(_ text: String, path: String) throws(ConfigurationError) -> Configuration {
+    let root: Node?
+    do {
+      root = try Yams.compose(yaml: text)
+    } catch let error as YamlError {
+      throw .syntax(path: path, line: Self.line(of: error), problem: Self.problem(of: error))
+    } catch {
+      throw .syntax(path: path, line: nil, problem: "\(error)")
+    }
+    var configuration = Configuration()
+    guard let root else { return configuration }
+    let reader = NodeReader(path: path)
+    let top = try reader.mapping(root, key: "(top level)")
+    for (key, value) in top {
+      switch key.name {
+      case "deploy": configuration.deployCommand = try reader.string(value, key: key)
+      case "test": configuration.testCommand = try reader.string(value, key: key)
+      case "environment": configuration.environmentName = try reader.string(value, key: key)
+      case "first_parent": configuration.firstParent = try reader.bool(value, key: key)
+      case "verify_endpoints": configuration.verifyEndpoints = try reader.bool(value, key: key)
+      case "paths": configuration.paths = try reader.strings(value, key: key)
+      case "workspace": configuration.workspace = try reader.string(value, key: key)
+      case "logs": configuration.logDirectory = try reader.string(value, key: key)
+      case "max_duration": configuration.maxDuration = try reader.duration(value, key: key)
+      case "test_timeout_means":
+        configuration.testTimeoutPolicy = try reader.choice(value, key: key)
+      case "restore":
+        if case .scalar = value {
+          configuration.restoreTarget = RestoreTarget(parsing: try reader.string(value, key: key))
+          continue
+        }
+        for (inner, innerValue) in try reader.mapping(value, key: key.name) {
+          switch inner.name {
+          case "to": configuration.restoreTarget = RestoreTarget(parsing: try reader.string(innerValue, key: inner))
+          case "original_command": configuration.originalCommand = try reader.string(innerValue, key: inner)
+          default: throw reader.unknown(inner, known: ["to", "original_command"])
+          }
+        }
+      case "timeouts":
+        for (inner, innerValue) in try reader.mapping(value, key: key.name) {
+          switch inner.name {
+          case "deploy": configuration.deployTimeout = try reader.duration(innerValue, key: inner)
+          case "test": configuration.testTimeout = try reader.duration(innerValue, key: inner)
+          case "restore": configuration.restoreTimeout = try reader.duration(innerValue, key: inner)
+          case "grace": configuration.gracePeriod = try reader.duration(innerValue, key: inner) ?? .zero
+          default: throw reader.unknown(inner, known: ["deploy", "test", "restore", "grace"])
+          }
+        }
+      case "deploy_failure":
+        for (inner, innerValue) in try reader.mapping(value, key: key.name) {
+          switch inner.name {
+          case "retries": configuration.deployRetries = try reader.integer(innerValue, key: inner, minimum: 0)
+          case "then": configuration.deployFailure = try reader.choice(innerValue, key: inner)
+          default: throw reader.unknown(inner, known: ["retries", "then"])
+          }
+        }
+      case "environments":
+        for (name, body) in try reader.mapping(value, key: key.name) {
+          var environment = DeployEnvironment(name: name.name)
+          if case .scalar(let scalar) = body, scalar.string.isEmpty || scalar.string == "~" {
+            configuration.environments[name.name] = environment
+            continue
+          }
+          for (inner, innerValue) in try reader.mapping(body, key: "environments.\(name.name)") {
+            switch inner.name {
+            case "protected": environment.isProtected = try reader.bool(innerValue, key: inner)
+            case "variables":
+              for (variable, variableValue) in try reader.mapping(innerValue, key: inner.name) {
+                environment.variables[variable.name] = try reader.string(variableValue, key: variable)
+              }
+            default: throw reader.unknown(inner, known: ["protected", "variables"])
+            }
+          }
+          configuration.environments[name.name] = environment
+        }
+      default:
+        throw reader.unknown(
+          key,
+          known: [
+            "deploy", "test", "restore", "environment", "environments", "timeouts", "deploy_failure",
+            "test_timeout_means", "verify_endpoints", "first_parent", "paths", "workspace", "logs", "max_duration",
+          ])
+      }
+    }
+    return configuration
+  }
+
+  private static func line(of error: YamlError) -> Int? {
+    switch error {
+    case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): mark.line
+    default: nil
+    }
+  }
+
+  private static func problem(of error: YamlError) -> String {
+    switch error {
+    case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _): problem
+    case .duplicatedKeysInMapping(let duplicates, _): "duplicated key(s) \(duplicates.joined(separator: ", "))"
+    default: "\(error)"
+    }
+  }
+}
+
+/// A key of a YAML mapping with where it was written.
+struct KeyName {
+  var name: String
+  var line: Int?
+}
+
+/// Reads typed values out of YAML nodes, each error naming the file, line and key.
+struct NodeReader {
+  let path: String
+
+  func mapping(_ node: Node, key: String) throws(ConfigurationError) -> [(KeyName, Node)] {
+    guard case .mapping(let mapping) = node else {
+      throw .invalid(path: path, line: node.mark?.line, key: key, problem: "expected a mapping of keys to values")
+    }
+    var pairs = [(KeyName, Node)]()
+    for (keyNode, value) in mapping {
+      guard case .scalar(let scalar) = keyNode else {
+        throw .invalid(path: path, line: keyNode.mark?.line, key: key, problem: "keys must be plain words")
+      }
+      pairs.append((KeyName(name: scalar.string, line: keyNode.mark?.line), value))
+    }
+    return pairs
+  }
+
+  func string(_ node: Node, key: KeyName) throws(ConfigurationError) -> String {
+    guard case .scalar(let scalar) = node else {
+      throw .invalid(path: path, line: key.line, key: key.name, problem: "expected text")
+    }
+    return scalar.string
+  }
+
+  func strings(_ node: Node, key: KeyName) throws(ConfigurationError) -> [String] {
+    if case .scalar(let scalar) = node { return [scalar.string] }
+    guard case .sequence(let sequence) = node else {
+      throw .invalid(path: path, line: key.line, key: key.name, problem: "expected a list")
+    }
+    var values = [String]()
+    for item in sequence { values.append(try string(item, key: key)) }
+    return values
+  }
+
+  func bool(_ node: Node, key: KeyName) throws(ConfigurationError) -> Bool {
+    switch try string(node, key: key).lowercased() {
+    case "true", "yes", "on": return true
+    case "false", "no", "off": return false
+    case let other:
+      throw .invalid(path: path, line: key.line, key: key.name, problem: "expected true or false, found '\(other)'")
+    }
+  }
+
+  func integer(_ node: Node, key: KeyName, minimum: Int) throws(ConfigurationError) -> Int {
+    let text = try string(node, key: key)
+    guard let value = Int(text), value >= minimum else {
+      throw .invalid(
+        path: path, line: key.line, key: key.name, problem: "expected a whole number ≥ \(minimum), found '\(text)'")
+    }
+    return value
+  }
+
+  /// Seconds as a number (`90`, `1.5`), or with a unit (`90s`, `10m`, `1h`); `none` for no limit.
+  func duration(_ node: Node, key: KeyName) throws(ConfigurationError) -> Duration? {
+    let text = try string(node, key: key)
+    if let duration = parseDuration(text) { return duration }
+    if text == "none" { return nil }
+    throw .invalid(
+      path: path, line: key.line, key: key.name,
+      problem: "expected a duration such as 90, 90s, 10m or 1h (or none), found '\(text)'")
+  }
+
+  func choice<Choice: RawRepresentable>(_ node: Node, key: KeyName) throws(ConfigurationError) -> Choice
+  where Choice.RawValue == String {
+    let text = try string(node, key: key)
+    guard let value = Choice(rawValue: text) else {
+      throw .invalid(path: path, line: key.line, key: key.name, problem: "unknown value '\(text)'")
+    }
+    return value
+  }
+
+  func unknown(_ key: KeyName, known: [String]) -> ConfigurationError {
+    .invalid(
+      path: path, line: key.line, key: key.name,
+      problem: "unknown key (known here: \(known.joined(separator: ", ")))")
+  }
+}
+
+/// Parses `90`, `1.5`, `90s`, `10m`, `2h` into a duration; nil for anything else.
+public func parseDuration(_ text: String) -> Duration? {
+  let trimmed = text.trimmingCharacters(in: .whitespaces)
+  var number = Substring(trimmed)
+  var scale = 1.0
+  if let last = trimmed.last, "smh".contains(last) {
+    number = trimmed.dropLast()
+    scale = last == "s" ? 1 : last == "m" ? 60 : 3600
+  }
+  guard let value = Double(number), value >= 0, value.isFinite else { return nil }
+  return .milliseconds(Int64((value * scale * 1000).rounded()))
+}

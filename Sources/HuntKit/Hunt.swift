@@ -1,0 +1,485 @@
+import BisectEngine
+import Foundation
+import GitKit
+import History
+import Runner
+import Synchronization
+
+/// What the user asked for: the range, where, and how to deploy and test.
+public struct HuntRequest: Sendable {
+  public var repositoryPath: String
+  public var bad: String
+  public var goods: [String]
+  public var configuration: Configuration
+  /// Protected environments the user explicitly allowed (`--allow-protected NAME`).
+  public var allowedProtected: Set<String>
+
+  public init(
+    repositoryPath: String, bad: String, goods: [String], configuration: Configuration,
+    allowedProtected: Set<String> = []
+  ) {
+    self.repositoryPath = repositoryPath
+    self.bad = bad
+    self.goods = goods
+    self.configuration = configuration
+    self.allowedProtected = allowedProtected
+  }
+}
+
+/// Why a hunt stopped before its end.
+public enum StopCause: Sendable, Hashable {
+  /// SIGINT or SIGTERM reached the tool; the exit status is 128 + the signal number.
+  case signal(Int32)
+  /// `--max-duration` ran out.
+  case deadline
+}
+
+/// Lets another task stop a running hunt and say why; the hunt's task is cancelled too.
+public final class HuntStopper: Sendable {
+  private let cause = Mutex<StopCause?>(nil)
+
+  public init() {}
+
+  /// Records why the hunt stops (the first cause wins).
+  public func stop(_ reason: StopCause) {
+    cause.withLock { current in
+      if current == nil { current = reason }
+    }
+  }
+
+  public var reason: StopCause? { cause.withLock { $0 } }
+}
+
+/// One phase of a step.
+public enum Phase: String, Sendable, Hashable {
+  case exporting, deploying, testing, restoring
+}
+
+/// Progress a hunt reports as it goes, for the terminal or for machines.
+public enum HuntEvent: Sendable {
+  case started(candidates: Int, estimatedSteps: Int, environment: String)
+  case stepStarted(number: Int, commit: CommitInfo, remaining: Int, purpose: StepRecord.Purpose)
+  case phase(number: Int, Phase)
+  case stepFinished(StepRecord)
+  case restoring(CommitInfo?)
+  case restored(CommandResult?)
+}
+
+/// One deploy-and-test of one commit, as it happened.
+public struct StepRecord: Sendable {
+  public enum Purpose: String, Sendable {
+    /// Checking that bad is bad or good is good before bisecting.
+    case verifyBad = "verify-bad"
+    case verifyGood = "verify-good"
+    case bisect
+  }
+
+  /// What the step concluded.
+  public enum Result: Sendable, Hashable {
+    case verdict(Verdict)
+    /// The test exited above 127, or a deploy failed under `deploy_failure.then: abort`.
+    case abort(String)
+    /// The step was stopped (signal or deadline) before it could decide.
+    case stopped
+  }
+
+  public var number: Int
+  public var commit: ObjectID
+  public var purpose: Purpose
+  public var deployAttempts: [CommandResult] = []
+  public var test: CommandResult?
+  public var result: Result = .stopped
+  /// Time spent in the deploy and test commands themselves.
+  public var commandTime: Duration = .zero
+  /// Time of the whole step, export and bookkeeping included.
+  public var totalTime: Duration = .zero
+  public var logDirectory: URL
+}
+
+/// How a hunt ended.
+public enum HuntOutcome: Sendable, Hashable {
+  case culprit(ObjectID)
+  case culpritAmong([ObjectID])
+  /// `bad` tested good: nothing to find.
+  case noRegression
+  /// A good endpoint tested bad, or the verdicts contradict each other.
+  case contradiction(Conclusion)
+  /// Nothing could be blamed (empty range, or no commit changes the paths).
+  case nothingToSearch(Conclusion)
+  case aborted(String)
+  case stopped(StopCause)
+}
+
+/// Everything a summary or report needs about a finished hunt.
+public struct HuntReport: Sendable {
+  public var outcome: HuntOutcome
+  public var bad: ObjectID
+  public var goods: [ObjectID]
+  public var environment: String
+  public var candidateCount: Int
+  public var steps: [StepRecord]
+  public var duration: Duration
+  public var restoredTo: ObjectID?
+  public var restoreResult: CommandResult?
+  public var logDirectory: URL
+  /// The commit facts for every commit the report names (culprits, tested commits).
+  public var commits: [ObjectID: CommitInfo]
+
+  /// The tool's own time per step: everything but the deploy and test commands.
+  public var overheadPerStep: Duration {
+    guard !steps.isEmpty else { return .zero }
+    let own = steps.reduce(Duration.zero) { $0 + ($1.totalTime - $1.commandTime) }
+    return own / steps.count
+  }
+}
+
+/// Errors that stop a hunt before it starts.
+public enum HuntError: Error, Sendable, LocalizedError {
+  case git(GitError)
+  case configuration(ConfigurationError)
+  case runner(RunnerError)
+  case workspace(path: String, reason: String)
+  case originalUnknown(command: String, output: String)
+
+  public var errorDescription: String? {
+    switch self {
+    case .git(let error): error.errorDescription
+    case .configuration(let error): error.errorDescription
+    case .runner(let error): error.errorDescription
+    case .workspace(let path, let reason): "Cannot prepare the workspace '\(path)': \(reason)."
+    case .originalUnknown(let command, let output):
+      "restore.original_command (\(command)) did not print a revision this repository knows (last line: '\(output)')."
+    }
+  }
+}
+
+/// Runs a whole hunt: verify the endpoints, bisect by deploying and testing, restore.
+///
+/// Cancel the calling task (after `stopper.stop(_:)`) to stop it: the running command's process
+/// group is stopped and the restore step still runs.
+public func runHunt(
+  _ request: HuntRequest, stopper: HuntStopper, events: @escaping @Sendable (HuntEvent) -> Void
+) async throws(HuntError) -> HuntReport {
+  var hunt = try HuntSession(request: request, stopper: stopper, events: events)
+  return await hunt.run()
+}
+
+/// The state of one hunt while it runs. Owns the repository handle, so it stays on one task.
+struct HuntSession {
+  let request: HuntRequest
+  let configuration: Configuration
+  let stopper: HuntStopper
+  let events: @Sendable (HuntEvent) -> Void
+  let repository: Repository
+  let environment: DeployEnvironment
+  let bad: ObjectID
+  let goods: [ObjectID]
+  let workspace: URL
+  let logDirectory: URL
+  let started = ContinuousClock.now
+  var bisection: Bisection
+  var steps: [StepRecord] = []
+  var commits: [ObjectID: CommitInfo] = [:]
+  var original: ObjectID?
+
+  init(request: HuntRequest, stopper: HuntStopper, events: @escaping @Sendable (HuntEvent) -> Void) throws(HuntError) {
+    self.request = request
+    self.configuration = request.configuration
+    self.stopper = stopper
+    self.events = events
+    guard configuration.testCommand != nil else { throw .configuration(.missingTest) }
+    do {
+      environment = try configuration.environment()
+    } catch {
+      throw .configuration(error)
+    }
+    if environment.isProtected && !request.allowedProtected.contains(environment.name) {
+      throw .configuration(.protectedEnvironment(environment.name))
+    }
+    do {
+      repository = try Repository(at: request.repositoryPath)
+      bad = try repository.resolve(request.bad)
+      var goods = [ObjectID]()
+      for good in request.goods { goods.append(try repository.resolve(good)) }
+      self.goods = goods
+      let graph = try repository.commitGraph(
+        bad: bad, goods: goods, paths: configuration.paths, firstParent: configuration.firstParent)
+      var bases = [ObjectID]()
+      for good in goods where try !repository.isAncestor(good, of: bad) {
+        bases += try repository.mergeBases(good, bad)
+      }
+      bisection = Bisection(graph: graph, mergeBases: bases)
+    } catch {
+      throw .git(error)
+    }
+    let stateDirectory = URL(fileURLWithPath: repository.gitDirectory).appendingPathComponent("bisect-deploy")
+    let huntID = Self.huntIdentifier()
+    workspace = URL(
+      fileURLWithPath: configuration.workspace ?? stateDirectory.appendingPathComponent("work").path
+    ).appendingPathComponent(environment.name)
+    logDirectory = URL(
+      fileURLWithPath: configuration.logDirectory ?? stateDirectory.appendingPathComponent("logs").path
+    ).appendingPathComponent(huntID)
+    do {
+      try FileManager.default.createDirectory(at: workspace, withIntermediateDirectories: true)
+      try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
+    } catch {
+      throw .workspace(path: workspace.path, reason: error.localizedDescription)
+    }
+  }
+
+  /// A sortable name for this hunt's log folder: UTC time and process id.
+  static func huntIdentifier() -> String {
+    let formatter = DateFormatter()
+    formatter.dateFormat = "yyyyMMdd-HHmmss"
+    formatter.timeZone = TimeZone(identifier: "UTC")
+    return "\(formatter.string(from: Date()))-\(ProcessInfo.processInfo.processIdentifier)"
+  }
+
+  mutating func run() async -> HuntReport {
+    events(
+      .started(
+        candidates: bisection.remainingCount, estimatedSteps: bisection.estimatedRounds(),
+        environment: environment.name))
+    let outcome = await search()
+    let restoreTarget = self.restoreTarget(after: outcome)
+    events(.restoring(restoreTarget.flatMap { try? info($0) }))
+    let restoreResult = await restore(to: restoreTarget)
+    events(.restored(restoreResult))
+    return HuntReport(
+      outcome: outcome, bad: bad, goods: goods, environment: environment.name,
+      candidateCount: bisection.graph.candidateCount, steps: steps, duration: ContinuousClock.now - started,
+      restoredTo: restoreTarget, restoreResult: restoreResult, logDirectory: logDirectory, commits: commits)
+  }
+
+  /// Verifies the endpoints, then asks the engine for commits until it concludes.
+  mutating func search() async -> HuntOutcome {
+    if let earlyOutcome = await recordOriginal() { return earlyOutcome }
+    if configuration.verifyEndpoints {
+      let badStep = await step(bad, purpose: .verifyBad)
+      switch badStep.result {
+      case .stopped: return .stopped(stopper.reason ?? .signal(SIGINT))
+      case .abort(let why): return .aborted(why)
+      case .verdict(.good): return .noRegression
+      case .verdict(.bad), .verdict(.skip): break  // a skipped bad stays bad by definition
+      }
+      for good in goods {
+        let goodStep = await step(good, purpose: .verifyGood)
+        switch goodStep.result {
+        case .stopped: return .stopped(stopper.reason ?? .signal(SIGINT))
+        case .abort(let why): return .aborted(why)
+        case .verdict(let verdict): bisection.record(verdict, for: good)
+        }
+      }
+    }
+    while true {
+      if let reason = stopper.reason { return .stopped(reason) }
+      switch bisection.next() {
+      case .concluded(let conclusion):
+        return outcome(of: conclusion)
+      case .test(let commit):
+        let record = await step(commit, purpose: .bisect)
+        switch record.result {
+        case .stopped: return .stopped(stopper.reason ?? .signal(SIGINT))
+        case .abort(let why): return .aborted(why)
+        case .verdict(let verdict): bisection.record(verdict, for: commit)
+        }
+      }
+    }
+  }
+
+  func outcome(of conclusion: Conclusion) -> HuntOutcome {
+    switch conclusion {
+    case .culprit(let id): .culprit(id)
+    case .culpritAmong(let ids): .culpritAmong(ids)
+    case .emptyRange, .noCandidate: .nothingToSearch(conclusion)
+    case .badFoundGood, .goodFoundBad, .fixedBetween: .contradiction(conclusion)
+    }
+  }
+
+  /// The facts of a commit, remembered for the report.
+  mutating func info(_ id: ObjectID) throws -> CommitInfo {
+    if let known = commits[id] { return known }
+    let facts = try repository.commit(id)
+    commits[id] = facts
+    return facts
+  }
+
+  /// Exports, deploys (with retries) and tests one commit.
+  mutating func step(_ commit: ObjectID, purpose: StepRecord.Purpose) async -> StepRecord {
+    let number = steps.count + 1
+    let stepStarted = ContinuousClock.now
+    let label =
+      "step-" + String(repeating: "0", count: max(0, 3 - String(number).count)) + "\(number)-\(commit.short(10))"
+    var record = StepRecord(
+      number: number, commit: commit, purpose: purpose,
+      logDirectory: logDirectory.appendingPathComponent(label))
+    if let facts = try? info(commit) {
+      events(.stepStarted(number: number, commit: facts, remaining: bisection.remainingCount, purpose: purpose))
+    }
+    events(.phase(number: number, .exporting))
+    let checkout: URL
+    do {
+      checkout = try prepareCheckout(commit, label: label)
+      try FileManager.default.createDirectory(at: record.logDirectory, withIntermediateDirectories: true)
+    } catch {
+      record.result = .abort("cannot export \(commit.hex): \(error.localizedDescription)")
+      return finish(record, started: stepStarted)
+    }
+    let environment = commandEnvironment(for: commit, checkout: checkout, step: number, phase: purpose.rawValue)
+
+    if let deploy = configuration.deployCommand {
+      events(.phase(number: number, .deploying))
+      var deployed = false
+      for attempt in 0...configuration.deployRetries {
+        let spec = CommandSpec(
+          command: deploy, environment: environment, workingDirectory: checkout,
+          logFile: record.logDirectory.appendingPathComponent("deploy\(attempt == 0 ? "" : "-retry\(attempt)").log"),
+          timeout: configuration.deployTimeout, gracePeriod: configuration.gracePeriod)
+        guard let result = try? await Runner.run(spec) else {
+          record.result = .abort("cannot start the deploy command")
+          return finish(record, started: stepStarted)
+        }
+        record.deployAttempts.append(result)
+        record.commandTime += result.duration
+        if result.termination == .cancelled || stopper.reason != nil {
+          record.result = .stopped
+          return finish(record, started: stepStarted)
+        }
+        if result.succeeded {
+          deployed = true
+          break
+        }
+      }
+      if !deployed {
+        switch configuration.deployFailure {
+        case .skip: record.result = .verdict(.skip)
+        case .abort:
+          record.result = .abort("the deploy of \(commit.short()) failed \(record.deployAttempts.count) time(s)")
+        }
+        return finish(record, started: stepStarted)
+      }
+    }
+
+    events(.phase(number: number, .testing))
+    let spec = CommandSpec(
+      command: configuration.testCommand ?? "false", environment: environment, workingDirectory: checkout,
+      logFile: record.logDirectory.appendingPathComponent("test.log"),
+      timeout: configuration.testTimeout, gracePeriod: configuration.gracePeriod)
+    guard let result = try? await Runner.run(spec) else {
+      record.result = .abort("cannot start the test command")
+      return finish(record, started: stepStarted)
+    }
+    record.test = result
+    record.commandTime += result.duration
+    if result.termination == .cancelled || stopper.reason != nil {
+      record.result = .stopped
+      return finish(record, started: stepStarted)
+    }
+    switch TestVerdict(result.termination, timeoutPolicy: configuration.testTimeoutPolicy) {
+    case .good: record.result = .verdict(.good)
+    case .bad: record.result = .verdict(.bad)
+    case .skip: record.result = .verdict(.skip)
+    case .abort:
+      record.result = .abort("the test of \(commit.short()) ended with \(result.termination) (above 127 aborts)")
+    }
+    return finish(record, started: stepStarted)
+  }
+
+  mutating func finish(_ record: StepRecord, started: ContinuousClock.Instant) -> StepRecord {
+    var record = record
+    record.totalTime = ContinuousClock.now - started
+    steps.append(record)
+    events(.stepFinished(record))
+    return record
+  }
+
+  /// A fresh clean checkout of `commit` for this environment; the previous one is removed.
+  func prepareCheckout(_ commit: ObjectID, label: String) throws -> URL {
+    let files = FileManager.default
+    for old in (try? files.contentsOfDirectory(atPath: workspace.path)) ?? [] {
+      try files.removeItem(at: workspace.appendingPathComponent(old))
+    }
+    let checkout = workspace.appendingPathComponent(label)
+    try repository.export(commit, to: checkout)
+    return checkout
+  }
+
+  /// The environment of every command: ours, the environment's variables, then the facts of
+  /// the step. Commit data reaches commands only here, never in the command text.
+  func commandEnvironment(for commit: ObjectID, checkout: URL, step: Int, phase: String) -> [String: String] {
+    var variables = ProcessInfo.processInfo.environment
+    for (key, value) in environment.variables { variables[key] = value }
+    variables["BISECT_COMMIT"] = commit.hex
+    variables["BISECT_SHORT"] = repository.shortName(commit)
+    variables["BISECT_CHECKOUT"] = checkout.path
+    variables["BISECT_ENVIRONMENT"] = environment.name
+    variables["BISECT_STEP"] = String(step)
+    variables["BISECT_PHASE"] = phase
+    variables["BISECT_REPO"] =
+      URL(fileURLWithPath: repository.workTree ?? repository.gitDirectory).standardizedFileURL.path
+    variables["BISECT_BAD"] = bad.hex
+    variables["BISECT_GOOD"] = goods.map(\.hex).joined(separator: " ")
+    return variables
+  }
+
+  /// For `restore: original`, asks the configured command what is deployed now.
+  mutating func recordOriginal() async -> HuntOutcome? {
+    guard configuration.restoreTarget == .original else { return nil }
+    guard let command = configuration.originalCommand else {
+      return .aborted("restore: original needs restore.original_command (it prints the deployed revision)")
+    }
+    let log = logDirectory.appendingPathComponent("original.log")
+    let spec = CommandSpec(
+      command: command, environment: commandEnvironment(for: bad, checkout: workspace, step: 0, phase: "original"),
+      workingDirectory: workspace, logFile: log, timeout: configuration.testTimeout,
+      gracePeriod: configuration.gracePeriod)
+    guard let result = try? await Runner.run(spec), result.succeeded else {
+      return .aborted("restore.original_command failed; see \(log.path)")
+    }
+    let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+    let printed =
+      text.split(separator: "\n").map(String.init)
+      .filter { !$0.hasPrefix("[bisect-deploy ") && !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+      .last?.trimmingCharacters(in: .whitespaces) ?? ""
+    guard let id = try? repository.resolve(printed) else {
+      return .aborted(HuntError.originalUnknown(command: command, output: printed).errorDescription ?? "")
+    }
+    original = id
+    return nil
+  }
+
+  /// Where to restore: by default the newest commit known good on the main line.
+  func restoreTarget(after outcome: HuntOutcome) -> ObjectID? {
+    switch configuration.restoreTarget {
+    case .none: return nil
+    case .original: return original
+    case .revision(let revision): return try? repository.resolve(revision)
+    case .lastGood:
+      // The newest commit that tested good on bad's main line (first parents): a state that
+      // was really deployed as a whole. Otherwise the good the user named.
+      let graph = bisection.graph
+      let mainLine = Set(graph.firstParentChain().ids)
+      let testedGood = steps.filter { $0.result == .verdict(.good) && mainLine.contains($0.commit) }.map(\.commit)
+      let newest = testedGood.max { left, right in
+        (graph.number(of: left).map { graph.commitTimes[$0] } ?? 0)
+          < (graph.number(of: right).map { graph.commitTimes[$0] } ?? 0)
+      }
+      return newest ?? goods.first
+    }
+  }
+
+  /// Redeploys `target` (the deploy command on a clean checkout of it). Runs to the end even
+  /// after Ctrl-C: leaving an environment half-deployed is what the restore step prevents.
+  mutating func restore(to target: ObjectID?) async -> CommandResult? {
+    guard let target, let deploy = configuration.deployCommand else { return nil }
+    let label = "restore-\(target.short(10))"
+    guard let checkout = try? prepareCheckout(target, label: label) else { return nil }
+    let spec = CommandSpec(
+      command: deploy,
+      environment: commandEnvironment(for: target, checkout: checkout, step: steps.count + 1, phase: "restore"),
+      workingDirectory: checkout, logFile: logDirectory.appendingPathComponent("restore.log"),
+      timeout: configuration.restoreTimeout, gracePeriod: configuration.gracePeriod)
+    return try? await Runner.run(spec, whenCancelled: .finish)
+  }
+}
