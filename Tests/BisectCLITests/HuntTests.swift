@@ -168,6 +168,62 @@ import Testing
     #expect(sleeper.map { !isRunning($0) } == true, "the deploy's child was stopped")
   }
 
+  @Test("SIGTERM stops the hunt like Ctrl-C, restores, and exits 143; --max-duration exits 8 after restoring")
+  func terminateAndDeadline() throws {
+    let bench = try Bench(commits: 40, seed: 12)
+    let deploy =
+      "if [ \"$BISECT_PHASE\" = restore ]; then echo \"$BISECT_COMMIT\" > \"$MARKERS/restored\"; exit 0; fi; "
+      + "touch \"$MARKERS/deploying\"; sleep 300"
+    let process = Process()
+    process.executableURL = productsDirectory.appendingPathComponent("bisect-deploy")
+    process.arguments = [
+      "--repo", bench.repo.path, "--good", "v0.1", "--bad", "main", "--deploy", deploy, "--test", "exit 1",
+    ]
+    process.environment = bench.environment
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let deadline = Date().addingTimeInterval(30)
+    while bench.marker("deploying") == nil && Date() < deadline { usleep(20_000) }
+    kill(process.processIdentifier, SIGTERM)
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 143)
+    #expect(bench.marker("restored") != nil)
+
+    try FileManager.default.removeItem(at: bench.markers.appendingPathComponent("restored"))
+    let started = Date()
+    let timed = try bench.hunt(["--deploy", deploy, "--test", "exit 1", "--max-duration", "1.5", "--restore", "v0.1~1"])
+    #expect(timed.status == 8, "\(timed.stdout)")
+    #expect(Date().timeIntervalSince(started) < 20)
+    #expect(timed.stdout.contains("--max-duration ran out"))
+    let expected = lines(try git(["rev-parse", "v0.1~1"], in: bench.repo))[0]
+    #expect(bench.marker("restored")?.trimmingCharacters(in: .whitespacesAndNewlines) == expected)
+  }
+
+  @Test("restore: original deploys again what restore.original_command says was deployed before")
+  func restoreOriginal() throws {
+    let bench = try Bench(commits: 40, seed: 13)
+    let before = lines(try git(["rev-parse", "main~2"], in: bench.repo))[0]
+    try (before + "\n").write(to: bench.markers.appendingPathComponent("deployed"), atomically: true, encoding: .utf8)
+    let config = bench.directory.url.appendingPathComponent("original.yml")
+    try """
+    deploy: 'echo "$BISECT_COMMIT" > "$MARKERS/deployed"'
+    restore:
+      to: original
+      original_command: 'echo checking what runs now; cat "$MARKERS/deployed"'
+    """.write(to: config, atomically: true, encoding: .utf8)
+    let culprit = try bench.commit(8)
+    let output = try bench.hunt(["--config", config.path, "--test", bench.predicate(culprit: culprit), "--quiet"])
+    #expect(output.status == 0, "\(output.stdout)\(output.stderr)")
+    #expect(bench.marker("deployed")?.trimmingCharacters(in: .whitespacesAndNewlines) == before)
+    #expect(output.stdout.contains("Restored default to \(before.prefix(7))"))
+
+    try "restore:\n  to: original\n".write(to: config, atomically: true, encoding: .utf8)
+    let missing = try bench.hunt(["--config", config.path, "--test", "exit 0", "--quiet"])
+    #expect(missing.status == 7)
+    #expect(missing.stdout.contains("original_command"))
+  }
+
   @Test("a protected environment is refused unless named with --allow-protected")
   func protectedEnvironment() throws {
     let bench = try Bench(commits: 30, seed: 7)
