@@ -25,14 +25,8 @@ struct PlanCommand: ParsableCommand {
 
   func run() throws {
     do {
-      let repository = try Repository(at: range.repo)
-      let ends = try range.resolve(in: repository)
-      let graph = try repository.commitGraph(
-        bad: ends.bad, goods: ends.goods, paths: range.paths, firstParent: range.firstParent)
-      var bases = [ObjectID]()
-      for good in ends.goods where try !repository.isAncestor(good, of: ends.bad) {
-        bases += try repository.mergeBases(good, ends.bad)
-      }
+      let (repository, bad, goods, graph) = try range.load()
+      let bases = try repository.mergeBasesToCheck(bad: bad, goods: goods)
       let bisection = Bisection(graph: graph, mergeBases: bases)
       let first: [ObjectID]
       var conclusion: Conclusion?

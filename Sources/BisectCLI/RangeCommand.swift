@@ -25,16 +25,13 @@ struct RangeCommand: ParsableCommand {
 
   func run() throws {
     do {
-      let repository = try Repository(at: range.repo)
-      let ends = try range.resolve(in: repository)
-      let graph = try repository.commitGraph(
-        bad: ends.bad, goods: ends.goods, paths: range.paths, firstParent: range.firstParent)
+      let (repository, bad, goods, graph) = try range.load()
       let listed = graph.ids.indices.filter { graph.isCandidate[$0] }
       if json {
         try printJSON(graph: graph, listed: listed, repository: repository)
         return
       }
-      for note in try ancestryNotes(ends, repository: repository) { printError("note: \(note)") }
+      for note in try ancestryNotes(bad: bad, goods: goods, repository: repository) { printError("note: \(note)") }
       if count {
         print(listed.count)
         return
@@ -53,12 +50,10 @@ struct RangeCommand: ParsableCommand {
   }
 
   /// Goods that are not ancestors of bad are legal (git takes them), but worth saying.
-  private func ancestryNotes(
-    _ ends: (bad: ObjectID, goods: [ObjectID]), repository: Repository
-  ) throws(GitError) -> [String] {
+  private func ancestryNotes(bad: ObjectID, goods: [ObjectID], repository: Repository) throws(GitError) -> [String] {
     var notes = [String]()
-    for (revision, good) in zip(range.good, ends.goods) where try !repository.isAncestor(good, of: ends.bad) {
-      let bases = try repository.mergeBases(good, ends.bad).map { $0.short() }
+    for (revision, good) in zip(range.good, goods) where try !repository.isAncestor(good, of: bad) {
+      let bases = try repository.mergeBases(good, bad).map { $0.short() }
       notes.append(
         "--good \(revision) is not an ancestor of --bad \(range.bad); the range starts after their merge base\(bases.count == 1 ? "" : "s") \(bases.isEmpty ? "(none: no shared history)" : bases.joined(separator: ", "))."
       )

@@ -33,4 +33,12 @@ struct RangeOptions: ParsableArguments {
     for revision in good { goodIDs.append(try repository.resolve(revision)) }
     return (badID, goodIDs)
   }
+
+  /// Opens the repository, resolves the ends and loads the range's graph.
+  func load() throws(GitError) -> (repository: Repository, bad: ObjectID, goods: [ObjectID], graph: CommitGraph) {
+    let repository = try Repository(at: repo)
+    let ends = try resolve(in: repository)
+    let graph = try repository.commitGraph(bad: ends.bad, goods: ends.goods, paths: paths, firstParent: firstParent)
+    return (repository, ends.bad, ends.goods, graph)
+  }
 }

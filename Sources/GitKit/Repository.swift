@@ -154,6 +154,16 @@ public final class Repository {
     return (0..<array.count).map { ObjectID(array.ids[$0]) }.sorted()
   }
 
+  /// The merge bases of `bad` with each of `goods` that is not its ancestor: what git tests
+  /// first when a good commit lies on another branch. Empty when every good is an ancestor.
+  public func mergeBasesToCheck(bad: ObjectID, goods: [ObjectID]) throws(GitError) -> [ObjectID] {
+    var bases = [ObjectID]()
+    for good in goods where try !isAncestor(good, of: bad) {
+      for base in try mergeBases(good, bad) where !bases.contains(base) { bases.append(base) }
+    }
+    return bases
+  }
+
   /// The shortest prefix of `id`, at least `minimum` digits, that is unique in this repository.
   public func shortName(_ id: ObjectID, minimum: Int = 7) -> String {
     // Extend the prefix until the object database no longer finds it ambiguous.

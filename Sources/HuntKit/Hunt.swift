@@ -204,11 +204,7 @@ struct HuntSession {
       self.goods = goods
       let graph = try repository.commitGraph(
         bad: bad, goods: goods, paths: configuration.paths, firstParent: configuration.firstParent)
-      var bases = [ObjectID]()
-      for good in goods where try !repository.isAncestor(good, of: bad) {
-        bases += try repository.mergeBases(good, bad)
-      }
-      bisection = Bisection(graph: graph, mergeBases: bases)
+      bisection = Bisection(graph: graph, mergeBases: try repository.mergeBasesToCheck(bad: bad, goods: goods))
     } catch {
       throw .git(error)
     }

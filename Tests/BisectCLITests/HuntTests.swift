@@ -37,6 +37,23 @@ import Testing
       try bisectDeploy(["--repo", repo.path, "--good", "v0.1", "--bad", "main"] + arguments, environment: environment)
     }
 
+    /// Starts a hunt in the background and returns once its deploy command has begun
+    /// (the deploy touches "$MARKERS/deploying").
+    func startHunt(deploy: String) throws -> Process {
+      let process = Process()
+      process.executableURL = productsDirectory.appendingPathComponent("bisect-deploy")
+      process.arguments = [
+        "--repo", repo.path, "--good", "v0.1", "--bad", "main", "--deploy", deploy, "--test", "exit 1",
+      ]
+      process.environment = environment
+      process.standardOutput = FileHandle.nullDevice
+      process.standardError = FileHandle.nullDevice
+      try process.run()
+      let deadline = Date().addingTimeInterval(30)
+      while marker("deploying") == nil && Date() < deadline { usleep(20_000) }
+      return process
+    }
+
     func marker(_ name: String) -> String? {
       try? String(contentsOf: markers.appendingPathComponent(name), encoding: .utf8)
     }
@@ -146,17 +163,7 @@ import Testing
     let deploy =
       "if [ \"$BISECT_PHASE\" = restore ]; then echo \"$BISECT_COMMIT\" > \"$MARKERS/restored\"; exit 0; fi; "
       + "sleep 300 & echo $! > \"$MARKERS/sleeper\"; touch \"$MARKERS/deploying\"; wait"
-    let process = Process()
-    process.executableURL = productsDirectory.appendingPathComponent("bisect-deploy")
-    process.arguments = [
-      "--repo", bench.repo.path, "--good", "v0.1", "--bad", "main", "--deploy", deploy, "--test", "exit 1",
-    ]
-    process.environment = bench.environment
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let deadline = Date().addingTimeInterval(30)
-    while bench.marker("deploying") == nil && Date() < deadline { usleep(20_000) }
+    let process = try bench.startHunt(deploy: deploy)
     #expect(bench.marker("deploying") != nil)
     kill(process.processIdentifier, SIGINT)
     process.waitUntilExit()
@@ -174,17 +181,7 @@ import Testing
     let deploy =
       "if [ \"$BISECT_PHASE\" = restore ]; then echo \"$BISECT_COMMIT\" > \"$MARKERS/restored\"; exit 0; fi; "
       + "touch \"$MARKERS/deploying\"; sleep 300"
-    let process = Process()
-    process.executableURL = productsDirectory.appendingPathComponent("bisect-deploy")
-    process.arguments = [
-      "--repo", bench.repo.path, "--good", "v0.1", "--bad", "main", "--deploy", deploy, "--test", "exit 1",
-    ]
-    process.environment = bench.environment
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let deadline = Date().addingTimeInterval(30)
-    while bench.marker("deploying") == nil && Date() < deadline { usleep(20_000) }
+    let process = try bench.startHunt(deploy: deploy)
     kill(process.processIdentifier, SIGTERM)
     process.waitUntilExit()
     #expect(process.terminationStatus == 143)
