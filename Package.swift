@@ -10,6 +10,7 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
   ],
   targets: [
     // libgit2 from the system (Debian: libgit2-dev 1.5.1), found through pkg-config.
@@ -26,15 +27,19 @@ let package = Package(
     .target(name: "BisectEngine", dependencies: ["History"]),
     // Runs deploy, test and restore commands in their own process groups, with timeouts.
     .target(name: "Runner"),
+    // Durable state: hunts, steps, the verdict cache and environment locks in SQLite.
+    .target(name: "HuntStore", dependencies: ["History", .product(name: "GRDB", package: "GRDB.swift")]),
     // A whole hunt: configuration, endpoint checks, deploy-and-test steps, restore.
     .target(
       name: "HuntKit",
-      dependencies: ["GitKit", "History", "BisectEngine", "Runner", .product(name: "Yams", package: "Yams")]
+      dependencies: [
+        "GitKit", "History", "BisectEngine", "Runner", "HuntStore", .product(name: "Yams", package: "Yams"),
+      ]
     ),
     .target(
       name: "BisectCLI",
       dependencies: [
-        "GitKit", "History", "BisectEngine", "HuntKit", "Runner",
+        "GitKit", "History", "BisectEngine", "HuntKit", "HuntStore", "Runner",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
@@ -55,6 +60,7 @@ let package = Package(
     .testTarget(name: "BisectEngineTests", dependencies: ["BisectEngine", "History", "TestSupport"]),
     .testTarget(name: "RunnerTests", dependencies: ["Runner", "TestSupport"]),
     .testTarget(name: "HuntKitTests", dependencies: ["HuntKit", "Runner", "TestSupport"]),
+    .testTarget(name: "HuntStoreTests", dependencies: ["HuntStore", "History", "TestSupport"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -13,7 +13,10 @@ public struct BisectDeploy: AsyncParsableCommand {
       Exit codes are listed in docs/exit-codes.md.
       """,
     version: version,
-    subcommands: [HuntCommand.self, PlanCommand.self, RangeCommand.self],
+    subcommands: [
+      HuntCommand.self, PlanCommand.self, RangeCommand.self, ResumeCommand.self, StatusCommand.self,
+      LogCommand.self, HuntsCommand.self, ResetCommand.self, MarkCommand.self,
+    ],
     defaultSubcommand: HuntCommand.self
   )
 

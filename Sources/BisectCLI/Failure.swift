@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GitKit
 import HuntKit
+import HuntStore
 
 /// Exit codes, as documented in docs/exit-codes.md.
 public enum ExitStatus: Int32, CaseIterable, Sendable {
@@ -25,6 +26,10 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
   case shallowClone = 68
   case damagedRepository = 69
   case internalFailure = 70
+  /// Another hunt holds the environment, or an unfinished hunt with other settings is open.
+  case locked = 75
+  /// The state database is damaged, foreign, or from a newer version.
+  case stateError = 74
   /// The environment is protected and --allow-protected did not name it.
   case protectedEnvironment = 77
   /// The configuration file or flags are wrong.
@@ -36,6 +41,11 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
 struct CommandFailure: Error, CustomStringConvertible {
   let message: String
   let status: ExitStatus
+
+  init(message: String, status: ExitStatus) {
+    self.message = message
+    self.status = status
+  }
 
   init(_ error: any Error) {
     switch error {
@@ -51,7 +61,13 @@ struct CommandFailure: Error, CustomStringConvertible {
       case .configuration(.protectedEnvironment): status = .protectedEnvironment
       case .configuration: status = .configuration
       case .runner, .workspace, .originalUnknown: status = .internalFailure
+      case .store(.locked): status = .locked
+      case .store: status = .stateError
+      case .unfinishedHunt: status = .locked
       }
+    case let store as StoreError:
+      message = store.errorDescription ?? "\(store)"
+      if case .locked = store { status = .locked } else { status = .stateError }
     case let configuration as ConfigurationError:
       message = configuration.errorDescription ?? "\(configuration)"
       if case .protectedEnvironment = configuration {
@@ -87,7 +103,14 @@ extension BisectDeploy {
   /// Runs the command line and exits with the documented code: the executable's only call.
   public static func runAndExit() async -> Never {
     do {
-      var command = try parseAsRoot()
+      var words = Array(CommandLine.arguments.dropFirst())
+      if let first = words.first, ["good", "bad", "skip"].contains(first) { words.insert("mark", at: 0) }
+      var command = try parseAsRoot(words)
+      // A hunt keeps the words that started it, so that `resume` can start it again.
+      if var hunt = command as? HuntCommand {
+        hunt.arguments = Array(words.drop { $0 == "hunt" })
+        command = hunt
+      }
       if var asynchronous = command as? any AsyncParsableCommand {
         try await asynchronous.run()
       } else {

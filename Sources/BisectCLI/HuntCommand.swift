@@ -53,6 +53,20 @@ struct HuntCommand: AsyncParsableCommand {
   @Flag(help: "Print only the summary.")
   var quiet = false
 
+  @Option(help: "The state database (default: .git/bisect-deploy/state.sqlite).")
+  var state: String?
+
+  @Flag(help: "Reuse verdicts of earlier hunts with the same deploy, test and environment.")
+  var reuseVerdicts = false
+
+  /// The arguments this command was parsed from, stored with the hunt for `resume`.
+  var arguments: [String] = []
+
+  enum CodingKeys: String, CodingKey {
+    case range, config, deploy, test, restore, env, allowProtected, deployTimeout, testTimeout, maxDuration
+    case noVerify, quiet, state, reuseVerdicts
+  }
+
   func run() async throws {
     let request: HuntRequest
     do {
@@ -101,7 +115,7 @@ struct HuntCommand: AsyncParsableCommand {
   }
 
   /// The configuration file, then flags on top.
-  private func makeRequest() throws -> HuntRequest {
+  func makeRequest() throws -> HuntRequest {
     var configuration = Configuration()
     if let path = try configurationPath() {
       configuration = try Configuration.load(path: path)
@@ -113,12 +127,13 @@ struct HuntCommand: AsyncParsableCommand {
     if range.firstParent { configuration.firstParent = true }
     if !range.paths.isEmpty { configuration.paths = range.paths }
     if noVerify { configuration.verifyEndpoints = false }
+    if reuseVerdicts { configuration.reuseVerdicts = true }
     configuration.deployTimeout = try duration(deployTimeout, flag: "--deploy-timeout") ?? configuration.deployTimeout
     configuration.testTimeout = try duration(testTimeout, flag: "--test-timeout") ?? configuration.testTimeout
     configuration.maxDuration = try duration(maxDuration, flag: "--max-duration") ?? configuration.maxDuration
     return HuntRequest(
       repositoryPath: range.repo, bad: range.bad, goods: range.good, configuration: configuration,
-      allowedProtected: Set(allowProtected))
+      allowedProtected: Set(allowProtected), statePath: state, arguments: arguments)
   }
 
   private func duration(_ text: String?, flag: String) throws -> Duration? {
@@ -151,10 +166,15 @@ enum Progress {
         case .verifyBad: "checking that bad is bad"
         case .verifyGood: "checking that good is good"
         case .bisect: "\(remaining) candidates left"
+        case .manual: "given by hand"
         }
       printError("[\(number)] \(commit.id.short()) \(commit.summary) (\(why))")
     case .phase(let number, let phase):
       printError("[\(number)]   \(phase.rawValue)")
+    case .stepFinished(let record) where record.replayed:
+      printError(
+        "[\(record.number)] \(record.commit.short()) => \(Summary.describe(record.result)) (recorded before, not run again)"
+      )
     case .stepFinished(let record):
       printError("[\(record.number)]   => \(Summary.describe(record.result))")
       // The end of each command that failed: a failed deploy, or a test that did not pass.
@@ -232,6 +252,14 @@ enum Summary {
     case .stopped(.signal(let number)):
       lines.append("Stopped by signal \(number) after \(report.steps.count) steps.")
     }
+    let reused = report.steps.filter(\.reused)
+    if !reused.isEmpty {
+      lines.append(
+        "Reused verdicts from earlier hunts: "
+          + reused.map { "\($0.commit.short()) \(Summary.describe($0.result))" }.joined(separator: ", "))
+    }
+    let replayed = report.steps.filter(\.replayed).count
+    if replayed > 0 { lines.append("Resumed: \(replayed) verdicts recorded before the interruption were kept.") }
     let seconds = Double(report.duration.components.seconds) + Double(report.duration.components.attoseconds) / 1e18
     let overhead = report.overheadPerStep
     let overheadMilliseconds =

@@ -82,8 +82,25 @@ public struct Configuration: Sendable, Hashable {
   /// Where step logs go; default: inside the repository's git directory.
   public var logDirectory: String?
   public var maxDuration: Duration?
+  /// Take verdicts from earlier hunts with the same deploy, test and environment instead of
+  /// testing those commits again (on by default for nightly hunts, off otherwise).
+  public var reuseVerdicts = false
 
   public init() {}
+
+  /// A short hash of what decides a verdict: the deploy and test commands and the
+  /// environment's name and variables. Verdicts are reused only between equal fingerprints.
+  public func fingerprint(for environment: DeployEnvironment) -> String {
+    var text = "deploy=\(deployCommand ?? "")\u{0}test=\(testCommand ?? "")\u{0}env=\(environment.name)"
+    for (key, value) in environment.variables.sorted(by: { $0.key < $1.key }) { text += "\u{0}\(key)=\(value)" }
+    // FNV-1a, 64 bits: stable across runs and machines (Swift's Hasher is seeded per process).
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in text.utf8 {
+      hash ^= UInt64(byte)
+      hash &*= 0x100_0000_01b3
+    }
+    return String(hash, radix: 16)
+  }
 
   /// The environment a hunt deploys to: the named one, else `dev` when defined, else a plain
   /// environment called `default`.
@@ -167,6 +184,7 @@ extension Configuration {
       case "workspace": configuration.workspace = try reader.string(value, key: key)
       case "logs": configuration.logDirectory = try reader.string(value, key: key)
       case "max_duration": configuration.maxDuration = try reader.duration(value, key: key)
+      case "reuse_verdicts": configuration.reuseVerdicts = try reader.bool(value, key: key)
       case "test_timeout_means":
         configuration.testTimeoutPolicy = try reader.choice(value, key: key)
       case "restore":
@@ -224,6 +242,7 @@ extension Configuration {
           known: [
             "deploy", "test", "restore", "environment", "environments", "timeouts", "deploy_failure",
             "test_timeout_means", "verify_endpoints", "first_parent", "paths", "workspace", "logs", "max_duration",
+            "reuse_verdicts",
           ])
       }
     }

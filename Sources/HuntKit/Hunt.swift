@@ -2,6 +2,7 @@ import BisectEngine
 import Foundation
 import GitKit
 import History
+import HuntStore
 import Runner
 import Synchronization
 
@@ -13,16 +14,22 @@ public struct HuntRequest: Sendable {
   public var configuration: Configuration
   /// Protected environments the user explicitly allowed (`--allow-protected NAME`).
   public var allowedProtected: Set<String>
+  /// The state database; nil for the default inside the repository's git directory.
+  public var statePath: String?
+  /// The arguments that started the hunt, stored so that `resume` can run it again.
+  public var arguments: [String]
 
   public init(
     repositoryPath: String, bad: String, goods: [String], configuration: Configuration,
-    allowedProtected: Set<String> = []
+    allowedProtected: Set<String> = [], statePath: String? = nil, arguments: [String] = []
   ) {
     self.repositoryPath = repositoryPath
     self.bad = bad
     self.goods = goods
     self.configuration = configuration
     self.allowedProtected = allowedProtected
+    self.statePath = statePath
+    self.arguments = arguments
   }
 }
 
@@ -50,6 +57,29 @@ public final class HuntStopper: Sendable {
   public var reason: StopCause? { cause.withLock { $0 } }
 }
 
+/// Where and with which arguments a hunt was started: stored with the hunt, so that
+/// `bisect-deploy resume` can start the same hunt again.
+public struct StoredInvocation: Codable, Sendable, Hashable {
+  public var directory: String
+  public var arguments: [String]
+
+  public init(directory: String, arguments: [String]) {
+    self.directory = directory
+    self.arguments = arguments
+  }
+
+  /// JSON text, as the state database keeps it.
+  public var encoded: String {
+    String(decoding: (try? JSONEncoder().encode(self)) ?? Data(), as: UTF8.self)
+  }
+
+  /// Reads the stored form back; nil for a hunt stored by hand or by another version.
+  public init?(encoded: String) {
+    guard let value = try? JSONDecoder().decode(StoredInvocation.self, from: Data(encoded.utf8)) else { return nil }
+    self = value
+  }
+}
+
 /// One phase of a step.
 public enum Phase: String, Sendable, Hashable {
   case exporting, deploying, testing, restoring
@@ -72,6 +102,8 @@ public struct StepRecord: Sendable {
     case verifyBad = "verify-bad"
     case verifyGood = "verify-good"
     case bisect
+    /// A verdict given by hand with `bisect-deploy good|bad|skip`.
+    case manual
   }
 
   /// What the step concluded.
@@ -91,6 +123,10 @@ public struct StepRecord: Sendable {
   public var result: Result = .stopped
   /// Time spent in the deploy and test commands themselves.
   public var commandTime: Duration = .zero
+  /// True when the verdict came from an earlier hunt's verdict cache, not from a test.
+  public var reused = false
+  /// True when the verdict was recorded before the tool was stopped and is replayed.
+  public var replayed = false
   /// Time of the whole step, export and bookkeeping included.
   public var totalTime: Duration = .zero
   public var logDirectory: URL
@@ -127,9 +163,10 @@ public struct HuntReport: Sendable {
 
   /// The tool's own time per step: everything but the deploy and test commands.
   public var overheadPerStep: Duration {
-    guard !steps.isEmpty else { return .zero }
-    let own = steps.reduce(Duration.zero) { $0 + ($1.totalTime - $1.commandTime) }
-    return own / steps.count
+    let run = steps.filter { !$0.replayed && !$0.reused }
+    guard !run.isEmpty else { return .zero }
+    let own = run.reduce(Duration.zero) { $0 + ($1.totalTime - $1.commandTime) }
+    return own / run.count
   }
 }
 
@@ -140,6 +177,9 @@ public enum HuntError: Error, Sendable, LocalizedError {
   case runner(RunnerError)
   case workspace(path: String, reason: String)
   case originalUnknown(command: String, output: String)
+  case store(StoreError)
+  /// Another hunt on this environment was started and not finished, with other settings.
+  case unfinishedHunt(id: Int64, environment: String, bad: String, startedAt: Date)
 
   public var errorDescription: String? {
     switch self {
@@ -149,6 +189,9 @@ public enum HuntError: Error, Sendable, LocalizedError {
     case .workspace(let path, let reason): "Cannot prepare the workspace '\(path)': \(reason)."
     case .originalUnknown(let command, let output):
       "restore.original_command (\(command)) did not print a revision this repository knows (last line: '\(output)')."
+    case .store(let error): error.errorDescription
+    case .unfinishedHunt(let id, let environment, let bad, let startedAt):
+      "Hunt #\(id) on '\(environment)' (bad \(bad.prefix(10)), started \(startedAt.formatted(.iso8601))) was not finished. Continue it with `bisect-deploy resume`, or end it with `bisect-deploy reset`."
     }
   }
 }
@@ -181,6 +224,13 @@ struct HuntSession {
   var steps: [StepRecord] = []
   var commits: [ObjectID: CommitInfo] = [:]
   var original: ObjectID?
+  let store: StateStore
+  let huntID: Int64
+  let fingerprint: String
+  /// Verdicts of earlier hunts that may stand in for tests (commit hex to verdict).
+  let cachedVerdicts: [String: StepVerdict]
+  /// Steps recorded before the tool was stopped, replayed in order instead of run again.
+  var replay: [StepRow]
 
   init(request: HuntRequest, stopper: HuntStopper, events: @escaping @Sendable (HuntEvent) -> Void) throws(HuntError) {
     self.request = request
@@ -209,18 +259,59 @@ struct HuntSession {
       throw .git(error)
     }
     let stateDirectory = URL(fileURLWithPath: repository.gitDirectory).appendingPathComponent("bisect-deploy")
-    let huntID = Self.huntIdentifier()
+    let logFolderName = Self.huntIdentifier()
     workspace = URL(
       fileURLWithPath: configuration.workspace ?? stateDirectory.appendingPathComponent("work").path
     ).appendingPathComponent(environment.name)
     logDirectory = URL(
       fileURLWithPath: configuration.logDirectory ?? stateDirectory.appendingPathComponent("logs").path
-    ).appendingPathComponent(huntID)
+    ).appendingPathComponent(logFolderName)
     do {
       try FileManager.default.createDirectory(at: workspace, withIntermediateDirectories: true)
       try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
     } catch {
       throw .workspace(path: workspace.path, reason: error.localizedDescription)
+    }
+
+    // Durable state: one hunt per environment at a time, resumed when it was stopped.
+    fingerprint = configuration.fingerprint(for: environment)
+    do {
+      store = try StateStore(
+        path: request.statePath ?? StateStore.defaultPath(gitDirectory: repository.gitDirectory))
+      let unfinished = try store.unfinishedHunt(environment: environment.name)
+      if let unfinished {
+        // Refused with the holder named when another live process runs it.
+        try store.acquireLock(environment: environment.name, huntID: unfinished.id)
+        let same =
+          unfinished.bad == bad.hex && unfinished.goods == goods.map(\.hex) && unfinished.paths == configuration.paths
+          && unfinished.firstParent == configuration.firstParent && unfinished.configFingerprint == fingerprint
+        guard same else {
+          try store.releaseLock(environment: environment.name, huntID: unfinished.id)
+          throw HuntError.unfinishedHunt(
+            id: unfinished.id, environment: environment.name, bad: unfinished.bad, startedAt: unfinished.startedAt)
+        }
+        huntID = unfinished.id
+        replay = try store.steps(huntID: unfinished.id)
+      } else {
+        let invocation = StoredInvocation(
+          directory: FileManager.default.currentDirectoryPath, arguments: request.arguments)
+        huntID = try store.createLockedHunt(
+          NewHunt(
+            repositoryPath: URL(fileURLWithPath: request.repositoryPath).standardizedFileURL.path, bad: bad.hex,
+            goods: goods.map(\.hex), paths: configuration.paths, firstParent: configuration.firstParent,
+            environment: environment.name, configFingerprint: fingerprint, commandLine: invocation.encoded)
+        ).hunt.id
+        replay = []
+      }
+      cachedVerdicts =
+        configuration.reuseVerdicts
+        ? try store.cachedVerdicts(fingerprint: fingerprint, environment: environment.name) : [:]
+    } catch let error as StoreError {
+      throw .store(error)
+    } catch let error as HuntError {
+      throw error
+    } catch {
+      throw .workspace(path: workspace.path, reason: "\(error)")
     }
   }
 
@@ -242,15 +333,50 @@ struct HuntSession {
     events(.restoring(restoreTarget.flatMap { try? info($0) }))
     let restoreResult = await restore(to: restoreTarget)
     events(.restored(restoreResult))
+    // A stopped hunt stays open so that `resume` continues it; the lock goes either way.
+    if case .stopped = outcome {
+    } else {
+      try? store.finishHunt(id: huntID, outcome: Self.describe(outcome), endedAt: Date())
+    }
+    _ = try? store.releaseLock(environment: environment.name, huntID: huntID)
     return HuntReport(
       outcome: outcome, bad: bad, goods: goods, environment: environment.name,
       candidateCount: bisection.graph.candidateCount, steps: steps, duration: ContinuousClock.now - started,
       restoredTo: restoreTarget, restoreResult: restoreResult, logDirectory: logDirectory, commits: commits)
   }
 
+  /// How an outcome is written in the state database.
+  static func describe(_ outcome: HuntOutcome) -> String {
+    switch outcome {
+    case .culprit(let id): "culprit \(id.hex)"
+    case .culpritAmong(let ids): "culprit-among \(ids.map(\.hex).joined(separator: " "))"
+    case .noRegression: "no-regression"
+    case .contradiction(let conclusion): "contradiction \(conclusion)"
+    case .nothingToSearch(let conclusion): "nothing-to-search \(conclusion)"
+    case .aborted(let why): "aborted: \(why)"
+    case .stopped(let cause): "stopped \(cause)"
+    }
+  }
+
+  /// Applies verdicts given by hand (`bisect-deploy good|bad|skip`) that come next in the
+  /// stored order.
+  mutating func applyManualVerdicts() {
+    while let next = replay.first, next.purpose == .manual {
+      replay.removeFirst()
+      guard let verdict = next.verdict, let id = ObjectID(hex: next.commit) else { continue }
+      bisection.record(Verdict(rawValue: verdict.rawValue) ?? .skip, for: id)
+      var record = StepRecord(
+        number: next.number, commit: id, purpose: .manual, logDirectory: logDirectory)
+      record.result = .verdict(Verdict(rawValue: verdict.rawValue) ?? .skip)
+      record.replayed = true
+      steps.append(record)
+    }
+  }
+
   /// Verifies the endpoints, then asks the engine for commits until it concludes.
   mutating func search() async -> HuntOutcome {
     if let earlyOutcome = await recordOriginal() { return earlyOutcome }
+    applyManualVerdicts()
     if configuration.verifyEndpoints {
       let badStep = await step(bad, purpose: .verifyBad)
       switch badStep.result {
@@ -269,6 +395,7 @@ struct HuntSession {
       }
     }
     while true {
+      applyManualVerdicts()
       if let reason = stopper.reason { return .stopped(reason) }
       switch bisection.next() {
       case .concluded(let conclusion):
@@ -310,8 +437,24 @@ struct HuntSession {
     var record = StepRecord(
       number: number, commit: commit, purpose: purpose,
       logDirectory: logDirectory.appendingPathComponent(label))
+    // A verdict recorded before the tool was stopped is not tested again.
+    if let stored = replay.first, stored.commit == commit.hex, stored.purpose.rawValue == purpose.rawValue {
+      replay.removeFirst()
+      record.number = stored.number
+      record.replayed = true
+      record.result =
+        stored.verdict.map { .verdict(Verdict(rawValue: $0.rawValue) ?? .skip) } ?? .abort(stored.note ?? "aborted")
+      steps.append(record)
+      events(.stepFinished(record))
+      return record
+    }
     if let facts = try? info(commit) {
       events(.stepStarted(number: number, commit: facts, remaining: bisection.remainingCount, purpose: purpose))
+    }
+    if purpose == .bisect, let cached = cachedVerdicts[commit.hex], let verdict = Verdict(rawValue: cached.rawValue) {
+      record.reused = true
+      record.result = .verdict(verdict)
+      return finish(record, started: stepStarted)
     }
     events(.phase(number: number, .exporting))
     let checkout: URL
@@ -385,9 +528,42 @@ struct HuntSession {
   mutating func finish(_ record: StepRecord, started: ContinuousClock.Instant) -> StepRecord {
     var record = record
     record.totalTime = ContinuousClock.now - started
+    // Durable before the next step starts; a stopped step is not recorded (it runs again).
+    if record.result != .stopped {
+      do {
+        try store.recordStep(row(for: record))
+      } catch {
+        record.result = .abort("cannot save the verdict in the state database: \(error.localizedDescription)")
+      }
+    }
     steps.append(record)
     events(.stepFinished(record))
     return record
+  }
+
+  /// The stored form of a step.
+  func row(for record: StepRecord) -> StepRow {
+    var verdict: StepVerdict?
+    var note: String?
+    switch record.result {
+    case .verdict(let value): verdict = StepVerdict(rawValue: value.rawValue)
+    case .abort(let why): note = why
+    case .stopped: note = "stopped"
+    }
+    let seconds = { (duration: Duration) in
+      Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+    let deployTime = record.deployAttempts.reduce(Duration.zero) { $0 + $1.duration }
+    var exitCode: Int32?
+    if case .exited(let code) = record.test?.termination { exitCode = code }
+    let ended = Date()
+    return StepRow(
+      huntID: huntID, number: record.number, commit: record.commit.hex, environment: environment.name,
+      purpose: StepPurpose(rawValue: record.purpose.rawValue) ?? .bisect, verdict: verdict, exitCode: exitCode,
+      deploySeconds: record.deployAttempts.isEmpty ? nil : seconds(deployTime),
+      testSeconds: record.test.map { seconds($0.duration) }, logPath: record.logDirectory.path,
+      startedAt: ended.addingTimeInterval(-seconds(record.totalTime)), endedAt: ended, reused: record.reused,
+      note: note)
   }
 
   /// A fresh clean checkout of `commit` for this environment; the previous one is removed.
@@ -477,5 +653,41 @@ struct HuntSession {
       workingDirectory: checkout, logFile: logDirectory.appendingPathComponent("restore.log"),
       timeout: configuration.restoreTimeout, gracePeriod: configuration.gracePeriod)
     return try? await Runner.run(spec, whenCancelled: .finish)
+  }
+}
+
+/// Ends the unfinished hunt that `request` describes: the environment is restored (as at the
+/// end of a hunt) and the hunt is closed as "reset".
+public func resetHunt(
+  _ request: HuntRequest, events: @escaping @Sendable (HuntEvent) -> Void
+) async throws(HuntError) -> HuntReport {
+  var session = try HuntSession(request: request, stopper: HuntStopper(), events: events)
+  return await session.reset()
+}
+
+extension HuntSession {
+  mutating func reset() async -> HuntReport {
+    // The recorded verdicts decide where to restore: the newest main-line good.
+    for row in replay {
+      guard let id = ObjectID(hex: row.commit) else { continue }
+      var record = StepRecord(
+        number: row.number, commit: id, purpose: StepRecord.Purpose(rawValue: row.purpose.rawValue) ?? .bisect,
+        logDirectory: logDirectory)
+      record.result = row.verdict.map { .verdict(Verdict(rawValue: $0.rawValue) ?? .skip) } ?? .abort(row.note ?? "")
+      record.replayed = true
+      steps.append(record)
+    }
+    replay = []
+    let outcome = HuntOutcome.aborted("reset by the user")
+    let target = restoreTarget(after: outcome)
+    events(.restoring(target.flatMap { try? info($0) }))
+    let result = await restore(to: target)
+    events(.restored(result))
+    try? store.finishHunt(id: huntID, outcome: "reset", endedAt: Date())
+    _ = try? store.releaseLock(environment: environment.name, huntID: huntID)
+    return HuntReport(
+      outcome: outcome, bad: bad, goods: goods, environment: environment.name,
+      candidateCount: bisection.graph.candidateCount, steps: steps, duration: ContinuousClock.now - started,
+      restoredTo: target, restoreResult: result, logDirectory: logDirectory, commits: commits)
   }
 }

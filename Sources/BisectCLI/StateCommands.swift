@@ -1,0 +1,222 @@
+import ArgumentParser
+import BisectEngine
+import Foundation
+import GitKit
+import History
+import HuntKit
+import HuntStore
+
+/// Where the state database is: options shared by the commands that read it.
+struct StateOptions: ParsableArguments {
+  @Option(help: "The repository, or any folder inside it (default: the current folder).")
+  var repo: String = "."
+
+  @Option(help: "The state database (default: .git/bisect-deploy/state.sqlite).")
+  var state: String?
+
+  @Option(help: "The environment whose hunt is meant (default: the newest unfinished hunt).")
+  var env: String?
+
+  func open() throws -> (repository: Repository, store: StateStore) {
+    let repository = try Repository(at: repo)
+    let store = try StateStore(path: state ?? StateStore.defaultPath(gitDirectory: repository.gitDirectory))
+    return (repository, store)
+  }
+
+  /// The unfinished hunt meant: on `--env`, else the newest unfinished one.
+  func unfinishedHunt(in store: StateStore) throws -> HuntRecord {
+    if let env {
+      guard let hunt = try store.unfinishedHunt(environment: env) else {
+        throw CommandFailure(message: "No unfinished hunt on '\(env)'.", status: .usage)
+      }
+      return hunt
+    }
+    guard let hunt = try store.hunts(limit: 200).first(where: { !$0.isFinished }) else {
+      throw CommandFailure(
+        message: "No unfinished hunt. Start one with bisect-deploy --good REV --bad REV.", status: .usage)
+    }
+    return hunt
+  }
+}
+
+/// The hunt command stored with `hunt`, parsed again in the folder it was started from.
+func storedHuntCommand(_ hunt: HuntRecord) throws -> HuntCommand {
+  guard let invocation = StoredInvocation(encoded: hunt.commandLine) else {
+    throw CommandFailure(
+      message: "Hunt #\(hunt.id) was not stored with its command line; start it again.", status: .usage)
+  }
+  guard FileManager.default.changeCurrentDirectoryPath(invocation.directory) else {
+    throw CommandFailure(
+      message: "Hunt #\(hunt.id) was started in '\(invocation.directory)', which is gone; start it again.",
+      status: .usage)
+  }
+  var command = try HuntCommand.parse(invocation.arguments)
+  command.arguments = invocation.arguments
+  return command
+}
+
+/// `bisect-deploy resume`: continues a hunt that was stopped (Ctrl-C, a crash, kill -9).
+struct ResumeCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "resume",
+    abstract: "Continue an unfinished hunt: recorded verdicts are kept, only the interrupted step runs again.")
+
+  @OptionGroup var options: StateOptions
+
+  @Flag(help: "Print only the summary.")
+  var quiet = false
+
+  func run() async throws {
+    let hunt: HuntRecord
+    do {
+      hunt = try options.unfinishedHunt(in: try options.open().store)
+    } catch {
+      throw CommandFailure(error)
+    }
+    var command = try storedHuntCommand(hunt)
+    if let state = options.state { command.state = URL(fileURLWithPath: state).standardizedFileURL.path }
+    if quiet { command.quiet = true }
+    try await command.run()
+  }
+}
+
+/// `bisect-deploy reset`: ends an unfinished hunt and restores its environment.
+struct ResetCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "reset", abstract: "End an unfinished hunt, restoring its environment as a finished hunt would.")
+
+  @OptionGroup var options: StateOptions
+
+  func run() async throws {
+    do {
+      let hunt = try options.unfinishedHunt(in: try options.open().store)
+      let command = try storedHuntCommand(hunt)
+      let report = try await resetHunt(try command.makeRequest()) { event in Progress.print(event) }
+      print(
+        "Hunt #\(hunt.id) reset."
+          + (report.restoredTo.map { " Restored \(report.environment) to \($0.short())." } ?? ""))
+    } catch let failure as CommandFailure {
+      throw failure
+    } catch {
+      throw CommandFailure(error)
+    }
+  }
+}
+
+/// `bisect-deploy good|bad|skip <rev>`: a verdict given by hand inside the unfinished hunt.
+struct MarkCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "mark", abstract: "Record a verdict by hand (also as: bisect-deploy good|bad|skip REV).")
+
+  @Argument(help: "good, bad or skip.") var verdict: String
+  @Argument(help: "The commit.") var revision: String
+  @OptionGroup var options: StateOptions
+
+  func validate() throws {
+    guard StepVerdict(rawValue: verdict) != nil else {
+      throw ValidationError("The verdict must be good, bad or skip, not '\(verdict)'.")
+    }
+  }
+
+  func run() throws {
+    do {
+      let (repository, store) = try options.open()
+      let hunt = try options.unfinishedHunt(in: store)
+      if let holder = try store.lockHolder(environment: hunt.environment), StateStore.isProcessAlive(holder.pid) {
+        throw StoreError.locked(environment: hunt.environment, holder: holder)
+      }
+      let id = try repository.resolve(revision)
+      let number = (try store.steps(huntID: hunt.id).map(\.number).max() ?? 0) + 1
+      try store.recordStep(
+        StepRow(
+          huntID: hunt.id, number: number, commit: id.hex, environment: hunt.environment, purpose: .manual,
+          verdict: StepVerdict(rawValue: verdict), startedAt: Date(), endedAt: Date(), note: "given by hand"))
+      print("Marked \(id.short()) \(verdict) in hunt #\(hunt.id). Continue with: bisect-deploy resume")
+    } catch let failure as CommandFailure {
+      throw failure
+    } catch {
+      throw CommandFailure(error)
+    }
+  }
+}
+
+/// `bisect-deploy log`: a hunt in the format of `git bisect log`, for `git bisect replay`.
+struct LogCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "log", abstract: "Print a hunt as git bisect log does (git bisect replay accepts it).")
+
+  @OptionGroup var options: StateOptions
+  @Option(help: "The hunt's number (default: the newest).") var hunt: Int64?
+
+  func run() throws {
+    do {
+      let (repository, store) = try options.open()
+      guard let record = try hunt.flatMap({ try store.hunt(id: $0) }) ?? store.hunts(limit: 1).first else {
+        throw CommandFailure(message: "No hunt recorded in this repository.", status: .usage)
+      }
+      let culprit = record.outcome.flatMap { $0.hasPrefix("culprit ") ? String($0.dropFirst(8)) : nil }
+      let text = try store.gitBisectLog(huntID: record.id, firstBadCommit: culprit) { hex in
+        ObjectID(hex: hex).flatMap { try? repository.commit($0).summary }
+      }
+      print(text, terminator: "")
+    } catch let failure as CommandFailure {
+      throw failure
+    } catch {
+      throw CommandFailure(error)
+    }
+  }
+}
+
+/// `bisect-deploy hunts`: the history of hunts in this repository.
+struct HuntsCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(commandName: "hunts", abstract: "List past and unfinished hunts.")
+
+  @OptionGroup var options: StateOptions
+  @Option(help: "How many, newest first.") var limit = 20
+
+  func run() throws {
+    do {
+      let (_, store) = try options.open()
+      for hunt in try store.hunts(limit: limit) {
+        let steps = try store.steps(huntID: hunt.id)
+        let reused = steps.filter(\.reused).count
+        print(
+          "#\(hunt.id) \(hunt.startedAt.formatted(.iso8601)) \(hunt.environment) bad \(hunt.bad.prefix(10)) "
+            + "\(steps.count) steps\(reused > 0 ? " (\(reused) reused)" : "") \(hunt.outcome ?? "unfinished")")
+      }
+    } catch {
+      throw CommandFailure(error)
+    }
+  }
+}
+
+/// `bisect-deploy status`: the unfinished hunt, its verdicts so far, and who holds the lock.
+struct StatusCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(commandName: "status", abstract: "Show the unfinished hunt.")
+
+  @OptionGroup var options: StateOptions
+
+  func run() throws {
+    do {
+      let (_, store) = try options.open()
+      let hunt = try options.unfinishedHunt(in: store)
+      print("Hunt #\(hunt.id) on \(hunt.environment), started \(hunt.startedAt.formatted(.iso8601))")
+      print("  bad \(hunt.bad)  good \(hunt.goods.joined(separator: " "))")
+      if let holder = try store.lockHolder(environment: hunt.environment) {
+        let alive = StateStore.isProcessAlive(holder.pid) ? "running" : "not running (stale lock)"
+        print("  lock: pid \(holder.pid) on \(holder.host) since \(holder.startedAt.formatted(.iso8601)), \(alive)")
+      } else {
+        print("  not running: continue with bisect-deploy resume, or end with bisect-deploy reset")
+      }
+      for step in try store.steps(huntID: hunt.id) {
+        print(
+          "  [\(step.number)] \(step.commit.prefix(10)) \(step.purpose.rawValue): \(step.verdict?.rawValue ?? step.note ?? "-")"
+        )
+      }
+    } catch let failure as CommandFailure {
+      throw failure
+    } catch {
+      throw CommandFailure(error)
+    }
+  }
+}

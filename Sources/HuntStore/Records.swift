@@ -1,0 +1,139 @@
+import Foundation
+
+/// What one step concluded, as stored. The engine's `Verdict` has the same raw values.
+public enum StepVerdict: String, Sendable, Hashable, CaseIterable, Codable {
+  case good, bad, skip
+}
+
+/// Why a commit was deployed and tested. HuntKit's `StepRecord.Purpose` has the same raw
+/// values.
+public enum StepPurpose: String, Sendable, Hashable, CaseIterable, Codable {
+  /// Checking that bad is bad before bisecting.
+  case verifyBad = "verify-bad"
+  /// Checking that a good endpoint is good before bisecting.
+  case verifyGood = "verify-good"
+  /// A commit the engine chose.
+  case bisect
+  /// A verdict the user gave by hand.
+  case manual
+}
+
+/// A hunt about to start: what `createHunt` stores.
+public struct NewHunt: Sendable, Hashable {
+  /// The repository the hunt bisects, as the user named it or resolved.
+  public var repositoryPath: String
+  /// The bad commit, 40 hexadecimal digits.
+  public var bad: String
+  /// The good commits, 40 hexadecimal digits each.
+  public var goods: [String]
+  /// Path limits (`git bisect start -- PATHS`); empty for none.
+  public var paths: [String]
+  /// Whether only first parents are followed (`--first-parent`).
+  public var firstParent: Bool
+  /// The environment deployed to.
+  public var environment: String
+  /// A hash of the deploy and test definitions and the environment's variables: verdicts are
+  /// reused only between hunts with the same fingerprint on the same environment.
+  public var configFingerprint: String
+  /// The command line that started the hunt, for the record.
+  public var commandLine: String
+  public var startedAt: Date
+
+  public init(
+    repositoryPath: String, bad: String, goods: [String], paths: [String] = [], firstParent: Bool = false,
+    environment: String, configFingerprint: String, commandLine: String, startedAt: Date = Date()
+  ) {
+    self.repositoryPath = repositoryPath
+    self.bad = bad
+    self.goods = goods
+    self.paths = paths
+    self.firstParent = firstParent
+    self.environment = environment
+    self.configFingerprint = configFingerprint
+    self.commandLine = commandLine
+    self.startedAt = startedAt
+  }
+}
+
+/// A stored hunt: what was asked, and how it ended once it has.
+public struct HuntRecord: Sendable, Hashable, Identifiable {
+  /// The database's id of the hunt, increasing with every new hunt in the file.
+  public var id: Int64
+  public var repositoryPath: String
+  public var bad: String
+  public var goods: [String]
+  public var paths: [String]
+  public var firstParent: Bool
+  public var environment: String
+  public var configFingerprint: String
+  public var commandLine: String
+  public var startedAt: Date
+  /// When the hunt ended; nil while it runs or after it was interrupted.
+  public var endedAt: Date?
+  /// How it ended, in the lead's words (e.g. "culprit abc123", "stopped"); nil while unfinished.
+  public var outcome: String?
+
+  /// True once the hunt has an outcome; an unfinished hunt is running, or interrupted and resumable.
+  public var isFinished: Bool { outcome != nil }
+}
+
+/// One deploy-and-test of one commit, as stored.
+public struct StepRow: Sendable, Hashable {
+  public var huntID: Int64
+  /// 1, 2, 3... within the hunt; unique per hunt.
+  public var number: Int
+  /// The commit deployed, 40 hexadecimal digits.
+  public var commit: String
+  public var environment: String
+  public var purpose: StepPurpose
+  /// Nil when the step aborted the hunt (see `note`).
+  public var verdict: StepVerdict?
+  /// The test command's exit status; nil when it did not run or ended by a signal.
+  public var exitCode: Int32?
+  public var deploySeconds: Double?
+  public var testSeconds: Double?
+  /// The step's log file or folder.
+  public var logPath: String?
+  public var startedAt: Date
+  public var endedAt: Date
+  /// True when the verdict was taken from the verdict cache instead of being tested.
+  public var reused: Bool
+  /// Why the step aborted or skipped, when there is something to say.
+  public var note: String?
+
+  public init(
+    huntID: Int64, number: Int, commit: String, environment: String, purpose: StepPurpose, verdict: StepVerdict?,
+    exitCode: Int32? = nil, deploySeconds: Double? = nil, testSeconds: Double? = nil, logPath: String? = nil,
+    startedAt: Date, endedAt: Date, reused: Bool = false, note: String? = nil
+  ) {
+    self.huntID = huntID
+    self.number = number
+    self.commit = commit
+    self.environment = environment
+    self.purpose = purpose
+    self.verdict = verdict
+    self.exitCode = exitCode
+    self.deploySeconds = deploySeconds
+    self.testSeconds = testSeconds
+    self.logPath = logPath
+    self.startedAt = startedAt
+    self.endedAt = endedAt
+    self.reused = reused
+    self.note = note
+  }
+}
+
+/// Who holds an environment's lock.
+public struct LockHolder: Sendable, Hashable {
+  public var pid: Int32
+  public var host: String
+  public var startedAt: Date
+  public var huntID: Int64
+
+  public init(pid: Int32, host: String, startedAt: Date, huntID: Int64) {
+    self.pid = pid
+    self.host = host
+    self.startedAt = startedAt
+    self.huntID = huntID
+  }
+}

@@ -1,0 +1,75 @@
+import GRDB
+
+/// The database's schema and its migrations. See docs/state.md.
+enum Schema {
+  /// Written to `PRAGMA application_id` (ASCII "BDPY") so that our files are recognised and
+  /// other programs' databases are refused.
+  static let applicationID: Int32 = 0x4244_5059
+
+  /// The `user_version` the newest migration sets. A file with a larger one was written by a
+  /// newer release.
+  static let version = 1
+
+  /// GRDB's bookkeeping table; present (empty) in a file whose first migration never committed.
+  static let migrationsTable = "grdb_migrations"
+
+  static var migrator: DatabaseMigrator {
+    var migrator = DatabaseMigrator()
+    migrator.registerMigration("v1") { db in
+      try db.execute(
+        sql: """
+          CREATE TABLE hunts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            repository TEXT NOT NULL,
+            bad TEXT NOT NULL,
+            goods TEXT NOT NULL,
+            paths TEXT NOT NULL,
+            first_parent BOOLEAN NOT NULL,
+            environment TEXT NOT NULL,
+            config_fingerprint TEXT NOT NULL,
+            command_line TEXT NOT NULL,
+            started_at DATETIME NOT NULL,
+            ended_at DATETIME,
+            outcome TEXT
+          );
+          CREATE INDEX hunts_by_environment ON hunts(environment, outcome);
+          CREATE TABLE steps (
+            hunt_id INTEGER NOT NULL REFERENCES hunts(id),
+            number INTEGER NOT NULL,
+            commit_hex TEXT NOT NULL,
+            environment TEXT NOT NULL,
+            purpose TEXT NOT NULL CHECK (purpose IN ('verify-bad', 'verify-good', 'bisect', 'manual')),
+            verdict TEXT CHECK (verdict IN ('good', 'bad', 'skip')),
+            exit_code INTEGER,
+            deploy_seconds REAL,
+            test_seconds REAL,
+            log_path TEXT,
+            started_at DATETIME NOT NULL,
+            ended_at DATETIME NOT NULL,
+            reused BOOLEAN NOT NULL,
+            note TEXT,
+            PRIMARY KEY (hunt_id, number)
+          );
+          CREATE TABLE verdict_cache (
+            fingerprint TEXT NOT NULL,
+            environment TEXT NOT NULL,
+            commit_hex TEXT NOT NULL,
+            verdict TEXT NOT NULL CHECK (verdict IN ('good', 'bad')),
+            recorded_at DATETIME NOT NULL,
+            hunt_id INTEGER REFERENCES hunts(id),
+            PRIMARY KEY (fingerprint, environment, commit_hex)
+          );
+          CREATE TABLE locks (
+            environment TEXT PRIMARY KEY,
+            hunt_id INTEGER NOT NULL REFERENCES hunts(id),
+            pid INTEGER NOT NULL,
+            host TEXT NOT NULL,
+            started_at DATETIME NOT NULL
+          );
+          PRAGMA application_id = \(applicationID);
+          PRAGMA user_version = 1;
+          """)
+    }
+    return migrator
+  }
+}

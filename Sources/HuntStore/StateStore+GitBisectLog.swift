@@ -1,0 +1,52 @@
+extension StateStore {
+  /// The hunt as `git bisect log` would print it, for `git bisect replay`.
+  ///
+  /// The start block names bad and the goods (`# bad: [hash] subject` comments, then
+  /// `git bisect start` with `--first-parent` and `-- PATHS` when the hunt used them); then
+  /// every step that gave a verdict (good, bad or skip, reused ones included, aborts left
+  /// out), in order, as a `# verdict: [hash] subject` comment and a `git bisect verdict hash`
+  /// line. Arguments of `start` are single-quoted as git quotes them.
+  ///
+  /// - Parameters:
+  ///   - firstBadCommit: the culprit, if the hunt found one: written as git's closing
+  ///     `# first bad commit: [hash] subject` comment.
+  ///   - subject: the subject line of a commit (given 40 hexadecimal digits), or nil to
+  ///     leave it out; only comments use it, so replay works without.
+  public func gitBisectLog(
+    huntID: Int64, firstBadCommit: String? = nil, subject: (String) -> String? = { _ in nil }
+  ) throws(StoreError) -> String {
+    guard let hunt = try hunt(id: huntID) else { throw .unknownHunt(id: huntID, path: path) }
+    let steps = try steps(huntID: huntID)
+    func comment(_ label: String, _ commit: String) -> String {
+      let text = subject(commit).map { " " + $0 } ?? ""
+      return "# \(label): [\(commit)]\(text)\n"
+    }
+    var log = comment("bad", hunt.bad)
+    for good in hunt.goods { log += comment("good", good) }
+    var arguments = hunt.firstParent ? ["--first-parent"] : []
+    arguments += [hunt.bad] + hunt.goods
+    if !hunt.paths.isEmpty { arguments += ["--"] + hunt.paths }
+    log += "git bisect start " + arguments.map(Self.shellQuoted).joined(separator: " ") + "\n"
+    for step in steps {
+      guard let verdict = step.verdict else { continue }
+      log += comment(verdict.rawValue, step.commit)
+      log += "git bisect \(verdict.rawValue) \(step.commit)\n"
+    }
+    if let firstBadCommit { log += comment("first bad commit", firstBadCommit.lowercased()) }
+    return log
+  }
+
+  /// Quotes like git's `sq_quote_buf`, which `git bisect replay` undoes: inside single
+  /// quotes, `'` becomes `'\''` and `!` becomes `'\!'`.
+  static func shellQuoted(_ text: String) -> String {
+    var quoted = "'"
+    for character in text {
+      switch character {
+      case "'": quoted += "'\\''"
+      case "!": quoted += "'\\!'"
+      default: quoted.append(character)
+      }
+    }
+    return quoted + "'"
+  }
+}
