@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks for building and testing bisect-deploy:
-# libgit2-dev (through pkg-config), git and python3. Swift itself is expected on PATH.
+# libgit2-dev (through pkg-config), git, python3 with venv (the demo's kernels), unshare.
+# Swift itself is expected on PATH.
 # Sourced by scripts/demo and scripts/test; uses sudo when not root.
 set -euo pipefail
 
@@ -9,6 +10,9 @@ pkg-config --exists libgit2 2>/dev/null || need+=(libgit2-dev)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v git >/dev/null 2>&1 || need+=(git)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+# The demo's kernels run in a virtual environment; Debian's python3 needs python3-venv for it.
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}" >&2

@@ -338,7 +338,9 @@ def cmd_upgrade(args) -> None:
     say(f"  pod spec: command {json.dumps(container.get('command'))} "
         f"args {json.dumps(container.get('args'))}")
     names = {"ns-root": "own PID namespace", "ns-user": "own PID namespace (user namespace)",
-             "emulate": "no PID namespace permitted here: PID 1 emulated with pdb.py on PYTHONPATH"}
+             "emulate": ("no PID namespace (" + ("BISECT_DEMO_PIDNS=off" if os.environ.get(
+                 "BISECT_DEMO_PIDNS") == "off" else "not permitted here") +
+                 "): PID 1 emulated with pdb.py on PYTHONPATH")}
     say(f"  runs in: {names[mode]}")
     if mode.startswith("ns"):
         for nspid, line in pod_processes(proc.pid):

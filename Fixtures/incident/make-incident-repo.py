@@ -405,7 +405,14 @@ def hexid(rng: random.Random) -> str:
 
 
 def change(rng: random.Random, k: dict) -> tuple[str, dict]:
-    """One ordinary infra change: (subject, knob updates)."""
+    """One ordinary infra change that really changes something: (subject, knob updates)."""
+    while True:
+        subject, updates = some_change(rng, k)
+        if any(k.get(key) != value for key, value in updates.items()):
+            return subject, updates
+
+
+def some_change(rng: random.Random, k: dict) -> tuple[str, dict]:
     env = rng.choice(["prod", "dev"])
     kind = rng.choice(["user_pkg", "user_pkg", "user_tag", "user_tag", "hub_tag", "mem", "mem",
                        "cpu", "culler", "culler_every", "env_var", "hub_pkg", "hub_cfg", "doc",
@@ -573,7 +580,8 @@ def tz(epoch: int) -> str:
 
 
 def slug(subject: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", subject.lower()).strip("-")[:40].rstrip("-")
+    words = re.sub(r"[^a-z0-9]+", " ", subject.lower()).split()
+    return "-".join(words[:4])
 
 
 class Writer:
@@ -585,8 +593,9 @@ class Writer:
         self.last_time = 0
 
     def commit(self, ref: str, author, committer, epoch: int, message: str,
-               tree: dict[str, bytes], parents: list[int]) -> int:
-        assert epoch > self.last_time, "dates must strictly increase"
+               tree: dict[str, bytes], parents: list[int | str]) -> int:
+        # A busy slot pushes the commit a few minutes later: dates strictly increase.
+        epoch = max(epoch, self.last_time + 240)
         self.last_time = epoch
         self.marks += 1
         mark = self.marks
@@ -596,10 +605,11 @@ class Writer:
         o += f"author {author[0]} <{author[1]}> {epoch} {tz(epoch)}\n".encode()
         o += f"committer {committer[0]} <{committer[1]}> {epoch} {tz(epoch)}\n".encode()
         o += f"data {len(msg)}\n".encode() + msg + b"\n"
-        if parents:
-            o += f"from :{parents[0]}\n".encode()
-        for p in parents[1:]:
-            o += f"merge :{p}\n".encode()
+        refs = [f":{p}" if isinstance(p, int) else p for p in parents]
+        if refs:
+            o += f"from {refs[0]}\n".encode()
+        for p in refs[1:]:
+            o += f"merge {p}\n".encode()
         o += b"deleteall\n"
         for path in sorted(tree):
             data = tree[path]
@@ -614,7 +624,7 @@ def plan_days(rng: random.Random) -> list[tuple[int, int]]:
     out = []
     for day in range(1, 24):
         weekday = datetime.date(2017, 3, day).weekday()
-        out.append((day, 1 if weekday >= 5 else rng.choice([2, 3, 3, 4])))
+        out.append((day, rng.choice([1, 2]) if weekday >= 5 else rng.choice([3, 3, 4])))
     return out
 
 
@@ -706,6 +716,7 @@ def build(out_dir: Path) -> dict:
     ordinary_day(20, 3, 9 * 60 + 30, 21 * 60)
     ordinary_day(21, 2, 8 * 60 + 45, 12 * 60)
     # PR #146: the only change that matters is the kubespawner bump.
+    assert info["pr"] < 146, info["pr"]
     culprit, culprit_merge = pull_request(
         21, 13 * 60 + 20,
         [("Generalization cleanup", {"hub.kubespawner": CULPRIT_SPAWNER,
@@ -754,38 +765,30 @@ def main() -> None:
     git(out_dir, "init", "-q", "-b", "main")
     marks_file = out_dir / ".git" / "incident-marks"
     git(out_dir, "fast-import", "--quiet", f"--export-marks={marks_file}", data=bytes(w.out))
-    marks = dict(line.split(" ")[0][1:] and (int(line.split()[0][1:]), line.split()[1])
-                 for line in marks_file.read_text().splitlines())
+    marks = {int(mark[1:]): sha for mark, sha in
+             (line.split() for line in marks_file.read_text().splitlines())}
     marks_file.unlink()
     special = {name: marks[m] for name, m in plan["special"].items()}
 
-    # The 09:16 revert names the reverted commit's hash, so it is written second.
+    # The 09:16 revert names the reverted commit's hash, so it is written second, with the
+    # annotated tag (fast-import fixes the tagger and its date).
     knobs = {**plan["state"]["knobs"], "values.singleuser.image.tag": plan["info"]["previous_tag"]}
-    revert = Writer()
-    revert.last_time = w.last_time
-    message = (f'Revert "Update single-user image to {plan["image_tag"]}"\n\n'
-               f"This reverts commit {special['last_image']}.\n")
-    stream = bytearray()
-    revert.commit("refs/heads/main", CAST[2], CAST[2], when(23, 9 * 60 + 16), message,
-                  render(knobs), [])
-    # Re-point the revert's parent at main's tip (fast-import: "from refs/heads/main^0").
-    stream += revert.out.replace(b"data %d\n" % len(message.encode()) + message.encode() + b"\n",
-                                 b"data %d\n" % len(message.encode()) + message.encode()
-                                 + b"\nfrom refs/heads/main^0\n", 1)
-    git(out_dir, "fast-import", "--quiet", data=bytes(stream))
+    second = Writer()
+    second.last_time = w.last_time
+    second.commit("refs/heads/main", CAST[2], CAST[2], when(23, 9 * 60 + 16),
+                  f'Revert "Update single-user image to {plan["image_tag"]}"\n\n'
+                  f"This reverts commit {special['last_image']}.\n", render(knobs),
+                  ["refs/heads/main^0"])
+    good = special["known_good"]
+    note = b"Last known-good deploy (March 19), from the 2017-03-23 postmortem\n"
+    second.out += (f"tag 2017-03-19-good\nfrom {good}\n"
+                   f"tagger {CAST[0][0]} <{CAST[0][1]}> {when(23, 9 * 60 + 41)} -0700\n"
+                   f"data {len(note)}\n").encode() + note + b"\n"
+    git(out_dir, "fast-import", "--quiet", data=bytes(second.out))
     for ref in git(out_dir, "for-each-ref", "--format=%(refname)", "refs/heads/").split():
         if ref != "refs/heads/main":
             git(out_dir, "update-ref", "-d", ref)
-    good = special["known_good"]
     git(out_dir, "tag", "known-good", good)
-    tag_time = when(23, 9 * 60 + 41)
-    env_tagger = ("-c", "user.name=Ada Okafor", "-c", "user.email=ada.okafor@data8.example.org")
-    os.environ["GIT_COMMITTER_DATE"] = f"{tag_time} -0700"
-    try:
-        git(out_dir, *env_tagger, "tag", "-a", "-m",
-            "Last known-good deploy (March 19), from the 2017-03-23 postmortem", "2017-03-19-good", good)
-    finally:
-        del os.environ["GIT_COMMITTER_DATE"]
     git(out_dir, "checkout", "-q", "-f", "main")
     git(out_dir, "repack", "-a", "-d", "-q")
     tip = git(out_dir, "rev-parse", "main")
