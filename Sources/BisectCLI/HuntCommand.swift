@@ -53,6 +53,12 @@ struct HuntCommand: AsyncParsableCommand {
   @Flag(help: "Print only the summary.")
   var quiet = false
 
+  @Flag(help: "Print every phase and the end of each failing command's log, also on a terminal.")
+  var verbose = false
+
+  @Flag(help: "Print one JSON object per event on standard output, then a result object (docs/json.md).")
+  var json = false
+
   @Option(help: "The state database (default: .git/bisect-deploy/state.sqlite).")
   var state: String?
 
@@ -64,7 +70,7 @@ struct HuntCommand: AsyncParsableCommand {
 
   enum CodingKeys: String, CodingKey {
     case range, config, deploy, test, restore, env, allowProtected, deployTimeout, testTimeout, maxDuration
-    case noVerify, quiet, state, reuseVerdicts
+    case noVerify, quiet, state, reuseVerdicts, verbose, json
   }
 
   func run() async throws {
@@ -79,13 +85,9 @@ struct HuntCommand: AsyncParsableCommand {
     let stopper = HuntStopper()
     let trap = SignalTrap()
     defer { trap.stop() }
-    let quiet = self.quiet
+    let progress = ProgressPrinter(mode: ProgressPrinter.mode(quiet: quiet, verbose: verbose, json: json))
     let hunt = Task { () throws(HuntError) -> HuntReport in
-      try await runHunt(
-        request, stopper: stopper,
-        events: { event in
-          if !quiet { Progress.print(event) }
-        })
+      try await runHunt(request, stopper: stopper, events: { event in progress.handle(event) })
     }
     let watcher = Task {
       for await signal in trap.signals {
@@ -109,8 +111,13 @@ struct HuntCommand: AsyncParsableCommand {
     } catch {
       throw CommandFailure(error)
     }
-    Summary.print(report)
+    progress.finish()
     let status = Summary.exitStatus(for: report.outcome)
+    if json {
+      JSONEvents.emit(JSONEvents.result(report, exitCode: status))
+    } else {
+      Summary.print(report)
+    }
     if status != 0 { throw ExitCode(status) }
   }
 
@@ -151,49 +158,6 @@ struct HuntCommand: AsyncParsableCommand {
     guard let root = repository.workTree else { return nil }
     let path = URL(fileURLWithPath: root).appendingPathComponent("bisect-deploy.yml").path
     return FileManager.default.fileExists(atPath: path) ? path : nil
-  }
-}
-
-/// Plain progress lines on standard error, one per phase.
-enum Progress {
-  static func print(_ event: HuntEvent) {
-    switch event {
-    case .started(let candidates, let estimated, let environment):
-      printError("bisect-deploy: \(candidates) candidate commits, about \(estimated) steps, environment \(environment)")
-    case .stepStarted(let number, let commit, let remaining, let purpose):
-      let why =
-        switch purpose {
-        case .verifyBad: "checking that bad is bad"
-        case .verifyGood: "checking that good is good"
-        case .bisect: "\(remaining) candidates left"
-        case .manual: "given by hand"
-        }
-      printError("[\(number)] \(commit.id.short()) \(commit.summary) (\(why))")
-    case .phase(let number, let phase):
-      printError("[\(number)]   \(phase.rawValue)")
-    case .stepFinished(let record) where record.replayed:
-      printError(
-        "[\(record.number)] \(record.commit.short()) => \(Summary.describe(record.result)) (recorded before, not run again)"
-      )
-    case .stepFinished(let record):
-      printError("[\(record.number)]   => \(Summary.describe(record.result))")
-      // The end of each command that failed: a failed deploy, or a test that did not pass.
-      let failed =
-        record.deployAttempts.filter { !$0.succeeded } + [record.test].compactMap { $0 }.filter { !$0.succeeded }
-      for result in failed {
-        let tail = logTail(result.logFile, lines: 6).split(separator: "\n")
-          .filter { !$0.hasPrefix("[bisect-deploy ") }.joined(separator: "\n")
-        printError("      \(result.logFile.path) (\(result.termination))" + (tail.isEmpty ? "" : ":\n" + indent(tail)))
-      }
-    case .restoring(let commit):
-      if let commit { printError("restoring to \(commit.id.short()) \(commit.summary)") }
-    case .restored(let result):
-      if let result { printError("restore: \(result.termination)") }
-    }
-  }
-
-  static func indent(_ text: String) -> String {
-    text.split(separator: "\n", omittingEmptySubsequences: false).map { "        " + $0 }.joined(separator: "\n")
   }
 }
 

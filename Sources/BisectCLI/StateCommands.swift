@@ -91,7 +91,7 @@ struct ResetCommand: AsyncParsableCommand {
     do {
       let hunt = try options.unfinishedHunt(in: try options.open().store)
       let command = try storedHuntCommand(hunt)
-      let report = try await resetHunt(try command.makeRequest()) { event in Progress.print(event) }
+      let report = try await resetHunt(try command.makeRequest()) { event in ProgressPrinter.printLine(event) }
       print(
         "Hunt #\(hunt.id) reset."
           + (report.restoredTo.map { " Restored \(report.environment) to \($0.short())." } ?? ""))

@@ -160,6 +160,11 @@ public struct HuntReport: Sendable {
   public var logDirectory: URL
   /// The commit facts for every commit the report names (culprits, tested commits).
   public var commits: [ObjectID: CommitInfo]
+  /// The merge on bad's first-parent line that brought the culprit in (nil when the culprit
+  /// is itself on that line, or there is no single culprit).
+  public var culpritMerge: ObjectID?
+  /// The files the culprit changed against its first parent.
+  public var culpritFiles: [FileChange] = []
 
   /// The tool's own time per step: everything but the deploy and test commands.
   public var overheadPerStep: Duration {
@@ -339,10 +344,32 @@ struct HuntSession {
       try? store.finishHunt(id: huntID, outcome: Self.describe(outcome), endedAt: Date())
     }
     _ = try? store.releaseLock(environment: environment.name, huntID: huntID)
-    return HuntReport(
+    var report = HuntReport(
       outcome: outcome, bad: bad, goods: goods, environment: environment.name,
       candidateCount: bisection.graph.candidateCount, steps: steps, duration: ContinuousClock.now - started,
       restoredTo: restoreTarget, restoreResult: restoreResult, logDirectory: logDirectory, commits: commits)
+    if case .culprit(let culprit) = outcome {
+      report.culpritFiles = (try? repository.changedFiles(of: culprit)) ?? []
+      report.culpritMerge = mergeBringingIn(culprit)
+      if let merge = report.culpritMerge, let facts = try? info(merge) { report.commits[merge] = facts }
+    }
+    return report
+  }
+
+  /// The oldest commit of bad's first-parent line that contains `culprit`: the merge that
+  /// brought it in, or nil when it is the culprit itself. Containment is monotonic along the
+  /// line, so a binary search needs only a few ancestry checks.
+  func mergeBringingIn(_ culprit: ObjectID) -> ObjectID? {
+    let line = bisection.graph.firstParentChain().ids
+    guard !line.isEmpty else { return nil }
+    // line[0] is bad (contains the culprit); find the last index that still contains it.
+    var low = 0
+    var high = line.count - 1
+    while low < high {
+      let middle = (low + high + 1) / 2
+      if (try? repository.isAncestor(culprit, of: line[middle])) == true { low = middle } else { high = middle - 1 }
+    }
+    return line[low] == culprit ? nil : line[low]
   }
 
   /// How an outcome is written in the state database.

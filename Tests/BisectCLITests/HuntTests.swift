@@ -80,6 +80,27 @@ import Testing
     #expect(output.stdout.contains("Restored default to \(restored.prefix(7))"))
   }
 
+  @Test("--json prints only JSON objects on stdout, one per event, ending with the result")
+  func jsonEvents() throws {
+    let bench = try Bench()
+    let culprit = try bench.commit(12)
+    let output = try bench.hunt(["--test", bench.predicate(culprit: culprit), "--json"])
+    #expect(output.status == 0)
+    let objects = try lines(output.stdout).map { line in
+      try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(line)")
+    }
+    let events = objects.compactMap { $0["event"] as? String }
+    #expect(events.count == objects.count)
+    #expect(events.first == "started")
+    #expect(events.last == "result")
+    #expect(events.contains("verdict") && events.contains("step-started"))
+    let result = try #require(objects.last)
+    #expect(result["outcome"] as? String == "culprit")
+    #expect((result["culprit"] as? [String: Any])?["id"] as? String == culprit)
+    #expect(result["exitCode"] as? Int == 0)
+    #expect(output.stderr.isEmpty, "progress goes to stdout as JSON in this mode")
+  }
+
   @Test("without a deploy command only the test runs, as with git bisect run")
   func testOnly() throws {
     let bench = try Bench()

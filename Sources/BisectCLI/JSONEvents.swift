@@ -1,0 +1,88 @@
+import Foundation
+import GitKit
+import History
+import HuntKit
+
+/// The `--json` stream: one object per line on standard output (schema in docs/json.md).
+enum JSONEvents {
+  static func emit(_ object: [String: Any]) {
+    guard
+      let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+    else { return }
+    FileHandle.standardOutput.write(data + Data("\n".utf8))
+  }
+
+  static func seconds(_ duration: Duration) -> Double {
+    (Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18 * 1000).rounded() / 1000
+  }
+
+  static func object(for event: HuntEvent) -> [String: Any] {
+    switch event {
+    case .started(let candidates, let estimated, let environment):
+      return ["event": "started", "candidates": candidates, "estimatedSteps": estimated, "environment": environment]
+    case .stepStarted(let number, let commit, let remaining, let purpose):
+      return [
+        "event": "step-started", "step": number, "commit": commit.id.hex, "subject": commit.summary,
+        "remaining": remaining, "purpose": purpose.rawValue,
+      ]
+    case .phase(let number, let phase):
+      return ["event": "phase", "step": number, "phase": phase.rawValue]
+    case .stepFinished(let record):
+      var object: [String: Any] = [
+        "event": "verdict", "step": record.number, "commit": record.commit.hex, "purpose": record.purpose.rawValue,
+        "verdict": Summary.describe(record.result), "reused": record.reused, "replayed": record.replayed,
+        "seconds": seconds(record.totalTime),
+      ]
+      if let test = record.test, case .exited(let code) = test.termination { object["testExitCode"] = Int(code) }
+      if !record.deployAttempts.isEmpty { object["deployAttempts"] = record.deployAttempts.count }
+      return object
+    case .restoring(let commit):
+      return ["event": "restoring", "commit": commit?.id.hex ?? NSNull()]
+    case .restored(let result):
+      return ["event": "restored", "result": result.map { "\($0.termination)" } ?? NSNull()]
+    }
+  }
+
+  static func commit(_ id: ObjectID, _ report: HuntReport) -> [String: Any] {
+    var object: [String: Any] = ["id": id.hex]
+    if let info = report.commits[id] {
+      object["subject"] = info.summary
+      object["author"] = "\(info.author.name) <\(info.author.email)>"
+      object["authorTime"] = Date(timeIntervalSince1970: TimeInterval(info.author.time)).formatted(.iso8601)
+    }
+    return object
+  }
+
+  static func result(_ report: HuntReport, exitCode: Int32) -> [String: Any] {
+    var object: [String: Any] = [
+      "event": "result", "exitCode": Int(exitCode), "environment": report.environment, "bad": report.bad.hex,
+      "goods": report.goods.map(\.hex), "candidates": report.candidateCount, "steps": report.steps.count,
+      "seconds": seconds(report.duration), "logs": report.logDirectory.path,
+      "reused": report.steps.filter(\.reused).map(\.commit.hex),
+      "restoredTo": report.restoredTo?.hex ?? NSNull(),
+    ]
+    switch report.outcome {
+    case .culprit(let id):
+      object["outcome"] = "culprit"
+      var culprit = commit(id, report)
+      culprit["files"] = report.culpritFiles.map { ["status": $0.kind.rawValue, "path": $0.path] }
+      object["culprit"] = culprit
+      if let merge = report.culpritMerge { object["merge"] = commit(merge, report) }
+    case .culpritAmong(let ids):
+      object["outcome"] = "culprit-among"
+      object["possibleCulprits"] = ids.map(\.hex)
+    case .noRegression: object["outcome"] = "no-regression"
+    case .contradiction(let conclusion):
+      object["outcome"] = "contradiction"
+      object["detail"] = Summary.contradiction(conclusion)
+    case .nothingToSearch: object["outcome"] = "nothing-to-search"
+    case .aborted(let why):
+      object["outcome"] = "aborted"
+      object["detail"] = why
+    case .stopped(let cause):
+      object["outcome"] = "stopped"
+      object["detail"] = "\(cause)"
+    }
+    return object
+  }
+}

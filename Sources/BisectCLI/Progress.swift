@@ -1,0 +1,190 @@
+import Foundation
+import GitKit
+import HuntKit
+import Runner
+import Synchronization
+
+/// How a hunt shows its progress, chosen from the flags and the terminal.
+enum ProgressMode: Sendable, Equatable {
+  /// Nothing but the summary.
+  case quiet
+  /// One line per phase on standard error (not a terminal, or --verbose).
+  case lines
+  /// One live status line on a terminal, with or without colour.
+  case live(colour: Bool)
+  /// JSON objects on standard output.
+  case json
+}
+
+/// Turns hunt events into what the chosen mode prints. Events come from the hunt's task; the
+/// state (step times for the ETA) sits behind a lock.
+final class ProgressPrinter: Sendable {
+  private struct State {
+    var started = ContinuousClock.now
+    var stepStarted = ContinuousClock.now
+    var finishedSteps = 0
+    var bisectSteps = 0
+    var stepTime: Duration = .zero
+    var estimatedSteps = 0
+    var step = 0
+    var remaining = 0
+    var commit = ""
+    var phase = ""
+    var liveLineShown = false
+  }
+
+  let mode: ProgressMode
+  private let state = Mutex(State())
+
+  init(mode: ProgressMode) { self.mode = mode }
+
+  static func mode(quiet: Bool, verbose: Bool, json: Bool) -> ProgressMode {
+    if json { return .json }
+    if quiet { return .quiet }
+    if verbose || isatty(STDERR_FILENO) == 0 { return .lines }
+    let noColour = ProcessInfo.processInfo.environment["NO_COLOR"].map { !$0.isEmpty } ?? false
+    let dumb = ProcessInfo.processInfo.environment["TERM"] == "dumb"
+    return .live(colour: !noColour && !dumb)
+  }
+
+  func handle(_ event: HuntEvent) {
+    switch mode {
+    case .quiet: return
+    case .json: JSONEvents.emit(JSONEvents.object(for: event))
+    case .lines: Self.printLine(event)
+    case .live(let colour): live(event, colour: colour)
+    }
+  }
+
+  /// Clears the live line before the summary.
+  func finish() {
+    guard case .live = mode else { return }
+    state.withLock { state in
+      if state.liveLineShown { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+      state.liveLineShown = false
+    }
+  }
+
+  // MARK: Live status line
+
+  private func live(_ event: HuntEvent, colour: Bool) {
+    var permanent: String?
+    state.withLock { state in
+      switch event {
+      case .started(let candidates, let estimated, let environment):
+        state.estimatedSteps = estimated
+        state.remaining = candidates
+        permanent = "bisect-deploy: \(candidates) candidates, about \(estimated) steps, environment \(environment)"
+      case .stepStarted(let number, let commit, let remaining, _):
+        state.step = number
+        state.remaining = remaining
+        state.commit = "\(commit.id.short()) \(commit.summary)"
+        state.stepStarted = .now
+        state.phase = "starting"
+      case .phase(_, let phase):
+        state.phase = phase.rawValue
+      case .stepFinished(let record):
+        if record.purpose == .bisect { state.bisectSteps += 1 }
+        if !record.replayed {
+          state.finishedSteps += 1
+          state.stepTime += ContinuousClock.now - state.stepStarted
+        }
+        let verdict = Summary.describe(record.result)
+        let painted = colour ? Self.paint(verdict) : verdict
+        let note = record.replayed ? " (recorded before)" : record.reused ? " (reused)" : ""
+        permanent = "[\(record.number)] \(record.commit.short()) \(painted)\(note)"
+      case .restoring(let commit):
+        state.phase = "restoring"
+        state.commit = commit.map { "\($0.id.short()) \($0.summary)" } ?? ""
+      case .restored(let result):
+        permanent = result.map { "restore: \($0.termination)" }
+      }
+      var text = ""
+      if state.liveLineShown { text += "\r\u{1B}[2K" }
+      if let permanent { text += permanent + "\n" }
+      text += statusLine(state, colour: colour)
+      state.liveLineShown = true
+      FileHandle.standardError.write(Data(text.utf8))
+    }
+  }
+
+  private func statusLine(_ state: State, colour: Bool) -> String {
+    let elapsed = ContinuousClock.now - state.started
+    var eta = ""
+    if state.finishedSteps > 0 {
+      let mean = state.stepTime / state.finishedSteps
+      let left = max(0, state.estimatedSteps - state.bisectSteps)
+      eta = " · ETA \(Self.clock(mean * left))"
+    }
+    let width = Self.terminalWidth()
+    let phase = colour ? "\u{1B}[1m\(state.phase)\u{1B}[0m" : state.phase
+    let line =
+      "step \(state.step) of ~\(max(state.step, state.estimatedSteps + state.step - state.bisectSteps)) · \(state.remaining) left · "
+      + "\(state.commit.prefix(48)) · \(phase) · \(Self.clock(elapsed))\(eta)"
+    // The phase's escape codes take no room on screen.
+    return String(line.prefix(width - 1 + (colour ? 8 : 0)))
+  }
+
+  /// The terminal's width in columns (standard error's), 80 when it cannot be told.
+  static func terminalWidth() -> Int {
+    var size = winsize()
+    guard ioctl(STDERR_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return 80 }
+    return Int(size.ws_col)
+  }
+
+  static func clock(_ duration: Duration) -> String {
+    let seconds = Int(duration.components.seconds)
+    return String(format: "%d:%02d", seconds / 60, seconds % 60)
+  }
+
+  static func paint(_ verdict: String) -> String {
+    switch verdict {
+    case "good": "\u{1B}[32mgood\u{1B}[0m"
+    case "bad": "\u{1B}[31mbad\u{1B}[0m"
+    case "skip": "\u{1B}[33mskip\u{1B}[0m"
+    default: "\u{1B}[35m\(verdict)\u{1B}[0m"
+    }
+  }
+
+  // MARK: Plain lines
+
+  static func printLine(_ event: HuntEvent) {
+    switch event {
+    case .started(let candidates, let estimated, let environment):
+      printError("bisect-deploy: \(candidates) candidate commits, about \(estimated) steps, environment \(environment)")
+    case .stepStarted(let number, let commit, let remaining, let purpose):
+      let why =
+        switch purpose {
+        case .verifyBad: "checking that bad is bad"
+        case .verifyGood: "checking that good is good"
+        case .bisect: "\(remaining) candidates left"
+        case .manual: "given by hand"
+        }
+      printError("[\(number)] \(commit.id.short()) \(commit.summary) (\(why))")
+    case .phase(let number, let phase):
+      printError("[\(number)]   \(phase.rawValue)")
+    case .stepFinished(let record) where record.replayed:
+      printError(
+        "[\(record.number)] \(record.commit.short()) => \(Summary.describe(record.result)) (recorded before, not run again)"
+      )
+    case .stepFinished(let record):
+      printError("[\(record.number)]   => \(Summary.describe(record.result))\(record.reused ? " (reused)" : "")")
+      // The end of each command that failed: a failed deploy, or a test that did not pass.
+      let failed =
+        record.deployAttempts.filter { !$0.succeeded } + [record.test].compactMap { $0 }.filter { !$0.succeeded }
+      for result in failed {
+        let tail = logTail(result.logFile, lines: 6).split(separator: "\n")
+          .filter { !$0.hasPrefix("[bisect-deploy ") }.joined(separator: "\n")
+        printError("      \(result.logFile.path) (\(result.termination))" + (tail.isEmpty ? "" : ":\n" + indent(tail)))
+      }
+    case .restoring(let commit):
+      if let commit { printError("restoring to \(commit.id.short()) \(commit.summary)") }
+    case .restored(let result):
+      if let result { printError("restore: \(result.termination)") }
+    }
+  }
+
+  static func indent(_ text: String) -> String {
+    text.split(separator: "\n", omittingEmptySubsequences: false).map { "        " + $0 }.joined(separator: "\n")
+  }
+}
