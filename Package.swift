@@ -29,6 +29,8 @@ let package = Package(
     .target(name: "Runner"),
     // Durable state: hunts, steps, the verdict cache and environment locks in SQLite.
     .target(name: "HuntStore", dependencies: ["History", .product(name: "GRDB", package: "GRDB.swift")]),
+    // Markdown and self-contained HTML reports of a hunt; pure rendering, Foundation only.
+    .target(name: "HuntReport"),
     // A whole hunt: configuration, endpoint checks, deploy-and-test steps, restore.
     .target(
       name: "HuntKit",
@@ -39,7 +41,7 @@ let package = Package(
     .target(
       name: "BisectCLI",
       dependencies: [
-        "GitKit", "History", "BisectEngine", "HuntKit", "HuntStore", "Runner",
+        "GitKit", "History", "BisectEngine", "HuntKit", "HuntReport", "HuntStore", "Runner",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
@@ -61,6 +63,7 @@ let package = Package(
     .testTarget(name: "RunnerTests", dependencies: ["Runner", "TestSupport"]),
     .testTarget(name: "HuntKitTests", dependencies: ["HuntKit", "Runner", "TestSupport"]),
     .testTarget(name: "HuntStoreTests", dependencies: ["HuntStore", "History", "TestSupport"]),
+    .testTarget(name: "HuntReportTests", dependencies: ["HuntReport"]),
   ],
   swiftLanguageModes: [.v6]
 )

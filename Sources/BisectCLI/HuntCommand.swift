@@ -4,6 +4,8 @@ import Foundation
 import GitKit
 import History
 import HuntKit
+import HuntReport
+import HuntStore
 import Runner
 
 /// `bisect-deploy --good <rev> --bad <rev>`: the whole hunt, from endpoints to culprit to restore.
@@ -59,6 +61,9 @@ struct HuntCommand: AsyncParsableCommand {
   @Flag(help: "Print one JSON object per event on standard output, then a result object (docs/json.md).")
   var json = false
 
+  @Option(help: "Also write a report: PATH.md (Markdown) or PATH.html (a page with a picture of the search).")
+  var report: String?
+
   @Option(help: "The state database (default: .git/bisect-deploy/state.sqlite).")
   var state: String?
 
@@ -70,7 +75,7 @@ struct HuntCommand: AsyncParsableCommand {
 
   enum CodingKeys: String, CodingKey {
     case range, config, deploy, test, restore, env, allowProtected, deployTimeout, testTimeout, maxDuration
-    case noVerify, quiet, state, reuseVerdicts, verbose, json
+    case noVerify, quiet, state, reuseVerdicts, verbose, json, report
   }
 
   func run() async throws {
@@ -112,6 +117,7 @@ struct HuntCommand: AsyncParsableCommand {
       throw CommandFailure(error)
     }
     progress.finish()
+    if let path = self.report { writeReport(of: report, to: path, statePath: request.statePath) }
     let status = Summary.exitStatus(for: report.outcome)
     if json {
       JSONEvents.emit(JSONEvents.result(report, exitCode: status))
@@ -119,6 +125,20 @@ struct HuntCommand: AsyncParsableCommand {
       Summary.print(report)
     }
     if status != 0 { throw ExitCode(status) }
+  }
+
+  /// Writes the report file from the state database; a failure is said, not fatal: the hunt's
+  /// result and exit code matter more.
+  private func writeReport(of report: HuntReport, to path: String, statePath: String?) {
+    do {
+      let repository = try Repository(at: range.repo)
+      let store = try StateStore(path: statePath ?? StateStore.defaultPath(gitDirectory: repository.gitDirectory))
+      guard let record = try store.hunt(id: report.huntID) else { return }
+      try ReportBuilder.write(try ReportBuilder.summary(of: record, store: store, repository: repository), to: path)
+      if !json { printError("report: \(path)") }
+    } catch {
+      printError("bisect-deploy: could not write the report '\(path)': \(CommandFailure(error).message)")
+    }
   }
 
   /// The configuration file, then flags on top.
@@ -196,6 +216,14 @@ enum Summary {
       if let info = report.commits[id] {
         let date = Date(timeIntervalSince1970: TimeInterval(info.author.time)).formatted(.iso8601)
         lines.append("  Author: \(info.author.name) <\(info.author.email)>, \(date)")
+      }
+      if let merge = report.culpritMerge, let info = report.commits[merge] {
+        let number = pullRequestNumber(inMessage: info.message).map { " (pull request #\($0))" } ?? ""
+        lines.append("  Merged by \(merge.short()) \(info.summary)\(number)")
+      }
+      if !report.culpritFiles.isEmpty {
+        lines.append(
+          "  Files: " + report.culpritFiles.map { "\($0.path) (\($0.kind.rawValue))" }.joined(separator: ", "))
       }
     case .culpritAmong(let ids):
       lines.append("Only skipped commits are left: the first bad commit is one of:")

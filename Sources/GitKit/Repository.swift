@@ -164,6 +164,21 @@ public final class Repository {
     return bases
   }
 
+  /// Along `line` (a first-parent history, newest first), the oldest commit that contains
+  /// `commit`: the merge that brought it in. Nil when that is `commit` itself, or when no
+  /// commit of the line contains it. Containment only grows towards the newest end, so a
+  /// binary search needs a few ancestry checks.
+  public func firstContaining(_ commit: ObjectID, along line: [ObjectID]) throws(GitError) -> ObjectID? {
+    guard let newest = line.first, try isAncestor(commit, of: newest) else { return nil }
+    var low = 0
+    var high = line.count - 1
+    while low < high {
+      let middle = (low + high + 1) / 2
+      if try isAncestor(commit, of: line[middle]) { low = middle } else { high = middle - 1 }
+    }
+    return line[low] == commit ? nil : line[low]
+  }
+
   /// The shortest prefix of `id`, at least `minimum` digits, that is unique in this repository.
   public func shortName(_ id: ObjectID, minimum: Int = 7) -> String {
     // Extend the prefix until the object database no longer finds it ambiguous.

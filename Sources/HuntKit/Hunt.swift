@@ -165,6 +165,8 @@ public struct HuntReport: Sendable {
   public var culpritMerge: ObjectID?
   /// The files the culprit changed against its first parent.
   public var culpritFiles: [FileChange] = []
+  /// The hunt's number in the state database (`bisect-deploy report --hunt N`).
+  public var huntID: Int64 = 0
 
   /// The tool's own time per step: everything but the deploy and test commands.
   public var overheadPerStep: Duration {
@@ -348,6 +350,7 @@ struct HuntSession {
       outcome: outcome, bad: bad, goods: goods, environment: environment.name,
       candidateCount: bisection.graph.candidateCount, steps: steps, duration: ContinuousClock.now - started,
       restoredTo: restoreTarget, restoreResult: restoreResult, logDirectory: logDirectory, commits: commits)
+    report.huntID = huntID
     if case .culprit(let culprit) = outcome {
       report.culpritFiles = (try? repository.changedFiles(of: culprit)) ?? []
       report.culpritMerge = mergeBringingIn(culprit)
@@ -356,20 +359,10 @@ struct HuntSession {
     return report
   }
 
-  /// The oldest commit of bad's first-parent line that contains `culprit`: the merge that
-  /// brought it in, or nil when it is the culprit itself. Containment is monotonic along the
-  /// line, so a binary search needs only a few ancestry checks.
+  /// The merge of bad's first-parent line that brought `culprit` in, nil when the culprit
+  /// is on that line itself.
   func mergeBringingIn(_ culprit: ObjectID) -> ObjectID? {
-    let line = bisection.graph.firstParentChain().ids
-    guard !line.isEmpty else { return nil }
-    // line[0] is bad (contains the culprit); find the last index that still contains it.
-    var low = 0
-    var high = line.count - 1
-    while low < high {
-      let middle = (low + high + 1) / 2
-      if (try? repository.isAncestor(culprit, of: line[middle])) == true { low = middle } else { high = middle - 1 }
-    }
-    return line[low] == culprit ? nil : line[low]
+    try? repository.firstContaining(culprit, along: bisection.graph.firstParentChain().ids)
   }
 
   /// How an outcome is written in the state database.

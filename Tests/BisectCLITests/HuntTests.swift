@@ -101,6 +101,30 @@ import Testing
     #expect(output.stderr.isEmpty, "progress goes to stdout as JSON in this mode")
   }
 
+  @Test("--report writes a Markdown and an HTML report with the picture; report reprints a past hunt")
+  func reports() throws {
+    let bench = try Bench()
+    let culprit = try bench.commit(15)
+    let html = bench.directory.url.appendingPathComponent("hunt.html")
+    let output = try bench.hunt(["--test", bench.predicate(culprit: culprit), "--quiet", "--report", html.path])
+    #expect(output.status == 0)
+    let page = try String(contentsOf: html, encoding: .utf8)
+    #expect(page.contains("<svg"))
+    #expect(page.contains(culprit))
+    #expect(!page.contains("http://") || page.contains("xmlns"))
+    #expect(!page.contains("src=\"http"))
+
+    let markdown = try bisectDeploy(["report", "--repo", bench.repo.path], environment: bench.environment)
+    #expect(markdown.status == 0)
+    #expect(markdown.stdout.contains(String(culprit.prefix(7))))
+    #expect(markdown.stdout.contains("| "), "the steps table")
+    let file = bench.directory.url.appendingPathComponent("hunt.md")
+    #expect(
+      try bisectDeploy(["report", "--repo", bench.repo.path, "-o", file.path], environment: bench.environment).status
+        == 0)
+    #expect(try String(contentsOf: file, encoding: .utf8) == markdown.stdout)
+  }
+
   @Test("without a deploy command only the test runs, as with git bisect run")
   func testOnly() throws {
     let bench = try Bench()

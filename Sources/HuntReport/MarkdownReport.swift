@@ -1,0 +1,193 @@
+import Foundation
+
+/// The hunt as GitHub-flavoured Markdown, for pasting into an issue or a pull request.
+///
+/// User text (subjects, names, paths, logs) is escaped so that it cannot open a table cell,
+/// a code span or an HTML tag; logs go into fenced blocks longer than any backtick run in them.
+public func markdownReport(_ summary: HuntSummary) -> String {
+  var lines: [String] = []
+  lines.append("## \(markdownInline(summary.title)): \(summary.outcome.heading)")
+  lines.append("")
+  lines.append("**\(markdownInline(summary.outcomeText))**")
+  lines.append("")
+  var facts = [
+    "Repository \(codeSpan(summary.repository)), environment \(codeSpan(summary.environment))",
+    "bad \(codeSpan(String(summary.badHash.prefix(12))))",
+  ]
+  if !summary.goodHashes.isEmpty { facts.append("good \(codeSpan(shortList(summary.goodHashes)))") }
+  lines.append(facts.joined(separator: ", ") + ".")
+  lines.append(
+    "\(summary.candidateCount) candidate\(summary.candidateCount == 1 ? "" : "s"), "
+      + "\(summary.steps.count) step\(summary.steps.count == 1 ? "" : "s"), "
+      + "\(durationText(summary.totalSeconds)); started \(dateTimeText(summary.started)).")
+
+  if let culprit = summary.culprit {
+    lines.append("")
+    lines.append(summary.outcome == .culpritAmong ? "### Possible culprit" : "### Culprit")
+    lines.append("")
+    lines += commitLines(culprit)
+    if let merge = summary.merge {
+      lines.append("")
+      lines.append(mergeLine(merge, pullRequest: summary.pullRequest))
+    } else if let number = summary.pullRequest {
+      lines.append("")
+      lines.append("Pull request #\(number).")
+    }
+    if !culprit.body.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+      lines.append("")
+      lines += fencedBlock(culprit.body.trimmingCharacters(in: .whitespacesAndNewlines), info: "text")
+    }
+    if !culprit.changedFiles.isEmpty {
+      lines.append("")
+      lines.append("Changed files:")
+      lines.append("")
+      for file in culprit.changedFiles {
+        lines.append("- \(markdownInline(file.status)) \(codeSpan(file.path))")
+      }
+    }
+  }
+  if !summary.otherPossibleCulprits.isEmpty {
+    lines.append("")
+    lines.append(summary.culprit == nil ? "### Possible culprits" : "### Other possible culprits")
+    lines.append("")
+    for commit in summary.otherPossibleCulprits {
+      lines.append(
+        "- \(codeSpan(commit.shortHash)) \(markdownInline(commit.subject)) "
+          + "(\(markdownInline(commit.authorName)), \(dateTimeText(commit.authorDate)))")
+    }
+  }
+
+  if !summary.steps.isEmpty {
+    lines.append("")
+    lines.append("### Steps")
+    lines.append("")
+    lines.append("| Step | Commit | Subject | Purpose | Verdict | Deploy (s) | Test (s) | Total | Notes |")
+    lines.append("| ---: | --- | --- | --- | --- | ---: | ---: | ---: | --- |")
+    for step in summary.steps {
+      let cells = [
+        "\(step.number)", codeSpan(step.shortHash), markdownInline(step.subject), step.purpose.rawValue,
+        verdictMark(step.verdict), secondsText(step.deploySeconds), secondsText(step.testSeconds),
+        durationText(step.totalSeconds), provenanceText(step),
+      ]
+      lines.append("| " + cells.map(tableCell).joined(separator: " | ") + " |")
+    }
+    lines.append("")
+    lines.append(timeSpentLine(summary))
+    let reused = summary.steps.filter { $0.reused || $0.replayed }
+    if !reused.isEmpty {
+      lines.append("")
+      lines.append("Verdicts not tested in this run:")
+      lines.append("")
+      for step in reused {
+        lines.append(
+          "- step \(step.number) \(codeSpan(step.shortHash)): \(step.verdict.rawValue) "
+            + "(\(step.reused ? "reused from the verdict cache" : "replayed from saved state"))")
+      }
+    }
+  }
+
+  let failures = summary.steps.filter {
+    isFailure($0) && !$0.logTail.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+  }
+  if !failures.isEmpty {
+    lines.append("")
+    lines.append("### Logs")
+    for step in failures {
+      lines.append("")
+      lines.append("<details>")
+      lines.append(
+        "<summary>Step \(step.number): \(htmlEscaped(step.shortHash)) \(htmlEscaped(step.subject)) "
+          + "(\(step.verdict.rawValue))</summary>")
+      lines.append("")
+      lines += fencedBlock(cleanedForDisplay(step.logTail), info: "text")
+      lines.append("")
+      lines.append("</details>")
+    }
+  }
+  return lines.joined(separator: "\n") + "\n"
+}
+
+private func commitLines(_ commit: CommitDetails) -> [String] {
+  [
+    "\(codeSpan(commit.shortHash)) **\(markdownInline(commit.subject))**  ",
+    "by \(markdownInline(commit.authorName)) \\<\(markdownInline(commit.authorEmail))\\>, "
+      + "\(dateTimeText(commit.authorDate))  ",
+    "commit \(codeSpan(commit.hash))",
+  ]
+}
+
+private func mergeLine(_ merge: CommitDetails, pullRequest: Int?) -> String {
+  let pr = pullRequest.map { " (pull request #\($0))" } ?? ""
+  return "Landed by merge \(codeSpan(merge.shortHash)) \(markdownInline(merge.subject))\(pr), "
+    + "\(dateTimeText(merge.authorDate))."
+}
+
+private func timeSpentLine(_ summary: HuntSummary) -> String {
+  let deploy = summary.steps.compactMap(\.deploySeconds).reduce(0, +)
+  let test = summary.steps.compactMap(\.testSeconds).reduce(0, +)
+  let tested = summary.steps.filter { !$0.reused && !$0.replayed }.count
+  return "Time spent: \(durationText(summary.totalSeconds)) in all; deploying \(durationText(deploy)), "
+    + "testing \(durationText(test)); \(tested) of \(summary.steps.count) steps deployed in this run."
+}
+
+private func verdictMark(_ verdict: StepVerdict) -> String {
+  switch verdict {
+  case .good: "✅ good"
+  case .bad: "❌ bad"
+  case .skip: "⏭️ skip"
+  case .abort: "⛔ abort"
+  case .stopped: "⏹️ stopped"
+  }
+}
+
+/// Inline user text: Markdown punctuation backslash-escaped, newlines folded into spaces.
+func markdownInline(_ text: String) -> String {
+  var out = ""
+  for character in cleanedForDisplay(text) {
+    switch character {
+    case "\\", "`", "*", "_", "[", "]", "<", ">", "|", "&", "#", "~", "!":
+      out.append("\\")
+      out.append(character)
+    case "\n", "\r", "\r\n", "\t":
+      out.append(" ")
+    default:
+      out.append(character)
+    }
+  }
+  return out
+}
+
+/// A code span whose delimiter is longer than any backtick run in the text.
+func codeSpan(_ text: String) -> String {
+  let flat = cleanedForDisplay(text).replacingOccurrences(of: "\n", with: " ")
+  let fence = String(repeating: "`", count: longestBacktickRun(flat) + 1)
+  let padding = flat.hasPrefix("`") || flat.hasSuffix("`") ? " " : ""
+  return fence + padding + flat + padding + fence
+}
+
+/// A table cell: pipes escaped, even inside code spans (GFM reads `\|` there as a pipe).
+private func tableCell(_ text: String) -> String {
+  var out = ""
+  var previous: Character?
+  for character in text {
+    if character == "|" && previous != "\\" { out.append("\\") }
+    out.append(character)
+    previous = character
+  }
+  return out
+}
+
+private func fencedBlock(_ text: String, info: String) -> [String] {
+  let fence = String(repeating: "`", count: max(3, longestBacktickRun(text) + 1))
+  return [fence + info] + text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) + [fence]
+}
+
+private func longestBacktickRun(_ text: String) -> Int {
+  var longest = 0
+  var run = 0
+  for character in text {
+    run = character == "`" ? run + 1 : 0
+    longest = max(longest, run)
+  }
+  return longest
+}

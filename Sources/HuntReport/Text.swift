@@ -1,0 +1,114 @@
+import Foundation
+
+// Escaping and formatting shared by both reports. Everything here is deterministic: no
+// locale, no current time zone, so a report renders the same on every machine.
+
+/// Text fit for HTML and XML: the five special characters escaped, terminal escape
+/// sequences dropped and characters XML forbids replaced (log tails carry both).
+func htmlEscaped(_ text: String) -> String {
+  var out = ""
+  out.reserveCapacity(text.utf8.count + 16)
+  for scalar in cleanedForDisplay(text).unicodeScalars {
+    switch scalar {
+    case "&": out += "&amp;"
+    case "<": out += "&lt;"
+    case ">": out += "&gt;"
+    case "\"": out += "&quot;"
+    case "'": out += "&#39;"
+    default: out.unicodeScalars.append(scalar)
+    }
+  }
+  return out
+}
+
+/// Drops ANSI escape sequences (colours, cursor moves) and replaces characters that XML 1.0
+/// does not allow with U+FFFD, so a log tail never breaks the page.
+func cleanedForDisplay(_ text: String) -> String {
+  let scalars = Array(text.unicodeScalars)
+  var out = String.UnicodeScalarView()
+  var index = 0
+  while index < scalars.count {
+    let scalar = scalars[index]
+    if scalar == "\u{1B}" {
+      index += 1
+      if index < scalars.count, scalars[index] == "[" {
+        // CSI: parameters and intermediates, then one final byte in @...~.
+        index += 1
+        while index < scalars.count, !(0x40...0x7E).contains(scalars[index].value) { index += 1 }
+        index += 1
+      } else if index < scalars.count, scalars[index] == "]" {
+        // OSC: up to BEL or ESC \.
+        while index < scalars.count, scalars[index] != "\u{07}", scalars[index] != "\u{1B}" { index += 1 }
+        index += scalars.count > index && scalars[index] == "\u{1B}" ? 2 : 1
+      } else {
+        index += 1
+      }
+      continue
+    }
+    switch scalar.value {
+    case 0x09, 0x0A, 0x0D, 0x20...0xD7FF, 0xE000...0xFFFD, 0x10000...0x10FFFF: out.append(scalar)
+    default: out.append("\u{FFFD}")
+    }
+    index += 1
+  }
+  return String(out)
+}
+
+/// "0.4 s", "42 s", "3 min 05 s", "1 h 02 min".
+func durationText(_ seconds: Double) -> String {
+  guard seconds.isFinite, seconds >= 0 else { return "–" }
+  if seconds < 10 { return "\(oneDecimal(seconds)) s" }
+  let whole = Int(seconds.rounded())
+  if whole < 60 { return "\(whole) s" }
+  if whole < 3600 { return "\(whole / 60) min \(twoDigits(whole % 60)) s" }
+  return "\(whole / 3600) h \(twoDigits(whole % 3600 / 60)) min"
+}
+
+/// Seconds with one decimal, or "–" when unknown.
+func secondsText(_ seconds: Double?) -> String {
+  guard let seconds, seconds.isFinite else { return "–" }
+  return oneDecimal(seconds)
+}
+
+func oneDecimal(_ value: Double) -> String {
+  let tenths = Int((value * 10).rounded())
+  let sign = tenths < 0 ? "-" : ""
+  return "\(sign)\(abs(tenths) / 10).\(abs(tenths) % 10)"
+}
+
+private func twoDigits(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+
+/// "2017-03-21 20:20 UTC": dates are shown in UTC so that reports do not depend on the machine.
+func dateTimeText(_ date: Date) -> String {
+  let parts = utcCalendar.dateComponents([.year, .month, .day, .hour, .minute], from: date)
+  return
+    "\(parts.year ?? 0)-\(twoDigits(parts.month ?? 0))-\(twoDigits(parts.day ?? 0)) "
+    + "\(twoDigits(parts.hour ?? 0)):\(twoDigits(parts.minute ?? 0)) UTC"
+}
+
+/// "2017-03-21".
+func dayText(_ date: Date) -> String {
+  let parts = utcCalendar.dateComponents([.year, .month, .day], from: date)
+  return "\(parts.year ?? 0)-\(twoDigits(parts.month ?? 0))-\(twoDigits(parts.day ?? 0))"
+}
+
+private let utcCalendar: Calendar = {
+  var calendar = Calendar(identifier: .gregorian)
+  calendar.timeZone = TimeZone(identifier: "UTC")!
+  return calendar
+}()
+
+/// What the notes column says about where a verdict came from.
+func provenanceText(_ step: StepSummary) -> String {
+  [step.reused ? "reused" : nil, step.replayed ? "replayed" : nil].compactMap { $0 }.joined(separator: ", ")
+}
+
+/// Whether a step's log tail is worth showing in the Markdown report (the HTML shows all).
+func isFailure(_ step: StepSummary) -> Bool {
+  step.verdict != .good
+}
+
+/// The good hashes shortened for display.
+func shortList(_ hashes: [String]) -> String {
+  hashes.map { String($0.prefix(12)) }.joined(separator: ", ")
+}

@@ -1,0 +1,183 @@
+import Foundation
+import HuntReport
+import Testing
+
+@Suite("HTML report")
+struct HTMLReportTests {
+  @Test("is well-formed XML with one SVG picture")
+  func wellFormed() {
+    let html = htmlReport(.sample())
+    #expect(html.hasPrefix("<!DOCTYPE html>\n<html"))
+    let page = ParsedPage(html)
+    #expect(page.error == nil)
+    #expect(html.components(separatedBy: "<svg").count - 1 == 1)
+    #expect(page.all("svg").count == 1)
+  }
+
+  @Test("draws a numbered marker per step on a drawn commit and rings the culprit")
+  func markers() throws {
+    let summary = HuntSummary.sample()
+    let page = ParsedPage(htmlReport(summary))
+    let groups = page.all("g").filter { ($0.attributes["class"] ?? "").hasPrefix("step ") }
+    #expect(groups.map { $0.attributes["data-step"] } == ["2", "3", "7", "6", "5", "4", "1"])  // oldest first
+    let markers = page.all("circle").filter { $0.attributes["class"] == "marker" }
+    #expect(markers.count == summary.steps.count)
+    let numbers = page.all("text").filter { $0.attributes["class"] == "step-number" }.map(\.text)
+    #expect(Set(numbers) == Set(summary.steps.map { "\($0.number)" }))
+    for step in summary.steps {
+      let group = try #require(groups.first { $0.attributes["data-step"] == "\(step.number)" })
+      #expect(group.attributes["class"] == "step verdict-\(step.verdict.rawValue)")
+    }
+    #expect(page.all("circle").filter { $0.attributes["class"] == "culprit-ring" }.count == 1)
+    #expect(page.all("text").contains { $0.text == "culprit \(summary.culprit!.shortHash)" })
+    // Untested commits are dots with their hash and subject on hover.
+    let hover = page.all("title").filter { $0.ancestors.last == "circle" }.map(\.text)
+    #expect(hover.count == summary.timeline.count)
+    #expect(hover.contains("\(summary.culprit!.shortHash) Generalization cleanup"))
+  }
+
+  @Test("shows the culprit, its merge and pull request, the steps and every log")
+  func sections() {
+    let summary = HuntSummary.sample()
+    let page = ParsedPage(htmlReport(summary))
+    let text = page.allText
+    #expect(text.contains("Generalization cleanup"))
+    #expect(page.all("strong").contains { $0.text == "#146" })
+    #expect(page.all("span").filter { $0.attributes["class"] == "status" }.map(\.text) == ["M", "M", "M", "M"])
+    #expect(page.all("code").contains { $0.text == "hub/kubespawner/spawner.py" })
+    #expect(page.all("tr").count == summary.steps.count + 1)
+    let logs = page.all("pre").filter { $0.ancestors.last == "details" }
+    #expect(logs.count == summary.steps.filter { !$0.logTail.isEmpty }.count)
+    #expect(logs.contains { $0.text.contains("registry timed out") })
+  }
+
+  @Test("refers to nothing outside the page")
+  func selfContained() {
+    let html = htmlReport(.sample())
+    let page = ParsedPage(html)
+    for element in page.elements {
+      for (name, value) in element.attributes where name != "xmlns" {
+        #expect(!value.contains("://") && !value.hasPrefix("//"), "\(element.name) \(name)=\(value)")
+        #expect(name != "src" && name != "href", "\(element.name) has \(name)")
+      }
+    }
+    #expect(page.all("script").isEmpty && page.all("link").isEmpty && page.all("img").isEmpty)
+    #expect(!html.contains("src=") && !html.contains("href=") && !html.contains("@import") && !html.contains("url("))
+  }
+
+  @Test("escapes HTML in user text")
+  func escaping() throws {
+    let hostile = #"<script>alert(1)</script> & "quotes" 'single'"#
+    var summary = HuntSummary.sample()
+    summary.title = hostile
+    summary.culprit!.subject = hostile
+    summary.culprit!.changedFiles.append(ChangedFile(status: "A", path: hostile))
+    summary.steps[0].subject = hostile
+    summary.steps[0].logTail = hostile + "\n\u{1B}[1mbold\u{1B}[0m \u{07}bell"
+    summary.timeline[0].subject = hostile
+    let html = htmlReport(summary)
+    #expect(!html.contains("<script"))
+    #expect(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quotes&quot; &#39;single&#39;"))
+    let page = ParsedPage(html)
+    #expect(page.error == nil)
+    #expect(page.all("script").isEmpty)
+    #expect(page.all("h1").first?.text == hostile)
+    #expect(page.all("pre").contains { $0.text == hostile + "\nbold \u{FFFD}bell" })
+    #expect(page.all("title").contains { $0.text.hasSuffix(hostile) })
+  }
+
+  @Test("renders a range of 2,000 commits quickly, within the width limit")
+  func large() throws {
+    let summary = largeSummary(commits: 2000)
+    let clock = ContinuousClock()
+    var html = ""
+    let elapsed = clock.measure { html = htmlReport(summary) }
+    #expect(elapsed < .milliseconds(500), "took \(elapsed)")
+    let page = ParsedPage(html)
+    #expect(page.error == nil)
+    let svg = try #require(page.all("svg").first)
+    let width = try #require(Double(svg.attributes["width"] ?? ""))
+    let height = try #require(Double(svg.attributes["height"] ?? ""))
+    #expect(width <= 2400)
+    #expect(height < 600)
+    #expect(page.all("circle").filter { $0.attributes["class"] == "marker" }.count == summary.steps.count)
+    #expect(html.utf8.count < 1_500_000)
+  }
+
+  @Test("draws a small range without stretching it and an empty one as a note")
+  func smallAndEmpty() throws {
+    var summary = largeSummary(commits: 3)
+    var page = ParsedPage(htmlReport(summary))
+    #expect(page.error == nil)
+    let width = try #require(Double(page.all("svg").first?.attributes["width"] ?? ""))
+    #expect(width <= 400)
+    summary.timeline = []
+    page = ParsedPage(htmlReport(summary))
+    #expect(page.error == nil)
+    #expect(page.all("svg").count == 1)
+  }
+
+  @Test("writes the sample page for people to look at")
+  func writeSample() throws {
+    let url = URL(fileURLWithPath: "/tmp/bisect-deploy-sample-report.html")
+    try htmlReport(.sample()).write(to: url, atomically: true, encoding: .utf8)
+    try markdownReport(.sample()).write(
+      to: URL(fileURLWithPath: "/tmp/bisect-deploy-sample-report.md"), atomically: true, encoding: .utf8)
+    try htmlReport(largeSummary(commits: 2000)).write(
+      to: URL(fileURLWithPath: "/tmp/bisect-deploy-large-report.html"), atomically: true, encoding: .utf8)
+    #expect(FileManager.default.fileExists(atPath: url.path))
+  }
+}
+
+/// A first-parent history of `commits` commits where every tenth is a merge of a three-commit
+/// branch, searched by halving, ending on a culprit on a branch.
+func largeSummary(commits: Int) -> HuntSummary {
+  let start = Date(timeIntervalSince1970: 1_490_000_000)
+  // Build oldest first, then reverse into children-first order.
+  var oldestFirst: [(subject: String, isFirstParent: Bool, parents: [Int])] = []
+  var lastMain: Int?
+  while oldestFirst.count < commits {
+    let position = oldestFirst.count
+    if position % 10 == 9 && position + 4 <= commits, let base = lastMain {
+      let first = oldestFirst.count
+      oldestFirst.append(("branch work \(first)", false, [base]))
+      oldestFirst.append(("branch work \(first + 1)", false, [first]))
+      oldestFirst.append(("branch work \(first + 2)", false, [first + 1]))
+      oldestFirst.append(("Merge pull request #\(first) from x/y", true, [base, first + 2]))
+    } else {
+      oldestFirst.append(("change \(position) | with `ticks`", true, lastMain.map { [$0] } ?? []))
+    }
+    lastMain = oldestFirst.count - 1
+  }
+  let count = oldestFirst.count
+  let timeline = oldestFirst.reversed().enumerated().map { index, entry in
+    let key = count - 1 - index
+    return TimelineCommit(
+      hash: String(repeating: "0", count: 32) + String(format: "%08x", key), shortHash: String(format: "%07x", key),
+      subject: entry.subject, date: start.addingTimeInterval(Double(key) * 3600), isFirstParent: entry.isFirstParent,
+      parents: entry.parents.map { count - 1 - $0 })
+  }
+  // Halving over the children-first indexes, bad at 0, down to neighbours.
+  var steps: [StepSummary] = []
+  var (bad, good) = (0, count - 1)
+  while good - bad > 1 {
+    let middle = (bad + good) / 2
+    let verdict: StepVerdict = middle < count / 3 ? .bad : .good
+    if verdict == .bad { bad = middle } else { good = middle }
+    let commit = timeline[middle]
+    steps.append(
+      StepSummary(
+        number: steps.count + 1, hash: commit.hash, shortHash: commit.shortHash, subject: commit.subject,
+        purpose: .bisect, verdict: verdict, deploySeconds: 30, testSeconds: 5, totalSeconds: 36,
+        logTail: verdict == .bad ? "failed" : ""))
+  }
+  let culprit = timeline[bad]
+  return HuntSummary(
+    title: "Large", repository: "/srv/infra", environment: "staging", badHash: timeline[0].hash,
+    goodHashes: [timeline[count - 1].hash], outcome: .culprit,
+    outcomeText: "\(culprit.shortHash) is the first bad commit",
+    culprit: CommitDetails(
+      hash: culprit.hash, shortHash: culprit.shortHash, subject: culprit.subject, authorName: "A",
+      authorEmail: "a@example.org", authorDate: culprit.date),
+    steps: steps, totalSeconds: 36 * Double(steps.count), started: start, candidateCount: count - 1, timeline: timeline)
+}
