@@ -15,7 +15,8 @@ public struct BisectDeploy: AsyncParsableCommand {
     version: version,
     subcommands: [
       HuntCommand.self, PlanCommand.self, RangeCommand.self, ResumeCommand.self, StatusCommand.self,
-      LogCommand.self, HuntsCommand.self, ResetCommand.self, MarkCommand.self, ReportCommand.self, DemoCommand.self,
+      LogCommand.self, HuntsCommand.self, ResetCommand.self, MarkCommand.self, ReportCommand.self, NightlyCommand.self,
+      DemoCommand.self,
     ],
     defaultSubcommand: HuntCommand.self
   )

@@ -158,8 +158,9 @@ struct HuntCommand: AsyncParsableCommand {
     configuration.deployTimeout = try duration(deployTimeout, flag: "--deploy-timeout") ?? configuration.deployTimeout
     configuration.testTimeout = try duration(testTimeout, flag: "--test-timeout") ?? configuration.testTimeout
     configuration.maxDuration = try duration(maxDuration, flag: "--max-duration") ?? configuration.maxDuration
+    let ends = try range.revisions(in: try Repository(at: range.repo))
     return HuntRequest(
-      repositoryPath: range.repo, bad: range.bad, goods: range.good, configuration: configuration,
+      repositoryPath: range.repo, bad: ends.bad, goods: ends.goods, configuration: configuration,
       allowedProtected: Set(allowProtected), statePath: state, arguments: arguments)
   }
 

@@ -55,7 +55,7 @@ struct RangeCommand: ParsableCommand {
     for (revision, good) in zip(range.good, goods) where try !repository.isAncestor(good, of: bad) {
       let bases = try repository.mergeBases(good, bad).map { $0.short() }
       notes.append(
-        "--good \(revision) is not an ancestor of --bad \(range.bad); the range starts after their merge base\(bases.count == 1 ? "" : "s") \(bases.isEmpty ? "(none: no shared history)" : bases.joined(separator: ", "))."
+        "--good \(revision) is not an ancestor of --bad \(range.bad ?? bad.short()); the range starts after their merge base\(bases.count == 1 ? "" : "s") \(bases.isEmpty ? "(none: no shared history)" : bases.joined(separator: ", "))."
       )
     }
     return notes

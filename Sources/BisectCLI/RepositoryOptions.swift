@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import GitKit
 import History
 
@@ -9,7 +10,16 @@ struct RangeOptions: ParsableArguments {
   var good: [String] = []
 
   @Option(name: .long, help: "A commit known to be bad. Hash, branch, tag or HEAD~N.")
-  var bad: String
+  var bad: String?
+
+  @Option(help: "Good as of this date-time: the last first-parent commit of --branch then (\"2017-03-19\").")
+  var goodAt: String?
+
+  @Option(help: "Bad as of this date-time: the last first-parent commit of --branch then (\"2017-03-23 09:00\").")
+  var badAt: String?
+
+  @Option(help: "The branch --good-at and --bad-at look at.")
+  var branch = "HEAD"
 
   @Option(name: .long, help: "The repository, or any folder inside it (default: the current folder).")
   var repo: String = "."
@@ -21,21 +31,68 @@ struct RangeOptions: ParsableArguments {
   var paths: [String] = []
 
   func validate() throws {
-    if good.isEmpty {
-      throw ValidationError("Missing --good: give at least one commit known to be good.")
+    if good.isEmpty && goodAt == nil {
+      throw ValidationError("Missing --good: give at least one commit known to be good (or --good-at DATE).")
+    }
+    if bad == nil && badAt == nil {
+      throw ValidationError("Missing --bad: give the commit known to be bad (or --bad-at DATE).")
+    }
+    for (flag, text) in [("--good-at", goodAt), ("--bad-at", badAt)] {
+      if let text, Self.parseDate(text) == nil {
+        throw ValidationError(
+          "\(flag) '\(text)': give a date like 2017-03-19, 2017-03-23 09:00 or 2017-03-23T09:00:00Z.")
+      }
     }
   }
 
+  /// The ends as revisions a hunt can store: dates resolved to commits (and said on stderr).
+  func revisions(in repository: Repository) throws -> (bad: String, goods: [String]) {
+    func atDate(_ text: String, flag: String) throws -> String {
+      guard let date = Self.parseDate(text) else { throw ValidationError("\(flag) '\(text)' is not a date.") }
+      let tip = try repository.resolve(branch)
+      guard let id = try repository.firstParentCommit(from: tip, atOrBefore: Int64(date.timeIntervalSince1970)) else {
+        throw CommandFailure(
+          message: "\(flag) \(text): '\(branch)' has no commit that old. Give a later date or --good/--bad.",
+          status: .badRevision)
+      }
+      let facts = try repository.commit(id)
+      let when = Date(timeIntervalSince1970: TimeInterval(facts.committer.time)).formatted(.iso8601)
+      printError("\(flag) \(text) resolved to \(id.short()) \(facts.summary) (committed \(when))")
+      return id.hex
+    }
+    let badRevision = try bad ?? atDate(badAt ?? "", flag: "--bad-at")
+    var goods = good
+    if let goodAt { goods.append(try atDate(goodAt, flag: "--good-at")) }
+    return (badRevision, goods)
+  }
+
+  /// Reads a date-time in the machine's time zone unless it names one. A date alone means the
+  /// end of that day ("fine on the 19th": the last commit of the 19th).
+  static func parseDate(_ text: String) -> Date? {
+    let trimmed = text.trimmingCharacters(in: .whitespaces)
+    if let date = ISO8601DateFormatter().date(from: trimmed) { return date }
+    let formatter = DateFormatter()
+    formatter.locale = Locale(identifier: "en_US_POSIX")
+    formatter.timeZone = TimeZone.current
+    for format in ["yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm", "yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd'T'HH:mm"] {
+      formatter.dateFormat = format
+      if let date = formatter.date(from: trimmed) { return date }
+    }
+    formatter.dateFormat = "yyyy-MM-dd"
+    return formatter.date(from: trimmed).map { $0.addingTimeInterval(24 * 3600 - 1) }
+  }
+
   /// The range's ends resolved to commits, each error naming what the user typed.
-  func resolve(in repository: Repository) throws(GitError) -> (bad: ObjectID, goods: [ObjectID]) {
-    let badID = try repository.resolve(bad)
+  func resolve(in repository: Repository) throws -> (bad: ObjectID, goods: [ObjectID]) {
+    let ends = try revisions(in: repository)
+    let badID = try repository.resolve(ends.bad)
     var goodIDs = [ObjectID]()
-    for revision in good { goodIDs.append(try repository.resolve(revision)) }
+    for revision in ends.goods { goodIDs.append(try repository.resolve(revision)) }
     return (badID, goodIDs)
   }
 
   /// Opens the repository, resolves the ends and loads the range's graph.
-  func load() throws(GitError) -> (repository: Repository, bad: ObjectID, goods: [ObjectID], graph: CommitGraph) {
+  func load() throws -> (repository: Repository, bad: ObjectID, goods: [ObjectID], graph: CommitGraph) {
     let repository = try Repository(at: repo)
     let ends = try resolve(in: repository)
     let graph = try repository.commitGraph(bad: ends.bad, goods: ends.goods, paths: paths, firstParent: firstParent)

@@ -164,6 +164,19 @@ public final class Repository {
     return bases
   }
 
+  /// The newest commit of `tip`'s first-parent history whose committer time is at or before
+  /// `time` (seconds since 1970): what the branch pointed at then. Nil when the history
+  /// starts later.
+  public func firstParentCommit(from tip: ObjectID, atOrBefore time: Int64) throws(GitError) -> ObjectID? {
+    var cursor: ObjectID? = tip
+    while let current = cursor {
+      let facts = try commit(current)
+      if facts.committer.time <= time { return current }
+      cursor = facts.parents.first
+    }
+    return nil
+  }
+
   /// Along `line` (a first-parent history, newest first), the oldest commit that contains
   /// `commit`: the merge that brought it in. Nil when that is `commit` itself, or when no
   /// commit of the line contains it. Containment only grows towards the newest end, so a

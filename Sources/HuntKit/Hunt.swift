@@ -214,6 +214,70 @@ public func runHunt(
   return await hunt.run()
 }
 
+/// Deploys `record.commit` from `checkout` (with retries) and runs the smoke test, filling in
+/// the record's attempts, test, command time and result. Shared by hunts and nightly runs.
+func deployAndTest(
+  _ record: inout StepRecord, checkout: URL, environment: [String: String], configuration: Configuration,
+  stopper: HuntStopper, events: @Sendable (HuntEvent) -> Void
+) async {
+  let number = record.number
+  let commit = record.commit
+  if let deploy = configuration.deployCommand {
+    events(.phase(number: number, .deploying))
+    var deployed = false
+    for attempt in 0...configuration.deployRetries {
+      let spec = CommandSpec(
+        command: deploy, environment: environment, workingDirectory: checkout,
+        logFile: record.logDirectory.appendingPathComponent("deploy\(attempt == 0 ? "" : "-retry\(attempt)").log"),
+        timeout: configuration.deployTimeout, gracePeriod: configuration.gracePeriod)
+      guard let result = try? await Runner.run(spec) else {
+        record.result = .abort("cannot start the deploy command")
+        return
+      }
+      record.deployAttempts.append(result)
+      record.commandTime += result.duration
+      if result.termination == .cancelled || stopper.reason != nil {
+        record.result = .stopped
+        return
+      }
+      if result.succeeded {
+        deployed = true
+        break
+      }
+    }
+    if !deployed {
+      switch configuration.deployFailure {
+      case .skip: record.result = .verdict(.skip)
+      case .abort:
+        record.result = .abort("the deploy of \(commit.short()) failed \(record.deployAttempts.count) time(s)")
+      }
+      return
+    }
+  }
+  events(.phase(number: number, .testing))
+  let spec = CommandSpec(
+    command: configuration.testCommand ?? "false", environment: environment, workingDirectory: checkout,
+    logFile: record.logDirectory.appendingPathComponent("test.log"),
+    timeout: configuration.testTimeout, gracePeriod: configuration.gracePeriod)
+  guard let result = try? await Runner.run(spec) else {
+    record.result = .abort("cannot start the test command")
+    return
+  }
+  record.test = result
+  record.commandTime += result.duration
+  if result.termination == .cancelled || stopper.reason != nil {
+    record.result = .stopped
+    return
+  }
+  switch TestVerdict(result.termination, timeoutPolicy: configuration.testTimeoutPolicy) {
+  case .good: record.result = .verdict(.good)
+  case .bad: record.result = .verdict(.bad)
+  case .skip: record.result = .verdict(.skip)
+  case .abort:
+    record.result = .abort("the test of \(commit.short()) ended with \(result.termination) (above 127 aborts)")
+  }
+}
+
 /// The state of one hunt while it runs. Owns the repository handle, so it stays on one task.
 struct HuntSession {
   let request: HuntRequest
@@ -487,61 +551,9 @@ struct HuntSession {
     }
     let environment = commandEnvironment(for: commit, checkout: checkout, step: number, phase: purpose.rawValue)
 
-    if let deploy = configuration.deployCommand {
-      events(.phase(number: number, .deploying))
-      var deployed = false
-      for attempt in 0...configuration.deployRetries {
-        let spec = CommandSpec(
-          command: deploy, environment: environment, workingDirectory: checkout,
-          logFile: record.logDirectory.appendingPathComponent("deploy\(attempt == 0 ? "" : "-retry\(attempt)").log"),
-          timeout: configuration.deployTimeout, gracePeriod: configuration.gracePeriod)
-        guard let result = try? await Runner.run(spec) else {
-          record.result = .abort("cannot start the deploy command")
-          return finish(record, started: stepStarted)
-        }
-        record.deployAttempts.append(result)
-        record.commandTime += result.duration
-        if result.termination == .cancelled || stopper.reason != nil {
-          record.result = .stopped
-          return finish(record, started: stepStarted)
-        }
-        if result.succeeded {
-          deployed = true
-          break
-        }
-      }
-      if !deployed {
-        switch configuration.deployFailure {
-        case .skip: record.result = .verdict(.skip)
-        case .abort:
-          record.result = .abort("the deploy of \(commit.short()) failed \(record.deployAttempts.count) time(s)")
-        }
-        return finish(record, started: stepStarted)
-      }
-    }
-
-    events(.phase(number: number, .testing))
-    let spec = CommandSpec(
-      command: configuration.testCommand ?? "false", environment: environment, workingDirectory: checkout,
-      logFile: record.logDirectory.appendingPathComponent("test.log"),
-      timeout: configuration.testTimeout, gracePeriod: configuration.gracePeriod)
-    guard let result = try? await Runner.run(spec) else {
-      record.result = .abort("cannot start the test command")
-      return finish(record, started: stepStarted)
-    }
-    record.test = result
-    record.commandTime += result.duration
-    if result.termination == .cancelled || stopper.reason != nil {
-      record.result = .stopped
-      return finish(record, started: stepStarted)
-    }
-    switch TestVerdict(result.termination, timeoutPolicy: configuration.testTimeoutPolicy) {
-    case .good: record.result = .verdict(.good)
-    case .bad: record.result = .verdict(.bad)
-    case .skip: record.result = .verdict(.skip)
-    case .abort:
-      record.result = .abort("the test of \(commit.short()) ended with \(result.termination) (above 127 aborts)")
-    }
+    await deployAndTest(
+      &record, checkout: checkout, environment: environment, configuration: configuration, stopper: stopper,
+      events: events)
     return finish(record, started: stepStarted)
   }
 

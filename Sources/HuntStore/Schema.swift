@@ -8,7 +8,7 @@ enum Schema {
 
   /// The `user_version` the newest migration sets. A file with a larger one was written by a
   /// newer release.
-  static let version = 1
+  static let version = 2
 
   /// GRDB's bookkeeping table; present (empty) in a file whose first migration never committed.
   static let migrationsTable = "grdb_migrations"
@@ -68,6 +68,24 @@ enum Schema {
           );
           PRAGMA application_id = \(applicationID);
           PRAGMA user_version = 1;
+          """)
+    }
+    // v2: nightly runs, one row per (branch, environment, fingerprint, tip) tested.
+    migrator.registerMigration("v2-nights") { db in
+      try db.execute(
+        sql: """
+          CREATE TABLE nights (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            branch TEXT NOT NULL,
+            environment TEXT NOT NULL,
+            config_fingerprint TEXT NOT NULL,
+            commit_hex TEXT NOT NULL,
+            verdict TEXT NOT NULL CHECK (verdict IN ('good', 'bad', 'skip')),
+            tested_at DATETIME NOT NULL,
+            hunt_id INTEGER REFERENCES hunts(id),
+            UNIQUE (branch, environment, config_fingerprint, commit_hex)
+          );
+          PRAGMA user_version = 2;
           """)
     }
     return migrator

@@ -63,13 +63,21 @@ public final class StateStore: Sendable {
     } catch {
       throw Self.storeError(error, path: path)
     }
-    do {
-      try Schema.migrator.migrate(queue)
-    } catch {
-      // Two processes creating the same new file at once: the loser's migration fails on the
-      // tables the winner has just made, and the file is complete all the same.
-      let complete = try? queue.read { db in try Schema.migrator.hasCompletedMigrations(db) }
-      if complete != true { throw Self.storeError(error, path: path) }
+    // Two processes creating or upgrading the same file at once: the loser's migration fails
+    // on what the winner is doing. Migrations already applied are skipped, so trying again
+    // (briefly) finishes the file or finds it finished.
+    var attempt = 0
+    while true {
+      do {
+        try Schema.migrator.migrate(queue)
+        break
+      } catch {
+        let complete = try? queue.read { db in try Schema.migrator.hasCompletedMigrations(db) }
+        if complete == true { break }
+        attempt += 1
+        if attempt >= 40 { throw Self.storeError(error, path: path) }
+        usleep(25_000)
+      }
     }
     self.queue = queue
   }

@@ -160,8 +160,8 @@ import Testing
   }
 
   @Test(arguments: [
-    "PRAGMA user_version = 2;",
-    "INSERT INTO grdb_migrations VALUES ('v2-from-the-future');",
+    "PRAGMA user_version = 3;",
+    "INSERT INTO grdb_migrations VALUES ('v3-from-the-future');",
   ])
   func aNewerSchemaIsRefusedAndLeftAlone(sql: String) throws {
     let folder = try StoreFolder()

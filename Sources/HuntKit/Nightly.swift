@@ -1,0 +1,161 @@
+import BisectEngine
+import Foundation
+import GitKit
+import History
+import HuntStore
+import Runner
+
+/// How a nightly run ended, with the exit code a scheduler can act on (docs/nightly.md).
+public enum NightlyOutcome: Sendable {
+  /// The tip tested good.
+  case good(ObjectID)
+  /// This tip was tested by an earlier run; nothing was deployed.
+  case alreadyTested(ObjectID, StepVerdict, huntOutcome: String?)
+  /// The tip is bad and no earlier night was good: nothing to hunt between.
+  case badWithoutGoodNight(ObjectID)
+  /// The tip is bad; the hunt from the last good night ran.
+  case hunted(HuntReport, lastGoodNight: ObjectID)
+  /// The tip could not be tested (the deploy failed, the test said skip or aborted).
+  case untested(ObjectID, String)
+
+  /// 0 good, 10 culprit found, 11 bad with no good night before, 12 bad but no single
+  /// culprit, 13 the tip could not be tested.
+  public var exitCode: Int32 {
+    switch self {
+    case .good: 0
+    case .alreadyTested(_, .good, _): 0
+    case .alreadyTested(_, .bad, let outcome): outcome?.hasPrefix("culprit ") == true ? 10 : 12
+    case .alreadyTested: 13
+    case .badWithoutGoodNight: 11
+    case .hunted(let report, _):
+      if case .culprit = report.outcome { 10 } else { 12 }
+    case .untested: 13
+    }
+  }
+}
+
+/// Deploys and tests the tip of `branch`, records it, and when it is bad hunts from the last
+/// good night (reusing known verdicts). `request.bad`/`goods` are ignored: the nights decide.
+public func runNightly(
+  _ request: HuntRequest, branch: String, stopper: HuntStopper, events: @escaping @Sendable (HuntEvent) -> Void
+) async throws(HuntError) -> NightlyOutcome {
+  let configuration = request.configuration
+  guard configuration.testCommand != nil else { throw .configuration(.missingTest) }
+  let environment: DeployEnvironment
+  do {
+    environment = try configuration.environment()
+  } catch {
+    throw .configuration(error)
+  }
+  if environment.isProtected && !request.allowedProtected.contains(environment.name) {
+    throw .configuration(.protectedEnvironment(environment.name))
+  }
+  let repository: Repository
+  let tip: ObjectID
+  do {
+    repository = try Repository(at: request.repositoryPath)
+    tip = try repository.resolve(branch)
+  } catch {
+    throw .git(error)
+  }
+  let fingerprint = configuration.fingerprint(for: environment)
+  let store: StateStore
+  do {
+    store = try StateStore(path: request.statePath ?? StateStore.defaultPath(gitDirectory: repository.gitDirectory))
+    if let known = try store.night(
+      branch: branch, environment: environment.name, fingerprint: fingerprint, commit: tip.hex)
+    {
+      var outcome: String?
+      if let huntID = known.huntID { outcome = try store.hunt(id: huntID)?.outcome }
+      // A bad night whose hunt was interrupted goes on with that hunt (it resumes).
+      let huntPending = known.verdict == .bad && outcome == nil
+      if !huntPending { return .alreadyTested(tip, known.verdict, huntOutcome: outcome) }
+      return try await huntFromLastGoodNight(
+        request, tip: tip, night: known, store: store, branch: branch, environment: environment,
+        fingerprint: fingerprint, stopper: stopper, events: events)
+    }
+  } catch let error as StoreError {
+    throw .store(error)
+  } catch let error as HuntError {
+    throw error
+  } catch {
+    throw .workspace(path: request.repositoryPath, reason: "\(error)")
+  }
+
+  // Tonight's tip: one step, as a hunt would run it.
+  let base = URL(fileURLWithPath: repository.gitDirectory).appendingPathComponent("bisect-deploy")
+  let checkout = URL(fileURLWithPath: configuration.workspace ?? base.appendingPathComponent("work").path)
+    .appendingPathComponent(environment.name).appendingPathComponent("nightly-\(tip.short(10))")
+  let logs = URL(fileURLWithPath: configuration.logDirectory ?? base.appendingPathComponent("logs").path)
+    .appendingPathComponent("nightly-\(tip.short(10))")
+  do {
+    try? FileManager.default.removeItem(at: checkout)
+    try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+    try repository.export(tip, to: checkout)
+  } catch {
+    throw .workspace(path: checkout.path, reason: "\(error)")
+  }
+  var variables = ProcessInfo.processInfo.environment
+  for (key, value) in environment.variables { variables[key] = value }
+  variables["BISECT_COMMIT"] = tip.hex
+  variables["BISECT_SHORT"] = repository.shortName(tip)
+  variables["BISECT_CHECKOUT"] = checkout.path
+  variables["BISECT_ENVIRONMENT"] = environment.name
+  variables["BISECT_STEP"] = "0"
+  variables["BISECT_PHASE"] = "nightly"
+  variables["BISECT_REPO"] =
+    URL(fileURLWithPath: repository.workTree ?? repository.gitDirectory).standardizedFileURL.path
+  var record = StepRecord(number: 0, commit: tip, purpose: .verifyBad, logDirectory: logs)
+  if let facts = try? repository.commit(tip) {
+    events(.stepStarted(number: 0, commit: facts, remaining: 0, purpose: .verifyBad))
+  }
+  await deployAndTest(
+    &record, checkout: checkout, environment: variables, configuration: configuration, stopper: stopper, events: events)
+  events(.stepFinished(record))
+  try? FileManager.default.removeItem(at: checkout)
+
+  guard case .verdict(let verdict) = record.result, verdict != .skip else {
+    return .untested(tip, "\(record.result)")
+  }
+  let night: NightRecord
+  let lastGood: NightRecord?
+  do {
+    lastGood = try store.lastGoodNight(branch: branch, environment: environment.name, fingerprint: fingerprint)
+    night = try store.recordNight(
+      branch: branch, environment: environment.name, fingerprint: fingerprint, commit: tip.hex,
+      verdict: verdict == .good ? .good : .bad)
+  } catch {
+    throw .store(error)
+  }
+  if verdict == .good { return .good(tip) }
+  guard lastGood != nil else { return .badWithoutGoodNight(tip) }
+  return try await huntFromLastGoodNight(
+    request, tip: tip, night: night, store: store, branch: branch, environment: environment,
+    fingerprint: fingerprint, stopper: stopper, events: events)
+}
+
+/// The hunt of a bad night: from the newest good night to this tip, reusing verdicts. Both
+/// ends have verdicts from their nights, so they are not tested again.
+func huntFromLastGoodNight(
+  _ request: HuntRequest, tip: ObjectID, night: NightRecord, store: StateStore, branch: String,
+  environment: DeployEnvironment, fingerprint: String, stopper: HuntStopper,
+  events: @escaping @Sendable (HuntEvent) -> Void
+) async throws(HuntError) -> NightlyOutcome {
+  let lastGood: NightRecord?
+  do {
+    lastGood = try store.lastGoodNight(branch: branch, environment: environment.name, fingerprint: fingerprint)
+  } catch {
+    throw .store(error)
+  }
+  guard let lastGood, let good = ObjectID(hex: lastGood.commit) else { return .badWithoutGoodNight(tip) }
+  var hunt = request
+  hunt.bad = tip.hex
+  hunt.goods = [good.hex]
+  hunt.configuration.verifyEndpoints = false
+  hunt.configuration.reuseVerdicts = true
+  // What `bisect-deploy resume` needs to start this hunt again.
+  hunt.arguments = request.arguments + ["--good", good.hex, "--bad", tip.hex, "--no-verify", "--reuse-verdicts"]
+  let report = try await runHunt(hunt, stopper: stopper, events: events)
+  try? store.attachHunt(report.huntID, toNight: night.id)
+  return .hunted(report, lastGoodNight: good)
+}

@@ -1,0 +1,81 @@
+import Foundation
+import GRDB
+
+/// One nightly run: the tip of a branch deployed and tested on an environment.
+public struct NightRecord: Sendable, Hashable {
+  public var id: Int64
+  public var branch: String
+  public var environment: String
+  public var configFingerprint: String
+  /// The tip that was tested, 40 hexadecimal digits.
+  public var commit: String
+  public var verdict: StepVerdict
+  public var testedAt: Date
+  /// The hunt the night started when its tip was bad, if any.
+  public var huntID: Int64?
+}
+
+extension StateStore {
+  /// Records the verdict on a branch tip; a tip already recorded keeps its first verdict.
+  @discardableResult
+  public func recordNight(
+    branch: String, environment: String, fingerprint: String, commit: String, verdict: StepVerdict,
+    testedAt: Date = Date()
+  ) throws(StoreError) -> NightRecord {
+    try write { db in
+      try db.execute(
+        sql: """
+          INSERT OR IGNORE INTO nights (branch, environment, config_fingerprint, commit_hex, verdict, tested_at)
+          VALUES (?, ?, ?, ?, ?, ?)
+          """, arguments: [branch, environment, fingerprint, commit, verdict.rawValue, testedAt])
+      return try Self.night(db, branch: branch, environment: environment, fingerprint: fingerprint, commit: commit)!
+    }
+  }
+
+  /// Links a night to the hunt it started.
+  public func attachHunt(_ huntID: Int64, toNight id: Int64) throws(StoreError) {
+    try write { db in
+      try db.execute(sql: "UPDATE nights SET hunt_id = ? WHERE id = ?", arguments: [huntID, id])
+    }
+  }
+
+  /// The night that tested `commit`, if one did.
+  public func night(branch: String, environment: String, fingerprint: String, commit: String) throws(StoreError)
+    -> NightRecord?
+  {
+    try read { db in
+      try Self.night(db, branch: branch, environment: environment, fingerprint: fingerprint, commit: commit)
+    }
+  }
+
+  /// The newest night whose tip tested good.
+  public func lastGoodNight(branch: String, environment: String, fingerprint: String) throws(StoreError) -> NightRecord?
+  {
+    try read { db in
+      try Row.fetchOne(
+        db,
+        sql: """
+          SELECT * FROM nights WHERE branch = ? AND environment = ? AND config_fingerprint = ? AND verdict = 'good'
+          ORDER BY tested_at DESC, id DESC LIMIT 1
+          """, arguments: [branch, environment, fingerprint]
+      ).map(Self.night(from:))
+    }
+  }
+
+  static func night(_ db: Database, branch: String, environment: String, fingerprint: String, commit: String) throws
+    -> NightRecord?
+  {
+    try Row.fetchOne(
+      db,
+      sql: "SELECT * FROM nights WHERE branch = ? AND environment = ? AND config_fingerprint = ? AND commit_hex = ?",
+      arguments: [branch, environment, fingerprint, commit]
+    ).map(night(from:))
+  }
+
+  static func night(from row: Row) -> NightRecord {
+    NightRecord(
+      id: row["id"], branch: row["branch"], environment: row["environment"],
+      configFingerprint: row["config_fingerprint"], commit: row["commit_hex"],
+      verdict: StepVerdict(rawValue: row["verdict"]) ?? .skip, testedAt: row["tested_at"], huntID: row["hunt_id"])
+  }
+}
