@@ -214,6 +214,43 @@ public func runHunt(
   return await hunt.run()
 }
 
+extension HuntRequest {
+  /// The environment to deploy to, after the checks every run makes: a test is configured,
+  /// the environment exists, and a protected one was allowed by name.
+  func checkedEnvironment() throws(HuntError) -> DeployEnvironment {
+    guard configuration.testCommand != nil else { throw .configuration(.missingTest) }
+    let environment: DeployEnvironment
+    do {
+      environment = try configuration.environment()
+    } catch {
+      throw .configuration(error)
+    }
+    if environment.isProtected && !allowedProtected.contains(environment.name) {
+      throw .configuration(.protectedEnvironment(environment.name))
+    }
+    return environment
+  }
+}
+
+/// What every command learns about its step, on top of the tool's own environment and the
+/// deploy environment's variables. Commit data reaches commands only here, never in the
+/// command text.
+func stepVariables(
+  repository: Repository, environment: DeployEnvironment, commit: ObjectID, checkout: URL, step: Int, phase: String
+) -> [String: String] {
+  var variables = ProcessInfo.processInfo.environment
+  for (key, value) in environment.variables { variables[key] = value }
+  variables["BISECT_COMMIT"] = commit.hex
+  variables["BISECT_SHORT"] = repository.shortName(commit)
+  variables["BISECT_CHECKOUT"] = checkout.path
+  variables["BISECT_ENVIRONMENT"] = environment.name
+  variables["BISECT_STEP"] = String(step)
+  variables["BISECT_PHASE"] = phase
+  variables["BISECT_REPO"] =
+    URL(fileURLWithPath: repository.workTree ?? repository.gitDirectory).standardizedFileURL.path
+  return variables
+}
+
 /// Deploys `record.commit` from `checkout` (with retries) and runs the smoke test, filling in
 /// the record's attempts, test, command time and result. Shared by hunts and nightly runs.
 func deployAndTest(
@@ -308,15 +345,7 @@ struct HuntSession {
     self.configuration = request.configuration
     self.stopper = stopper
     self.events = events
-    guard configuration.testCommand != nil else { throw .configuration(.missingTest) }
-    do {
-      environment = try configuration.environment()
-    } catch {
-      throw .configuration(error)
-    }
-    if environment.isProtected && !request.allowedProtected.contains(environment.name) {
-      throw .configuration(.protectedEnvironment(environment.name))
-    }
+    environment = try request.checkedEnvironment()
     do {
       repository = try Repository(at: request.repositoryPath)
       bad = try repository.resolve(request.bad)
@@ -612,16 +641,8 @@ struct HuntSession {
   /// The environment of every command: ours, the environment's variables, then the facts of
   /// the step. Commit data reaches commands only here, never in the command text.
   func commandEnvironment(for commit: ObjectID, checkout: URL, step: Int, phase: String) -> [String: String] {
-    var variables = ProcessInfo.processInfo.environment
-    for (key, value) in environment.variables { variables[key] = value }
-    variables["BISECT_COMMIT"] = commit.hex
-    variables["BISECT_SHORT"] = repository.shortName(commit)
-    variables["BISECT_CHECKOUT"] = checkout.path
-    variables["BISECT_ENVIRONMENT"] = environment.name
-    variables["BISECT_STEP"] = String(step)
-    variables["BISECT_PHASE"] = phase
-    variables["BISECT_REPO"] =
-      URL(fileURLWithPath: repository.workTree ?? repository.gitDirectory).standardizedFileURL.path
+    var variables = stepVariables(
+      repository: repository, environment: environment, commit: commit, checkout: checkout, step: step, phase: phase)
     variables["BISECT_BAD"] = bad.hex
     variables["BISECT_GOOD"] = goods.map(\.hex).joined(separator: " ")
     return variables

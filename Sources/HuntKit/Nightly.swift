@@ -40,16 +40,7 @@ public func runNightly(
   _ request: HuntRequest, branch: String, stopper: HuntStopper, events: @escaping @Sendable (HuntEvent) -> Void
 ) async throws(HuntError) -> NightlyOutcome {
   let configuration = request.configuration
-  guard configuration.testCommand != nil else { throw .configuration(.missingTest) }
-  let environment: DeployEnvironment
-  do {
-    environment = try configuration.environment()
-  } catch {
-    throw .configuration(error)
-  }
-  if environment.isProtected && !request.allowedProtected.contains(environment.name) {
-    throw .configuration(.protectedEnvironment(environment.name))
-  }
+  let environment = try request.checkedEnvironment()
   let repository: Repository
   let tip: ObjectID
   do {
@@ -95,16 +86,8 @@ public func runNightly(
   } catch {
     throw .workspace(path: checkout.path, reason: "\(error)")
   }
-  var variables = ProcessInfo.processInfo.environment
-  for (key, value) in environment.variables { variables[key] = value }
-  variables["BISECT_COMMIT"] = tip.hex
-  variables["BISECT_SHORT"] = repository.shortName(tip)
-  variables["BISECT_CHECKOUT"] = checkout.path
-  variables["BISECT_ENVIRONMENT"] = environment.name
-  variables["BISECT_STEP"] = "0"
-  variables["BISECT_PHASE"] = "nightly"
-  variables["BISECT_REPO"] =
-    URL(fileURLWithPath: repository.workTree ?? repository.gitDirectory).standardizedFileURL.path
+  let variables = stepVariables(
+    repository: repository, environment: environment, commit: tip, checkout: checkout, step: 0, phase: "nightly")
   var record = StepRecord(number: 0, commit: tip, purpose: .verifyBad, logDirectory: logs)
   if let facts = try? repository.commit(tip) {
     events(.stepStarted(number: 0, commit: facts, remaining: 0, purpose: .verifyBad))
