@@ -143,10 +143,8 @@ struct HuntCommand: AsyncParsableCommand {
 
   /// The configuration file, then flags on top.
   func makeRequest() throws -> HuntRequest {
-    var configuration = Configuration()
-    if let path = try configurationPath() {
-      configuration = try Configuration.load(path: path)
-    }
+    let repository = try Repository(at: range.repo)
+    var configuration = try Configuration.discover(explicit: config, workTree: repository.workTree)
     if let deploy { configuration.deployCommand = deploy }
     if let test { configuration.testCommand = test }
     if let restore { configuration.restoreTarget = RestoreTarget(parsing: restore) }
@@ -158,7 +156,7 @@ struct HuntCommand: AsyncParsableCommand {
     configuration.deployTimeout = try duration(deployTimeout, flag: "--deploy-timeout") ?? configuration.deployTimeout
     configuration.testTimeout = try duration(testTimeout, flag: "--test-timeout") ?? configuration.testTimeout
     configuration.maxDuration = try duration(maxDuration, flag: "--max-duration") ?? configuration.maxDuration
-    let ends = try range.revisions(in: try Repository(at: range.repo))
+    let ends = try range.revisions(in: repository)
     return HuntRequest(
       repositoryPath: range.repo, bad: ends.bad, goods: ends.goods, configuration: configuration,
       allowedProtected: Set(allowProtected), statePath: state, arguments: arguments)
@@ -172,14 +170,6 @@ struct HuntCommand: AsyncParsableCommand {
     return value
   }
 
-  /// `--config`, else `bisect-deploy.yml` at the repository root when it exists.
-  private func configurationPath() throws -> String? {
-    if let config { return config }
-    let repository = try Repository(at: range.repo)
-    guard let root = repository.workTree else { return nil }
-    let path = URL(fileURLWithPath: root).appendingPathComponent("bisect-deploy.yml").path
-    return FileManager.default.fileExists(atPath: path) ? path : nil
-  }
 }
 
 /// The summary on standard output and the exit code of a finished hunt.

@@ -33,17 +33,11 @@ struct NightlyCommand: AsyncParsableCommand {
   @Flag(help: "Print only the result.") var quiet = false
 
   func run() async throws {
-    var configuration = Configuration()
     let request: HuntRequest
     let repository: Repository
     do {
       repository = try Repository(at: repo)
-      let defaultPath = repository.workTree.map {
-        URL(fileURLWithPath: $0).appendingPathComponent("bisect-deploy.yml").path
-      }
-      if let path = config ?? defaultPath.flatMap({ FileManager.default.fileExists(atPath: $0) ? $0 : nil }) {
-        configuration = try Configuration.load(path: path)
-      }
+      var configuration = try Configuration.discover(explicit: config, workTree: repository.workTree)
       if let deploy { configuration.deployCommand = deploy }
       if let test { configuration.testCommand = test }
       if let env { configuration.environmentName = env }

@@ -102,6 +102,31 @@ public struct Configuration: Sendable, Hashable {
     return String(hash, radix: 16)
   }
 
+  /// Where clean checkouts for `environment` are made: `workspace`, by default inside the
+  /// repository's git directory.
+  public func workspaceFolder(gitDirectory: String, environment: DeployEnvironment) -> URL {
+    URL(fileURLWithPath: workspace ?? Self.stateFolder(gitDirectory).appendingPathComponent("work").path)
+      .appendingPathComponent(environment.name)
+  }
+
+  /// Where step logs go: `logs`, by default inside the repository's git directory.
+  public func logFolder(gitDirectory: String) -> URL {
+    URL(fileURLWithPath: logDirectory ?? Self.stateFolder(gitDirectory).appendingPathComponent("logs").path)
+  }
+
+  static func stateFolder(_ gitDirectory: String) -> URL {
+    URL(fileURLWithPath: gitDirectory).appendingPathComponent("bisect-deploy")
+  }
+
+  /// The configuration in force: the file `explicit` names, else `bisect-deploy.yml` at the
+  /// work tree's root when there is one, else the defaults.
+  public static func discover(explicit: String?, workTree: String?) throws(ConfigurationError) -> Configuration {
+    if let explicit { return try load(path: explicit) }
+    guard let workTree else { return Configuration() }
+    let path = URL(fileURLWithPath: workTree).appendingPathComponent("bisect-deploy.yml").path
+    return FileManager.default.fileExists(atPath: path) ? try load(path: path) : Configuration()
+  }
+
   /// The environment a hunt deploys to: the named one, else `dev` when defined, else a plain
   /// environment called `default`.
   public func environment() throws(ConfigurationError) -> DeployEnvironment {

@@ -358,14 +358,9 @@ struct HuntSession {
     } catch {
       throw .git(error)
     }
-    let stateDirectory = URL(fileURLWithPath: repository.gitDirectory).appendingPathComponent("bisect-deploy")
-    let logFolderName = Self.huntIdentifier()
-    workspace = URL(
-      fileURLWithPath: configuration.workspace ?? stateDirectory.appendingPathComponent("work").path
-    ).appendingPathComponent(environment.name)
-    logDirectory = URL(
-      fileURLWithPath: configuration.logDirectory ?? stateDirectory.appendingPathComponent("logs").path
-    ).appendingPathComponent(logFolderName)
+    workspace = configuration.workspaceFolder(gitDirectory: repository.gitDirectory, environment: environment)
+    logDirectory = configuration.logFolder(gitDirectory: repository.gitDirectory)
+      .appendingPathComponent(Self.huntIdentifier())
     do {
       try FileManager.default.createDirectory(at: workspace, withIntermediateDirectories: true)
       try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)

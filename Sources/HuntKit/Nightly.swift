@@ -74,10 +74,9 @@ public func runNightly(
   }
 
   // Tonight's tip: one step, as a hunt would run it.
-  let base = URL(fileURLWithPath: repository.gitDirectory).appendingPathComponent("bisect-deploy")
-  let checkout = URL(fileURLWithPath: configuration.workspace ?? base.appendingPathComponent("work").path)
-    .appendingPathComponent(environment.name).appendingPathComponent("nightly-\(tip.short(10))")
-  let logs = URL(fileURLWithPath: configuration.logDirectory ?? base.appendingPathComponent("logs").path)
+  let checkout = configuration.workspaceFolder(gitDirectory: repository.gitDirectory, environment: environment)
+    .appendingPathComponent("nightly-\(tip.short(10))")
+  let logs = configuration.logFolder(gitDirectory: repository.gitDirectory)
     .appendingPathComponent("nightly-\(tip.short(10))")
   do {
     try? FileManager.default.removeItem(at: checkout)
