@@ -16,7 +16,7 @@ public enum RestoreTarget: Sendable, Hashable, CustomStringConvertible {
   /// Parses the words users write: `good`, `original`, `none`, or a revision.
   public init(parsing text: String) {
     switch text {
-    case "good", "last-good", "known-good": self = .lastGood
+    case "good", "last-good": self = .lastGood
     case "original": self = .original
     case "none": self = .none
     default: self = .revision(text)

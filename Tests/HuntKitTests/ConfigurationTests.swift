@@ -110,6 +110,15 @@ import Testing
     }
   }
 
+  @Test("restore targets: the keywords, and any other word is a revision (a tag named known-good too)")
+  func restoreTargets() {
+    #expect(RestoreTarget(parsing: "good") == .lastGood)
+    #expect(RestoreTarget(parsing: "original") == .original)
+    #expect(RestoreTarget(parsing: "none") == RestoreTarget.none)
+    #expect(RestoreTarget(parsing: "known-good") == .revision("known-good"))
+    #expect(RestoreTarget(parsing: "v1.2~1") == .revision("v1.2~1"))
+  }
+
   @Test("durations: seconds, units, fractions; nonsense is refused")
   func durations() {
     #expect(parseDuration("90") == .seconds(90))
