@@ -50,18 +50,29 @@ public final class StateStore: Sendable {
       throw Self.storeError(error, path: path)
     }
     try Self.inspect(queue, path: path)
-    do {
-      try queue.writeWithoutTransaction { db in
-        let mode = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
-        guard mode == "wal" else {
-          throw StoreError.cannotOpen(path: path, reason: "SQLite cannot use WAL mode on this file system")
+    // Switching to WAL needs a moment alone with the file: another process opening it at the
+    // same time makes SQLite answer "locked" at once, so try again briefly.
+    var switchAttempt = 0
+    while true {
+      do {
+        try queue.writeWithoutTransaction { db in
+          let mode = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
+          guard mode == "wal" else {
+            throw StoreError.cannotOpen(path: path, reason: "SQLite cannot use WAL mode on this file system")
+          }
+          // FULL syncs the WAL at every commit: a committed verdict survives a power loss, not
+          // only a killed process.
+          try db.execute(sql: "PRAGMA synchronous = FULL")
         }
-        // FULL syncs the WAL at every commit: a committed verdict survives a power loss, not
-        // only a killed process.
-        try db.execute(sql: "PRAGMA synchronous = FULL")
+        break
+      } catch let error as DatabaseError
+        where (error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED) && switchAttempt < 40
+      {
+        switchAttempt += 1
+        usleep(25_000)
+      } catch {
+        throw Self.storeError(error, path: path)
       }
-    } catch {
-      throw Self.storeError(error, path: path)
     }
     // Two processes creating or upgrading the same file at once: the loser's migration fails
     // on what the winner is doing. Migrations already applied are skipped, so trying again
