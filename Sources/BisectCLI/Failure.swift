@@ -57,7 +57,7 @@ struct CommandFailure: Error, CustomStringConvertible {
     case let hunt as HuntError:
       message = hunt.errorDescription ?? "\(hunt)"
       switch hunt {
-      case .git(let git): status = Self.status(for: git)
+      case .git(let git), .restoreTarget(_, let git): status = Self.status(for: git)
       case .configuration(.protectedEnvironment): status = .protectedEnvironment
       case .configuration: status = .configuration
       case .runner, .workspace, .originalUnknown: status = .internalFailure

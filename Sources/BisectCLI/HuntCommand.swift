@@ -34,8 +34,38 @@ struct HuntCommand: AsyncParsableCommand {
   @Option(help: "Where to leave the environment: good (default), original, none, or a revision.")
   var restore: String?
 
-  @Option(help: "The environment to deploy to (a name from the configuration).")
-  var env: String?
+  @Option(
+    help: ArgumentHelp(
+      "An environment to deploy to (a name from the configuration).",
+      discussion: "Repeat it (or separate names with commas) to test several commits at once, one per environment."))
+  var env: [String] = []
+
+  @Flag(help: "Find the merge on the first-parent line first, then the commit inside it (docs/descend.md).")
+  var descend = false
+
+  @Option(name: .customLong("repeat"), help: "Run the test this many times per step (see --repeat-rule).")
+  var repeatRuns: Int?
+
+  @Option(help: "How repeated runs decide: majority (default) or any-bad.")
+  var repeatRule: String?
+
+  @Option(help: "After the culprit is found, test it and its parents this many more times each.")
+  var confirm: Int?
+
+  @Flag(help: "Probabilistic bisection for flaky tests (docs/flaky.md).")
+  var flaky = false
+
+  @Option(help: "With --flaky: how often a good commit's test fails (0.05 or 5%); default: estimated.")
+  var falseBad: String?
+
+  @Option(help: "With --flaky: how often a bad commit's test passes; default: estimated.")
+  var falseGood: String?
+
+  @Option(help: "With --flaky: stop when one commit is the culprit with this probability (default 0.99).")
+  var confidence: String?
+
+  @Option(help: "With --flaky: the most test runs to spend.")
+  var budget: Int?
 
   @Option(name: .customLong("allow-protected"), help: "Allow deploying to this protected environment.")
   var allowProtected: [String] = []
@@ -76,6 +106,7 @@ struct HuntCommand: AsyncParsableCommand {
   enum CodingKeys: String, CodingKey {
     case range, config, deploy, test, restore, env, allowProtected, deployTimeout, testTimeout, maxDuration
     case noVerify, quiet, state, reuseVerdicts, verbose, json, report
+    case descend, repeatRuns, repeatRule, confirm, flaky, falseBad, falseGood, confidence, budget
   }
 
   func run() async throws {
@@ -148,7 +179,34 @@ struct HuntCommand: AsyncParsableCommand {
     if let deploy { configuration.deployCommand = deploy }
     if let test { configuration.testCommand = test }
     if let restore { configuration.restoreTarget = RestoreTarget(parsing: restore) }
-    if let env { configuration.environmentName = env }
+    let environments = env.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+    if !environments.isEmpty { configuration.environmentNames = environments.filter { !$0.isEmpty } }
+    if descend { configuration.descend = true }
+    if let repeatRuns {
+      guard repeatRuns >= 1 else { throw ValidationError("--repeat \(repeatRuns): give 1 or more runs.") }
+      configuration.testRuns = repeatRuns
+    }
+    if let repeatRule {
+      guard let rule = RepeatRule(rawValue: repeatRule) else {
+        throw ValidationError("--repeat-rule '\(repeatRule)': give majority or any-bad.")
+      }
+      configuration.repeatRule = rule
+    }
+    if let confirm {
+      guard confirm >= 0 else { throw ValidationError("--confirm \(confirm): give 0 or more runs.") }
+      configuration.confirmRuns = confirm
+    }
+    if flaky || falseBad != nil || falseGood != nil || confidence != nil || budget != nil {
+      var mode = configuration.flaky ?? FlakyMode()
+      if let falseBad { mode.falseBad = try rate(falseBad, flag: "--false-bad", below: 0.5) }
+      if let falseGood { mode.falseGood = try rate(falseGood, flag: "--false-good", below: 0.5) }
+      if let confidence { mode.confidence = try rate(confidence, flag: "--confidence", below: 1, above: 0.5) }
+      if let budget {
+        guard budget >= 1 else { throw ValidationError("--budget \(budget): give 1 or more test runs.") }
+        mode.budget = budget
+      }
+      configuration.flaky = mode
+    }
     if range.firstParent { configuration.firstParent = true }
     if !range.paths.isEmpty { configuration.paths = range.paths }
     if noVerify { configuration.verifyEndpoints = false }
@@ -160,6 +218,14 @@ struct HuntCommand: AsyncParsableCommand {
     return HuntRequest(
       repositoryPath: range.repo, bad: ends.bad, goods: ends.goods, configuration: configuration,
       allowedProtected: Set(allowProtected), statePath: state, arguments: arguments)
+  }
+
+  private func rate(_ text: String, flag: String, below: Double, above: Double = 0) throws -> Double {
+    guard let value = parseRate(text), value >= above, value < below else {
+      throw ValidationError(
+        "\(flag) '\(text)': give a probability from \(above) up to (not including) \(below), such as 0.05 or 5%.")
+    }
+    return value
   }
 
   private func duration(_ text: String?, flag: String) throws -> Duration? {
@@ -216,6 +282,9 @@ enum Summary {
         lines.append(
           "  Files: " + report.culpritFiles.map { "\($0.path) (\($0.kind.rawValue))" }.joined(separator: ", "))
       }
+    case .culpritAmong(let ids) where report.flaky != nil:
+      lines.append("No commit reached the confidence asked; the most likely culprits are:")
+      lines += ids.map { "  " + describe($0) }
     case .culpritAmong(let ids):
       lines.append("Only skipped commits are left: the first bad commit is one of:")
       lines += ids.map { "  " + describe($0) }
@@ -235,6 +304,7 @@ enum Summary {
     case .stopped(.signal(let number)):
       lines.append("Stopped by signal \(number) after \(report.steps.count) steps.")
     }
+    lines += details(of: report)
     let reused = report.steps.filter(\.reused)
     if !reused.isEmpty {
       lines.append(
@@ -248,15 +318,61 @@ enum Summary {
     let overheadMilliseconds =
       Double(overhead.components.seconds) * 1000 + Double(overhead.components.attoseconds) / 1e15
     lines.append(
-      "Steps: \(report.steps.count) in \(String(format: "%.1f", seconds)) s on \(report.environment)"
+      "Steps: \(report.steps.count) in \(String(format: "%.1f", seconds)) s on \(report.environment.replacingOccurrences(of: ",", with: ", "))"
         + " (\(report.candidateCount) candidates; tool overhead \(String(format: "%.1f", overheadMilliseconds)) ms per step)"
     )
+    for (name, reason) in report.retiredEnvironments.sorted(by: { $0.key < $1.key }) {
+      lines.append("Environment \(name) was retired during the hunt: \(reason)")
+    }
     if let restored = report.restoredTo {
-      let how = report.restoreResult.map { "\($0.termination)" } ?? "not run"
-      lines.append("Restored \(report.environment) to \(restored.short()) (\(how))")
+      if report.restoreResults.count > 1 {
+        let each = report.restoreResults.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.termination)" }
+        lines.append("Restored \(each.count) environments to \(restored.short()) (\(each.joined(separator: ", ")))")
+      } else {
+        let how = report.restoreResult.map { "\($0.termination)" } ?? "not run"
+        lines.append(
+          "Restored \(report.environment.replacingOccurrences(of: ",", with: ", ")) to \(restored.short()) (\(how))")
+      }
     }
     lines.append("Logs: \(report.logDirectory.path)")
     Swift.print(lines.joined(separator: "\n"))
+  }
+
+  /// What --descend, --flaky and --confirm add to the answer.
+  static func details(of report: HuntReport) -> [String] {
+    var lines = [String]()
+    if let descent = report.descent {
+      let merge = descent.merge.short()
+      let number = report.commits[descent.merge].flatMap { pullRequestNumber(inMessage: $0.message) }
+      let named = number.map { "merge \(merge) (pull request #\($0))" } ?? "merge \(merge)"
+      if let commit = descent.commit {
+        lines.append(
+          "  Descent: the first-parent search blamed \(named); among its \(descent.innerCandidates) commits, \(commit.short()) broke it"
+        )
+      } else {
+        lines.append(
+          "  Descent: the first-parent search blamed \(named); the merge is the answer: \(descent.note ?? "")")
+      }
+    }
+    if let flaky = report.flaky {
+      var line = String(
+        format: "  Probability %.4f that %@ is the culprit (asked: %.2f; %@ after %d test runs)", flaky.probability,
+        flaky.culprit.short(), flaky.confidence, flaky.reason, flaky.testRuns)
+      if let runnerUp = flaky.runnerUp, let chance = flaky.runnerUpProbability {
+        line += String(format: "; runner-up %@ at %.4f", runnerUp.short(), chance)
+      }
+      lines.append(line)
+      lines.append(
+        String(format: "  Wrong-answer rates used: false bad %.3f, false good %.3f", flaky.falseBad, flaky.falseGood))
+    }
+    if let confirmation = report.confirmation {
+      let tally = { (t: Confirmation.Tally) in "\(t.commit.short()) failed \(t.bad) of \(t.bad + t.good + t.skipped)" }
+      let parents = confirmation.parents.map { "parent \(tally($0))" }.joined(separator: ", ")
+      lines.append(
+        "  Confirmation \(confirmation.holds ? "holds" : "does NOT hold"): culprit \(tally(confirmation.culprit))"
+          + (parents.isEmpty ? "" : ", \(parents)"))
+    }
+    return lines
   }
 
   static func contradiction(_ conclusion: Conclusion) -> String {

@@ -20,19 +20,23 @@ enum JSONEvents {
     switch event {
     case .started(let candidates, let estimated, let environment):
       return ["event": "started", "candidates": candidates, "estimatedSteps": estimated, "environment": environment]
-    case .stepStarted(let number, let commit, let remaining, let purpose):
+    case .stepStarted(let number, let commit, let remaining, let purpose, let environment):
       return [
         "event": "step-started", "step": number, "commit": commit.id.hex, "subject": commit.summary,
-        "remaining": remaining, "purpose": purpose.rawValue,
+        "remaining": remaining, "purpose": purpose.rawValue, "environment": environment,
       ]
+    case .environmentRetired(let name, let reason):
+      return ["event": "environment-retired", "environment": name, "reason": reason]
     case .phase(let number, let phase):
       return ["event": "phase", "step": number, "phase": phase.rawValue]
     case .stepFinished(let record):
       var object: [String: Any] = [
         "event": "verdict", "step": record.number, "commit": record.commit.hex, "purpose": record.purpose.rawValue,
         "verdict": Summary.describe(record.result), "reused": record.reused, "replayed": record.replayed,
-        "seconds": seconds(record.totalTime),
+        "seconds": seconds(record.totalTime), "environment": record.environment,
       ]
+      if record.moved { object["moved"] = true }
+      if record.runVerdicts.count > 1 { object["runs"] = record.runVerdicts.map(\.rawValue) }
       if let test = record.test, case .exited(let code) = test.termination { object["testExitCode"] = Int(code) }
       if !record.deployAttempts.isEmpty { object["deployAttempts"] = record.deployAttempts.count }
       return object
@@ -59,8 +63,31 @@ enum JSONEvents {
       "goods": report.goods.map(\.hex), "candidates": report.candidateCount, "steps": report.steps.count,
       "seconds": seconds(report.duration), "logs": report.logDirectory.path,
       "reused": report.steps.filter(\.reused).map(\.commit.hex),
-      "restoredTo": report.restoredTo?.hex ?? NSNull(),
+      "restoredTo": report.restoredTo?.hex ?? NSNull(), "environments": report.environments,
     ]
+    if !report.retiredEnvironments.isEmpty { object["retiredEnvironments"] = report.retiredEnvironments }
+    if let descent = report.descent {
+      var inner: [String: Any] = ["merge": commit(descent.merge, report), "innerCandidates": descent.innerCandidates]
+      if let found = descent.commit { inner["commit"] = found.hex }
+      if let note = descent.note { inner["note"] = note }
+      object["descent"] = inner
+    }
+    if let confirmation = report.confirmation {
+      let tally = { (t: Confirmation.Tally) -> [String: Any] in
+        ["commit": t.commit.hex, "bad": t.bad, "good": t.good, "skipped": t.skipped]
+      }
+      object["confirmation"] = [
+        "holds": confirmation.holds, "culprit": tally(confirmation.culprit), "parents": confirmation.parents.map(tally),
+      ]
+    }
+    if let flaky = report.flaky {
+      object["probabilistic"] = [
+        "culprit": flaky.culprit.hex, "probability": flaky.probability, "runnerUp": flaky.runnerUp?.hex ?? NSNull(),
+        "runnerUpProbability": flaky.runnerUpProbability ?? NSNull(), "reason": flaky.reason,
+        "testRuns": flaky.testRuns, "confidence": flaky.confidence, "falseBad": flaky.falseBad,
+        "falseGood": flaky.falseGood,
+      ]
+    }
     switch report.outcome {
     case .culprit(let id):
       object["outcome"] = "culprit"

@@ -40,7 +40,7 @@ struct NightlyCommand: AsyncParsableCommand {
       var configuration = try Configuration.discover(explicit: config, workTree: repository.workTree)
       if let deploy { configuration.deployCommand = deploy }
       if let test { configuration.testCommand = test }
-      if let env { configuration.environmentName = env }
+      if let env { configuration.environmentNames = env.split(separator: ",").map(String.init) }
       // Nightly hunts reuse what earlier nights learned (docs/configuration.md).
       configuration.reuseVerdicts = true
       request = HuntRequest(

@@ -31,6 +31,8 @@ final class ProgressPrinter: Sendable {
     var commit = ""
     var phase = ""
     var liveLineShown = false
+    /// Steps running now, by number: environment and phase (several with several environments).
+    var running: [Int: (environment: String, phase: String)] = [:]
   }
 
   let mode: ProgressMode
@@ -75,15 +77,20 @@ final class ProgressPrinter: Sendable {
         state.estimatedSteps = estimated
         state.remaining = candidates
         permanent = "bisect-deploy: \(candidates) candidates, about \(estimated) steps, environment \(environment)"
-      case .stepStarted(let number, let commit, let remaining, _):
+      case .stepStarted(let number, let commit, let remaining, _, let environment):
         state.step = number
         state.remaining = remaining
         state.commit = "\(commit.id.short()) \(commit.summary)"
         state.stepStarted = .now
         state.phase = "starting"
-      case .phase(_, let phase):
+        state.running[number] = (environment, "starting")
+      case .phase(let number, let phase):
         state.phase = phase.rawValue
+        state.running[number]?.phase = phase.rawValue
+      case .environmentRetired(let name, let reason):
+        permanent = "environment \(name) retired: \(reason)"
       case .stepFinished(let record):
+        state.running[record.number] = nil
         if record.purpose == .bisect { state.bisectSteps += 1 }
         if !record.replayed {
           state.finishedSteps += 1
@@ -91,8 +98,12 @@ final class ProgressPrinter: Sendable {
         }
         let verdict = Summary.describe(record.result)
         let painted = colour ? Self.paint(verdict) : verdict
-        let note = record.replayed ? " (recorded before)" : record.reused ? " (reused)" : ""
-        permanent = "[\(record.number)] \(record.commit.short()) \(painted)\(note)"
+        let note =
+          record.replayed
+          ? " (recorded before)"
+          : record.reused ? " (reused)" : record.moved ? " (deploy failed on \(record.environment); moved)" : ""
+        let place = record.environment.isEmpty || record.replayed ? "" : " on \(record.environment)"
+        permanent = "[\(record.number)] \(record.commit.short())\(place) \(painted)\(note)"
       case .restoring(let commit):
         state.phase = "restoring"
         state.commit = commit.map { "\($0.id.short()) \($0.summary)" } ?? ""
@@ -118,6 +129,14 @@ final class ProgressPrinter: Sendable {
     }
     let width = Self.terminalWidth()
     let phase = colour ? "\u{1B}[1m\(state.phase)\u{1B}[0m" : state.phase
+    if state.running.count > 1 {
+      // Several environments at once: where each running step is.
+      let places = state.running.sorted { $0.key < $1.key }.map { "\($0.value.environment) \($0.value.phase)" }
+      let line =
+        "steps \(state.running.keys.min() ?? 0)–\(state.step) · \(state.remaining) left · "
+        + places.joined(separator: ", ") + " · \(Self.clock(elapsed))"
+      return String(line.prefix(width - 1))
+    }
     let line =
       "step \(state.step) of ~\(max(state.step, state.estimatedSteps + state.step - state.bisectSteps)) · \(state.remaining) left · "
       + "\(state.commit.prefix(48)) · \(phase) · \(Self.clock(elapsed))\(eta)"
@@ -152,15 +171,20 @@ final class ProgressPrinter: Sendable {
     switch event {
     case .started(let candidates, let estimated, let environment):
       printError("bisect-deploy: \(candidates) candidate commits, about \(estimated) steps, environment \(environment)")
-    case .stepStarted(let number, let commit, let remaining, let purpose):
+    case .stepStarted(let number, let commit, let remaining, let purpose, let environment):
       let why =
         switch purpose {
         case .verifyBad: "checking that bad is bad"
         case .verifyGood: "checking that good is good"
         case .bisect: "\(remaining) candidates left"
         case .manual: "given by hand"
+        case .descend: "inside the merge, \(remaining) candidates left"
+        case .confirm: "confirming"
         }
-      printError("[\(number)] \(commit.id.short()) \(commit.summary) (\(why))")
+      let place = environment.isEmpty ? "" : " on \(environment)"
+      printError("[\(number)] \(commit.id.short()) \(commit.summary) (\(why))\(place)")
+    case .environmentRetired(let name, let reason):
+      printError("environment \(name) retired: \(reason)")
     case .phase(let number, let phase):
       printError("[\(number)]   \(phase.rawValue)")
     case .stepFinished(let record) where record.replayed:
@@ -168,10 +192,14 @@ final class ProgressPrinter: Sendable {
         "[\(record.number)] \(record.commit.short()) => \(Summary.describe(record.result)) (recorded before, not run again)"
       )
     case .stepFinished(let record):
-      printError("[\(record.number)]   => \(Summary.describe(record.result))\(record.reused ? " (reused)" : "")")
+      let runs =
+        record.runVerdicts.count > 1 ? " (runs: \(record.runVerdicts.map(\.rawValue).joined(separator: " ")))" : ""
+      let moved = record.moved ? " (deploy failed on \(record.environment); trying another environment)" : ""
+      printError(
+        "[\(record.number)]   => \(Summary.describe(record.result))\(record.reused ? " (reused)" : "")\(runs)\(moved)")
       // The end of each command that failed: a failed deploy, or a test that did not pass.
       let failed =
-        record.deployAttempts.filter { !$0.succeeded } + [record.test].compactMap { $0 }.filter { !$0.succeeded }
+        record.deployAttempts.filter { !$0.succeeded } + record.tests.filter { !$0.succeeded }
       for result in failed {
         let tail = logTail(result.logFile, lines: 6).split(separator: "\n")
           .filter { !$0.hasPrefix("[bisect-deploy ") }.joined(separator: "\n")

@@ -61,52 +61,103 @@ enum ReportBuilder {
 
     let steps = try store.steps(huntID: hunt.id).map { row -> StepSummary in
       let id = ObjectID(hex: row.commit)
+      let note = StepNote(row.note)
       let verdict: HuntReport.StepVerdict =
         row.verdict.map { HuntReport.StepVerdict(rawValue: $0.rawValue) ?? .abort }
-        ?? (row.note == "stopped" ? .stopped : .abort)
+        ?? (note.others.contains("stopped") ? .stopped : .abort)
       return StepSummary(
         number: row.number, hash: row.commit, shortHash: String(row.commit.prefix(7)),
         subject: id.flatMap { info($0)?.summary } ?? "",
         purpose: HuntReport.StepPurpose(rawValue: row.purpose.rawValue) ?? .bisect, verdict: verdict,
         reused: row.reused, deploySeconds: row.deploySeconds, testSeconds: row.testSeconds,
         totalSeconds: row.endedAt.timeIntervalSince(row.startedAt),
-        logTail: verdict == .good ? "" : logTail(of: row.logPath))
+        logTail: verdict == .good && !note.moved ? "" : logTail(of: row.logPath),
+        // A reused verdict deployed nothing: its row holds the hunt's environment (or list).
+        environment: row.reused ? "" : row.environment, moved: note.moved, runVerdicts: note.runs)
     }
 
-    let outcome = hunt.outcome ?? "unfinished"
-    var kind = OutcomeKind.stopped
-    var text = outcome
+    let outcome = OutcomeText(hunt.outcome ?? "unfinished")
+    var text = outcome.first
     var culprit: CommitDetails?
     var merge: CommitDetails?
     var others = [CommitDetails]()
-    let words = outcome.split(separator: " ").map(String.init)
-    switch words.first ?? "" {
-    case "culprit":
-      kind = .culprit
-      if let id = words.dropFirst().first.flatMap({ ObjectID(hex: $0) }) {
+    let ids = outcome.commits.compactMap { ObjectID(hex: $0) }
+    let probability = outcome.probability
+    switch outcome.kind {
+    case .culprit:
+      if let id = ids.first {
         culprit = details(id, files: true)
         merge = (try? repository.firstContaining(id, along: mainLine)).flatMap { $0 }.flatMap { details($0) }
         text = "The first bad commit is \(id.short()) \(culprit?.subject ?? "")"
+        if let probability { text += " (probability \(percentText(probability.probability)))" }
       }
-    case "culprit-among":
-      kind = .culpritAmong
-      others = words.dropFirst().compactMap { ObjectID(hex: $0) }.compactMap { details($0) }
-      text = "Only skipped commits are left: the first bad commit is one of \(others.count)"
-    case "no-regression": kind = .noRegression
-    case "contradiction": kind = .contradiction
-    case "nothing-to-search": kind = .nothingToSearch
-    case "aborted:": kind = .aborted
-    default: kind = .stopped
+    case .culpritAmong:
+      others = ids.compactMap { details($0) }
+      if let probability, ids.count >= 2 {
+        let named = zip(ids, [probability.probability, probability.runnerUpProbability]).map { id, chance in
+          "\(id.short()) \(info(id)?.summary ?? "")" + (chance.map { " (\(percentText($0)))" } ?? "")
+        }
+        text = "No commit reached the confidence: the most likely are \(named[0]) and \(named[1])"
+      } else {
+        text = "Only skipped commits are left: the first bad commit is one of \(others.count)"
+      }
+    default:
+      break
     }
+
+    // --descend: the merge the first-parent search blamed, and the commit inside it.
+    var descent: DescentSummary?
+    if let found = outcome.descent, let id = ObjectID(hex: found.merge), let mergeDetails = details(id) {
+      let inside = culprit.flatMap { $0.hash == mergeDetails.hash ? nil : $0 }
+      descent = DescentSummary(
+        merge: mergeDetails, pullRequest: pullRequestNumber(inMessage: mergeDetails.subject), innerCulprit: inside,
+        note: found.note)
+      if inside != nil { merge = mergeDetails }
+    }
+
+    let probabilitySummary = probability.map { found in
+      ProbabilitySummary(
+        probability: found.probability,
+        runnerUp: found.runnerUp.flatMap { hex in
+          found.runnerUpProbability.map { chance in
+            let id = ObjectID(hex: hex)
+            return ProbableCulprit(
+              hash: hex, shortHash: id?.short() ?? String(hex.prefix(7)),
+              subject: id.flatMap { info($0)?.summary } ?? "", probability: chance)
+          }
+        }, reason: found.reason, testRuns: found.testRuns)
+    }
+
+    // --confirm N: the runs on the culprit and its parents, from the confirmation steps.
+    let confirmation = outcome.confirmationHolds.map { holds in
+      var tallies = [ConfirmationTally]()
+      for step in steps where step.purpose == .confirm && !step.moved {
+        let runs = step.runVerdicts.isEmpty ? [step.verdict] : step.runVerdicts
+        if !tallies.contains(where: { $0.hash == step.hash }) {
+          tallies.append(
+            ConfirmationTally(
+              hash: step.hash, shortHash: step.shortHash, subject: step.subject,
+              isCulprit: step.hash == culprit?.hash, bad: 0, good: 0, skipped: 0))
+        }
+        let index = tallies.firstIndex { $0.hash == step.hash }!
+        tallies[index].bad += runs.count { $0 == .bad }
+        tallies[index].good += runs.count { $0 == .good }
+        tallies[index].skipped += runs.count { $0 == .skip }
+      }
+      return ConfirmationSummary(holds: holds, tallies: tallies.filter(\.isCulprit) + tallies.filter { !$0.isCulprit })
+    }
+
     let started = hunt.startedAt
     return HuntSummary(
       title: "bisect-deploy hunt #\(hunt.id)", repository: hunt.repositoryPath, environment: hunt.environment,
-      badHash: hunt.bad, goodHashes: hunt.goods, outcome: kind, outcomeText: text, culprit: culprit, merge: merge,
+      badHash: hunt.bad, goodHashes: hunt.goods, outcome: outcome.kind, outcomeText: text, culprit: culprit,
+      merge: merge,
       pullRequest: merge.flatMap { pullRequestNumber(inMessage: $0.subject) }
         ?? culprit.flatMap { pullRequestNumber(inMessage: $0.subject) },
       otherPossibleCulprits: others, steps: steps,
       totalSeconds: (hunt.endedAt ?? Date()).timeIntervalSince(started), started: started,
-      candidateCount: graph.candidateCount, timeline: timeline)
+      candidateCount: graph.candidateCount, timeline: timeline, descent: descent, probability: probabilitySummary,
+      confirmation: confirmation)
   }
 
   /// The end of the last failing command's log in a step's log folder.

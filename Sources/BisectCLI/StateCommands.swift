@@ -154,7 +154,12 @@ struct LogCommand: ParsableCommand {
       guard let record = try hunt.flatMap({ try store.hunt(id: $0) }) ?? store.hunts(limit: 1).first else {
         throw CommandFailure(message: "No hunt recorded in this repository.", status: .usage)
       }
-      let culprit = record.outcome.flatMap { $0.hasPrefix("culprit ") ? String($0.dropFirst(8)) : nil }
+      // "culprit <hash>", perhaps followed by "; ..." parts (descend, probability, confirm).
+      let culprit = record.outcome.flatMap { text -> String? in
+        guard text.hasPrefix("culprit ") else { return nil }
+        let hex = text.dropFirst(8).prefix(40)
+        return hex.count == 40 ? String(hex) : nil
+      }
       let text = try store.gitBisectLog(huntID: record.id, firstBadCommit: culprit) { hex in
         ObjectID(hex: hex).flatMap { try? repository.commit($0).summary }
       }
@@ -213,6 +218,50 @@ struct StatusCommand: ParsableCommand {
           "  [\(step.number)] \(step.commit.prefix(10)) \(step.purpose.rawValue): \(step.verdict?.rawValue ?? step.note ?? "-")"
         )
       }
+    } catch let failure as CommandFailure {
+      throw failure
+    } catch {
+      throw CommandFailure(error)
+    }
+  }
+}
+
+/// `bisect-deploy unlock ENV`: frees an environment whose lock outlived its hunt's process,
+/// such as one held by a CI job on another host (a dead process on this host is detected and
+/// taken over without this).
+struct UnlockCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "unlock",
+    abstract: "Remove the lock of an environment whose hunt is gone (for example, a CI job on another host).",
+    discussion: """
+      Every lock of the same hunt goes with it (a hunt over several environments holds one
+      per environment). The hunt itself stays: continue it with resume, or end it with reset.
+      A lock held by a live process on this machine is refused unless --force.
+      """)
+
+  @Argument(help: "The environment (as in --env).") var environment: String
+  @Flag(help: "Remove the lock even when its process is alive on this machine.") var force = false
+  @OptionGroup var options: StateOptions
+
+  func run() throws {
+    do {
+      let (_, store) = try options.open()
+      guard let holder = try store.lockHolder(environment: environment) else {
+        print("No lock on '\(environment)'.")
+        return
+      }
+      let here = holder.host == ProcessInfo.processInfo.hostName
+      if here && StateStore.isProcessAlive(holder.pid) && !force {
+        throw CommandFailure(
+          message: "The lock of '\(environment)' belongs to process \(holder.pid) on this machine, which is still"
+            + " running (hunt #\(holder.huntID)). Stop it with Ctrl-C, or pass --force if you are sure.",
+          status: .locked)
+      }
+      let names = try store.breakLocks(ofHunt: holder.huntID)
+      print(
+        "Removed the lock(s) of \(names.joined(separator: ", ")) held by process \(holder.pid) on \(holder.host)"
+          + " since \(holder.startedAt.formatted(.iso8601)) for hunt #\(holder.huntID)."
+          + " Continue that hunt with bisect-deploy resume, or end it with bisect-deploy reset.")
     } catch let failure as CommandFailure {
       throw failure
     } catch {

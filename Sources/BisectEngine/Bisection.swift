@@ -165,7 +165,7 @@ public struct Bisection: Sendable {
   /// Among equally even splits, the one whose two outcomes leave ranges that split best in
   /// turn (fewest expected tests, one step ahead), first on ties. Skipped on big ranges, where
   /// each look costs a walk of the whole range.
-  private func lookAhead(_ ties: [ScoredCommit], in index: ReachIndex, testable: CommitSet)
+  private func lookAhead(_ ties: [ScoredCommit], in index: ReachIndex<CommitSet>, testable: CommitSet)
     -> [ScoredCommit]
   {
     guard ties.count > 1, index.remaining.count <= Self.lookAheadLimit else { return ties }
@@ -186,7 +186,7 @@ public struct Bisection: Sendable {
 
   /// Expected tests when `commit` is tested now, assuming a uniformly likely culprit and
   /// estimating each outcome's remaining tests from its own best split.
-  private func expectedTests(testing commit: ScoredCommit, in index: ReachIndex, testable: CommitSet)
+  private func expectedTests(testing commit: ScoredCommit, in index: ReachIndex<CommitSet>, testable: CommitSet)
     -> Double
   {
     let ancestors = graph.ancestorSet(of: commit.number)

@@ -1,32 +1,57 @@
 import History
 
-/// Exact reach counts over the commits still in play, built in O(commits + edges).
+/// What `ReachIndex` sums over the ancestors-or-self of a commit: a weight per commit.
+protocol ReachWeights {
+  associatedtype Value: AdditiveArithmetic & Comparable
+  /// The weight of commit `number`.
+  func weight(of number: Int) -> Value
+}
+
+/// A set weighs 1 per member: its reach counts the members among a commit's ancestors.
+extension CommitSet: ReachWeights {
+  // The membership bit itself, inlined: the index's walks call this for every commit.
+  @inline(__always) func weight(of number: Int) -> Int {
+    Int(truncatingIfNeeded: words[number >> 6] >> UInt64(number & 63) & 1)
+  }
+}
+
+/// Weights by commit number: its reach sums them (the posterior mass, for `FlakyBisection`).
+extension [Double]: ReachWeights {
+  func weight(of number: Int) -> Double { self[number] }
+}
+
+/// Exact reach over the commits still in play, built in O(commits + edges).
 ///
-/// The reach of a commit is the number of candidates (possible culprits) among its ancestors,
-/// itself included: if it tests bad, that many remain; if good, the others remain.
+/// The reach of a commit is the weight of its ancestors, itself included. Counting candidates
+/// (possible culprits, `ReachIndex<CommitSet>`), that is how many remain if it tests bad; if
+/// good, the others remain. Summing posterior probabilities (`ReachIndex<[Double]>`), it is
+/// the probability that the commit is truly bad (its ancestor mass).
 ///
 /// Counting reach through merges commit by commit is what makes `git rev-list --bisect` slow
 /// on big histories. Here the first-parent chain of the remaining commits, from its oldest end
 /// to its top, gives nested ancestor sets, so one incremental walk yields the exact reach of
-/// every chain commit and stamps each commit with the chain position that first reached it.
-/// Any other commit `x` has among its ancestors a youngest chain commit `c` (its "low" point);
-/// its reach is reach(c) plus the candidates among its ancestors that `c` does not reach, and
-/// the stamps tell which those are, so the walk for `x` stays on `x`'s own side branch. The
-/// stamps also bound every reach without walking, which prunes most commits from the search.
-struct ReachIndex {
+/// every chain commit (on a linear range that is all of them: prefix sums along the line) and
+/// stamps each commit with the chain position that first reached it. Any other commit `x` has
+/// among its ancestors a youngest chain commit `c` (its "low" point); its reach is reach(c)
+/// plus the weight of its ancestors that `c` does not reach, and the stamps tell which those
+/// are, so the walk for `x` stays on `x`'s own side branch. The stamps also bound every reach
+/// without walking, which prunes most commits from the search.
+struct ReachIndex<Weights: ReachWeights> {
+  typealias Value = Weights.Value
+
   let graph: CommitGraph
-  /// The commits still in play (candidates or not).
+  /// The commits still in play; walks never leave them.
   let remaining: CommitSet
-  /// The possible culprits: remaining commits that may be blamed.
-  let candidates: CommitSet
-  /// The number of possible culprits.
-  let total: Int
+  /// The weight of each commit; only those in `remaining` count.
+  let weights: Weights
+  /// The weight of all of `remaining`.
+  let total: Value
   /// The first-parent chain of `remaining` from its youngest commit down.
   let chain: [Int]
   /// `chainReach[i]` is the reach of `chain[i]`; one extra slot holds 0.
-  let chainReach: [Int]
-  /// `chainCandidatesFrom[i]` counts the candidates among `chain[i...]`; one extra slot holds 0.
-  let chainCandidatesFrom: [Int]
+  let chainReach: [Value]
+  /// `chainWeightFrom[i]` is the weight of `chain[i...]`; one extra slot holds 0.
+  let chainWeightFrom: [Value]
   /// Position on the chain for chain commits, -1 for the others.
   let chainPosition: [Int32]
   /// The chain position whose walk first reached each commit; -1 when none did.
@@ -34,12 +59,10 @@ struct ReachIndex {
   /// The smallest chain position among each commit's ancestors-or-self; `chain.count` when none.
   let low: [Int32]
 
-  init(graph: CommitGraph, remaining: CommitSet, candidates allCandidates: CommitSet) {
+  init(graph: CommitGraph, remaining: CommitSet, weights: Weights) {
     self.graph = graph
     self.remaining = remaining
-    let candidates = remaining.intersection(allCandidates)
-    self.candidates = candidates
-    total = candidates.count
+    self.weights = weights
 
     var chain = [Int]()
     var cursor = remaining.first
@@ -53,17 +76,19 @@ struct ReachIndex {
     // Oldest chain commit first: each walk adds what the next younger chain commit reaches
     // beyond the older ones.
     var stamp = [Int32](repeating: -1, count: graph.count)
-    var reach = [Int](repeating: 0, count: chain.count + 1)
-    var chainCandidates = [Int](repeating: 0, count: chain.count + 1)
+    var reach = [Value](repeating: .zero, count: chain.count + 1)
+    var chainWeight = [Value](repeating: .zero, count: chain.count + 1)
     var stack = [Int]()
+    var reached = 0
     for offset in chain.indices.reversed() {
       let start = chain[offset]
       let mark = Int32(offset)
       stamp[start] = mark
       stack.append(start)
-      var added = 0
+      var added = Value.zero
       while let current = stack.popLast() {
-        if candidates.contains(current) { added += 1 }
+        reached += 1
+        added += weights.weight(of: current)
         graph.forEachParent(of: current) { parent in
           if stamp[parent] < 0, remaining.contains(parent) {
             stamp[parent] = mark
@@ -72,8 +97,7 @@ struct ReachIndex {
         }
       }
       reach[offset] = reach[offset + 1] + added
-      chainCandidates[offset] =
-        chainCandidates[offset + 1] + (candidates.contains(start) ? 1 : 0)
+      chainWeight[offset] = chainWeight[offset + 1] + weights.weight(of: start)
     }
 
     // Parents before children, so each commit sees its parents' low points.
@@ -91,9 +115,17 @@ struct ReachIndex {
       low[number] = lowest
     }
 
+    // Commits that no chain commit reaches (none when all of `remaining` lies below its top)
+    // weigh in the total too.
+    var total = reach[0]
+    if reached < remaining.count {
+      for number in remaining where stamp[number] < 0 { total += weights.weight(of: number) }
+    }
+
     self.chain = chain
+    self.total = total
     chainReach = reach
-    chainCandidatesFrom = chainCandidates
+    chainWeightFrom = chainWeight
     chainPosition = position
     self.stamp = stamp
     self.low = low
@@ -101,17 +133,27 @@ struct ReachIndex {
 
   func isOnChain(_ number: Int) -> Bool { chainPosition[number] >= 0 }
 
-  /// Bounds on the reach of a remaining candidate that is off the chain, without walking.
-  func reachBounds(of number: Int) -> ClosedRange<Int> {
+  /// Bounds on the reach of a remaining commit that is off the chain, without walking: at least
+  /// its low point's plus its own weight; at most what its stamping chain commit reaches
+  /// (`total` when none did), less the chain commits above its low point (not its ancestors).
+  func reachBounds(of number: Int) -> ClosedRange<Value> {
     let lowest = Int(low[number])
-    let lower = chainReach[lowest] + 1
-    // Ancestors of `number` lie within what its stamping chain commit reaches, minus the
-    // chain commits above its low point, which it cannot reach.
+    let lower = chainReach[lowest] + weights.weight(of: number)
     let outer = stamp[number] >= 0 ? chainReach[Int(stamp[number])] : total
     let stampPosition = stamp[number] >= 0 ? Int(stamp[number]) : 0
-    let upper = outer - (chainCandidatesFrom[stampPosition] - chainCandidatesFrom[lowest])
+    let upper = outer - (chainWeightFrom[stampPosition] - chainWeightFrom[lowest])
     return lower...max(lower, upper)
   }
+}
+
+extension ReachIndex<CommitSet> {
+  /// Counts the possible culprits: the candidates among `remaining`.
+  init(graph: CommitGraph, remaining: CommitSet, candidates: CommitSet) {
+    self.init(graph: graph, remaining: remaining, weights: remaining.intersection(candidates))
+  }
+
+  /// The possible culprits: remaining commits that may be blamed.
+  var candidates: CommitSet { weights }
 }
 
 /// Scratch space for exact reach walks, reused across many commits of one graph.
@@ -125,7 +167,7 @@ struct ReachWalker {
   init(count: Int) { seen = [UInt32](repeating: 0, count: count) }
 
   /// The exact reach of `number`, a remaining commit.
-  mutating func reach(of number: Int, in index: ReachIndex) -> Int {
+  mutating func reach<Weights>(of number: Int, in index: ReachIndex<Weights>) -> Weights.Value {
     if index.chainPosition[number] >= 0 { return index.chainReach[Int(index.chainPosition[number])] }
     generation &+= 1
     if generation == 0 {
@@ -135,12 +177,12 @@ struct ReachWalker {
     let lowest = index.low[number]
     // Commits stamped at or below the low point are ancestors of that chain commit, already
     // counted in its reach.
-    var count = index.chainReach[Int(lowest)]
+    var reach = index.chainReach[Int(lowest)]
     seen[number] = generation
     stack.append(number)
     while let current = stack.popLast() {
       visited += 1
-      if index.candidates.contains(current) { count += 1 }
+      reach += index.weights.weight(of: current)
       index.graph.forEachParent(of: current) { parent in
         guard seen[parent] != generation, index.remaining.contains(parent),
           index.stamp[parent] < lowest
@@ -149,6 +191,6 @@ struct ReachWalker {
         stack.append(parent)
       }
     }
-    return count
+    return reach
   }
 }

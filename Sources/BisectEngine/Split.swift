@@ -7,7 +7,7 @@ struct ScoredCommit {
   var isOnChain: Bool
 }
 
-extension ReachIndex {
+extension ReachIndex<CommitSet> {
   /// Up to `count` distinct commits of `testable` whose reaches lie nearest to
   /// `total * j / (count + 1)` for `j = 1...count`, so that their verdicts split the possible
   /// culprits into `count + 1` parts as evenly as the graph allows. For `count == 1` this is

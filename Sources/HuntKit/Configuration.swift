@@ -41,6 +41,33 @@ public enum InfrastructureFailurePolicy: String, Sendable, Hashable {
   case abort
 }
 
+/// How the runs of one step's test (`repeat: N`) make its verdict.
+public enum RepeatRule: String, Sendable, Hashable {
+  /// The verdict most runs gave (good wins a tie, since a regression should fail reliably).
+  case majority
+  /// Bad when any run said bad: for tests that fail rarely on the culprit.
+  case anyBad = "any-bad"
+}
+
+/// The probabilistic mode for flaky tests (`flaky:` or `--flaky`): see docs/flaky.md.
+public struct FlakyMode: Sendable, Hashable {
+  /// How often a good commit's test says bad; nil: estimated from the verdicts.
+  public var falseBad: Double?
+  /// How often a bad commit's test says good; nil: estimated from the verdicts.
+  public var falseGood: Double?
+  /// Stop when one candidate is the culprit with at least this probability.
+  public var confidence = 0.99
+  /// The most test runs to spend; nil for the engine's default.
+  public var budget: Int?
+
+  public init(falseBad: Double? = nil, falseGood: Double? = nil, confidence: Double = 0.99, budget: Int? = nil) {
+    self.falseBad = falseBad
+    self.falseGood = falseGood
+    self.confidence = confidence
+    self.budget = budget
+  }
+}
+
 /// A named place to deploy to, with its own variables.
 public struct DeployEnvironment: Sendable, Hashable {
   public var name: String
@@ -64,7 +91,9 @@ public struct Configuration: Sendable, Hashable {
   public var restoreTarget: RestoreTarget = .lastGood
   /// Prints the revision deployed before the hunt (for `restore: original`).
   public var originalCommand: String?
-  public var environmentName: String?
+  /// The environments a hunt deploys to (`environment:` or `--env`, one name or several):
+  /// with several, each round tests one candidate per environment at the same time.
+  public var environmentNames: [String] = []
   public var environments: [String: DeployEnvironment] = [:]
   public var deployTimeout: Duration? = .seconds(1800)
   public var testTimeout: Duration? = .seconds(600)
@@ -85,14 +114,32 @@ public struct Configuration: Sendable, Hashable {
   /// Take verdicts from earlier hunts with the same deploy, test and environment instead of
   /// testing those commits again (on by default for nightly hunts, off otherwise).
   public var reuseVerdicts = false
+  /// Runs of the test per step (`repeat: N`), combined by `repeatRule`.
+  public var testRuns = 1
+  public var repeatRule: RepeatRule = .majority
+  /// After a culprit is found, test it and its parents this many more times each.
+  public var confirmRuns = 0
+  /// Probabilistic bisection for flaky tests; nil for plain bisection.
+  public var flaky: FlakyMode?
+  /// Hunt along the first-parent line for the merge first, then inside that merge.
+  public var descend = false
 
   public init() {}
 
   /// A short hash of what decides a verdict: the deploy and test commands and the
   /// environment's name and variables. Verdicts are reused only between equal fingerprints.
   public func fingerprint(for environment: DeployEnvironment) -> String {
-    var text = "deploy=\(deployCommand ?? "")\u{0}test=\(testCommand ?? "")\u{0}env=\(environment.name)"
-    for (key, value) in environment.variables.sorted(by: { $0.key < $1.key }) { text += "\u{0}\(key)=\(value)" }
+    fingerprint(for: [environment])
+  }
+
+  /// The fingerprint of a hunt over several environments together: verdicts found on any of
+  /// them stand for all of them (that is what running one hunt on several assumes).
+  public func fingerprint(for environments: [DeployEnvironment]) -> String {
+    var text = "deploy=\(deployCommand ?? "")\u{0}test=\(testCommand ?? "")"
+    for environment in environments {
+      text += "\u{0}env=\(environment.name)"
+      for (key, value) in environment.variables.sorted(by: { $0.key < $1.key }) { text += "\u{0}\(key)=\(value)" }
+    }
     // FNV-1a, 64 bits: stable across runs and machines (Swift's Hasher is seeded per process).
     var hash: UInt64 = 0xcbf2_9ce4_8422_2325
     for byte in text.utf8 {
@@ -127,14 +174,32 @@ public struct Configuration: Sendable, Hashable {
     return FileManager.default.fileExists(atPath: path) ? try load(path: path) : Configuration()
   }
 
-  /// The environment a hunt deploys to: the named one, else `dev` when defined, else a plain
-  /// environment called `default`.
+  /// The environment a hunt deploys to: the first named one, else `dev` when defined, else a
+  /// plain environment called `default`.
   public func environment() throws(ConfigurationError) -> DeployEnvironment {
-    if let name = environmentName {
-      if let environment = environments[name] { return environment }
-      if environments.isEmpty { return DeployEnvironment(name: name) }
-      throw .unknownEnvironment(name, known: environments.keys.sorted())
+    try environmentsInUse()[0]
+  }
+
+  /// The environments a hunt deploys to, in the order named (never empty): the named ones,
+  /// else `dev` when defined, else the only one defined, else a plain one called `default`.
+  public func environmentsInUse() throws(ConfigurationError) -> [DeployEnvironment] {
+    if !environmentNames.isEmpty {
+      var chosen = [DeployEnvironment]()
+      for name in environmentNames where !chosen.contains(where: { $0.name == name }) {
+        if let environment = environments[name] {
+          chosen.append(environment)
+        } else if environments.isEmpty {
+          chosen.append(DeployEnvironment(name: name))
+        } else {
+          throw .unknownEnvironment(name, known: environments.keys.sorted())
+        }
+      }
+      return chosen
     }
+    return [try defaultEnvironment()]
+  }
+
+  private func defaultEnvironment() throws(ConfigurationError) -> DeployEnvironment {
     if let dev = environments["dev"] { return dev }
     if environments.count == 1, let only = environments.values.first { return only }
     if environments.isEmpty { return DeployEnvironment(name: "default") }
@@ -151,6 +216,8 @@ public enum ConfigurationError: Error, Equatable, Sendable, LocalizedError {
   case unknownEnvironment(String, known: [String])
   case noEnvironmentChosen(known: [String])
   case protectedEnvironment(String)
+  /// Two settings that cannot work together.
+  case conflict(String)
 
   public var errorDescription: String? {
     switch self {
@@ -165,7 +232,9 @@ public enum ConfigurationError: Error, Equatable, Sendable, LocalizedError {
     case .unknownEnvironment(let name, let known):
       "Unknown environment '\(name)'. Defined: \(known.joined(separator: ", "))."
     case .noEnvironmentChosen(let known):
-      "Several environments are defined (\(known.joined(separator: ", "))): choose one with --env NAME or an 'environment' key."
+      "Several environments are defined (\(known.joined(separator: ", "))): choose one or more with --env NAME (repeatable) or an 'environment' key."
+    case .conflict(let problem):
+      problem
     case .protectedEnvironment(let name):
       "Environment '\(name)' is protected: bisect-deploy will not deploy there unless you pass --allow-protected \(name)."
     }
@@ -202,7 +271,7 @@ extension Configuration {
       switch key.name {
       case "deploy": configuration.deployCommand = try reader.string(value, key: key)
       case "test": configuration.testCommand = try reader.string(value, key: key)
-      case "environment": configuration.environmentName = try reader.string(value, key: key)
+      case "environment": configuration.environmentNames = try reader.strings(value, key: key)
       case "first_parent": configuration.firstParent = try reader.bool(value, key: key)
       case "verify_endpoints": configuration.verifyEndpoints = try reader.bool(value, key: key)
       case "paths": configuration.paths = try reader.strings(value, key: key)
@@ -210,6 +279,26 @@ extension Configuration {
       case "logs": configuration.logDirectory = try reader.string(value, key: key)
       case "max_duration": configuration.maxDuration = try reader.duration(value, key: key)
       case "reuse_verdicts": configuration.reuseVerdicts = try reader.bool(value, key: key)
+      case "repeat": configuration.testRuns = try reader.integer(value, key: key, minimum: 1)
+      case "repeat_rule": configuration.repeatRule = try reader.choice(value, key: key)
+      case "confirm": configuration.confirmRuns = try reader.integer(value, key: key, minimum: 0)
+      case "descend": configuration.descend = try reader.bool(value, key: key)
+      case "flaky":
+        if case .scalar = value {
+          configuration.flaky = try reader.bool(value, key: key) ? FlakyMode() : nil
+          continue
+        }
+        var mode = FlakyMode()
+        for (inner, innerValue) in try reader.mapping(value, key: key.name) {
+          switch inner.name {
+          case "false_bad": mode.falseBad = try reader.rate(innerValue, key: inner, below: 0.5)
+          case "false_good": mode.falseGood = try reader.rate(innerValue, key: inner, below: 0.5)
+          case "confidence": mode.confidence = try reader.rate(innerValue, key: inner, below: 1, above: 0.5)
+          case "budget": mode.budget = try reader.integer(innerValue, key: inner, minimum: 1)
+          default: throw reader.unknown(inner, known: ["false_bad", "false_good", "confidence", "budget"])
+          }
+        }
+        configuration.flaky = mode
       case "test_timeout_means":
         configuration.testTimeoutPolicy = try reader.choice(value, key: key)
       case "restore":
@@ -267,7 +356,7 @@ extension Configuration {
           known: [
             "deploy", "test", "restore", "environment", "environments", "timeouts", "deploy_failure",
             "test_timeout_means", "verify_endpoints", "first_parent", "paths", "workspace", "logs", "max_duration",
-            "reuse_verdicts",
+            "reuse_verdicts", "repeat", "repeat_rule", "confirm", "flaky", "descend",
           ])
       }
     }
@@ -349,6 +438,19 @@ struct NodeReader {
     return value
   }
 
+  /// A probability written as a number (`0.1`) or a percentage (`10%`), at least `above` and
+  /// below `below`.
+  func rate(_ node: Node, key: KeyName, below: Double, above: Double = 0) throws(ConfigurationError) -> Double {
+    let text = try string(node, key: key)
+    guard let value = parseRate(text), value >= above, value < below else {
+      throw .invalid(
+        path: path, line: key.line, key: key.name,
+        problem:
+          "expected a probability from \(above) up to (not including) \(below), such as 0.05 or 5%, found '\(text)'")
+    }
+    return value
+  }
+
   /// Seconds as a number (`90`, `1.5`), or with a unit (`90s`, `10m`, `1h`); `none` for no limit.
   func duration(_ node: Node, key: KeyName) throws(ConfigurationError) -> Duration? {
     let text = try string(node, key: key)
@@ -386,4 +488,11 @@ public func parseDuration(_ text: String) -> Duration? {
   }
   guard let value = Double(number), value >= 0, value.isFinite else { return nil }
   return .milliseconds(Int64((value * scale * 1000).rounded()))
+}
+
+/// Parses `0.05` or `5%` into a probability; nil for anything else.
+public func parseRate(_ text: String) -> Double? {
+  let trimmed = text.trimmingCharacters(in: .whitespaces)
+  if trimmed.hasSuffix("%") { return Double(trimmed.dropLast()).map { $0 / 100 }.flatMap { $0.isFinite ? $0 : nil } }
+  return Double(trimmed).flatMap { $0.isFinite ? $0 : nil }
 }

@@ -88,11 +88,13 @@ public func runNightly(
   let variables = stepVariables(
     repository: repository, environment: environment, commit: tip, checkout: checkout, step: 0, phase: "nightly")
   var record = StepRecord(number: 0, commit: tip, purpose: .verifyBad, logDirectory: logs)
+  record.environment = environment.name
   if let facts = try? repository.commit(tip) {
-    events(.stepStarted(number: 0, commit: facts, remaining: 0, purpose: .verifyBad))
+    events(.stepStarted(number: 0, commit: facts, remaining: 0, purpose: .verifyBad, environment: environment.name))
   }
   await deployAndTest(
-    &record, checkout: checkout, environment: variables, configuration: configuration, stopper: stopper, events: events)
+    &record, checkout: checkout, environment: variables, configuration: configuration,
+    runs: TestRuns.of(configuration), stopper: stopper, events: events)
   events(.stepFinished(record))
   try? FileManager.default.removeItem(at: checkout)
 

@@ -21,7 +21,12 @@ public func htmlReport(_ summary: HuntSummary) -> String {
   page += "</strong>: \(htmlEscaped(summary.outcomeText))</p>\n"
   page += "<dl class='facts'>\n"
   page += fact("Repository", "<code>\(htmlEscaped(summary.repository))</code>")
-  page += fact("Environment", "<code>\(htmlEscaped(summary.environment))</code>")
+  let environments = summary.environments
+  if environments.count > 1 {
+    page += fact("Environments", environments.map { "<code>\(htmlEscaped($0))</code>" }.joined(separator: " "))
+  } else {
+    page += fact("Environment", "<code>\(htmlEscaped(summary.environment))</code>")
+  }
   page += fact("Bad", "<code>\(htmlEscaped(summary.badHash))</code>")
   if !summary.goodHashes.isEmpty {
     page += fact("Good", summary.goodHashes.map { "<code>\(htmlEscaped($0))</code>" }.joined(separator: " "))
@@ -30,11 +35,20 @@ public func htmlReport(_ summary: HuntSummary) -> String {
   page += fact("Duration", htmlEscaped(durationText(summary.totalSeconds)))
   page += fact("Candidates", "\(summary.candidateCount)")
   page += fact("Steps", "\(summary.steps.count)")
+  if let probability = summary.probability {
+    var value = htmlEscaped(confidenceText(probability))
+    if let runnerUp = probability.runnerUp {
+      value += "; runner-up <code title='\(htmlEscaped(runnerUp.hash))'>\(htmlEscaped(runnerUp.shortHash))</code>"
+      if !runnerUp.subject.isEmpty { value += " “\(htmlEscaped(runnerUp.subject))”" }
+      value += " at \(htmlEscaped(percentText(runnerUp.probability)))"
+    }
+    page += fact("Confidence", value)
+  }
   page += "</dl>\n</header>\n"
 
   page += "<section class='picture-section'>\n<h2>The search</h2>\n"
   page += "<div class='picture'>\(searchPicture(summary))</div>\n"
-  page += legend()
+  page += legend(showsMoved: summary.steps.contains { $0.moved })
   page += "</section>\n"
 
   if let culprit = summary.culprit {
@@ -59,6 +73,25 @@ public func htmlReport(_ summary: HuntSummary) -> String {
     }
     page += "</section>\n"
   }
+  if let descent = summary.descent {
+    page += "<section class='descent'>\n<h2>How it was found</h2>\n"
+    page += "<p class='descent'>The first-parent search blamed merge "
+    page += "<code title='\(htmlEscaped(descent.merge.hash))'>\(htmlEscaped(descent.merge.shortHash))</code>"
+    if let number = descent.pullRequest {
+      page += " (pull request <strong>#\(number)</strong>)"
+    } else {
+      page += " “\(htmlEscaped(descent.merge.subject))”"
+    }
+    if let inner = descent.innerCulprit {
+      page += "; inside it, <code title='\(htmlEscaped(inner.hash))'>\(htmlEscaped(inner.shortHash))</code> "
+      page += "“\(htmlEscaped(inner.subject))” broke it.</p>\n"
+    } else if let note = descent.note {
+      page += "; the merge is the answer: \(htmlEscaped(sentence(note)))</p>\n"
+    } else {
+      page += "; the merge is the answer.</p>\n"
+    }
+    page += "</section>\n"
+  }
   if !summary.otherPossibleCulprits.isEmpty {
     page += "<section class='possible'>\n"
     page += "<h2>\(summary.culprit == nil ? "Possible culprits" : "Other possible culprits")</h2>\n"
@@ -68,34 +101,43 @@ public func htmlReport(_ summary: HuntSummary) -> String {
 
   if !summary.steps.isEmpty {
     page += "<section class='steps'>\n<h2>Steps</h2>\n"
-    page += "<table>\n<thead><tr><th>Step</th><th>Commit</th><th>Subject</th><th>Purpose</th><th>Verdict</th>"
+    let showsEnvironment = showsEnvironmentColumn(summary)
+    page += "<table>\n<thead><tr><th>Step</th><th>Commit</th>\(showsEnvironment ? "<th>Env</th>" : "")"
+    page += "<th>Subject</th><th>Purpose</th><th>Verdict</th>"
     page += "<th>Deploy (s)</th><th>Test (s)</th><th>Total</th><th>Notes</th></tr></thead>\n<tbody>\n"
     for step in summary.steps {
-      page += "<tr class='verdict-\(step.verdict.rawValue)'>"
+      page += "<tr class='\(step.moved ? "moved" : "verdict-\(step.verdict.rawValue)")'>"
       page += "<td class='number'>\(step.number)</td>"
       page += "<td><code title='\(htmlEscaped(step.hash))'>\(htmlEscaped(step.shortHash))</code></td>"
+      if showsEnvironment {
+        page += "<td class='environment'>"
+        page += step.environment.isEmpty ? "–" : "<code>\(htmlEscaped(step.environment))</code>"
+        page += "</td>"
+      }
       page += "<td>\(htmlEscaped(step.subject))</td>"
       page += "<td>\(step.purpose.rawValue)</td>"
-      page += "<td><span class='verdict' style='background:\(verdictColour(step.verdict))'>"
-      page += "\(step.verdict.rawValue)</span></td>"
+      page += "<td><span class='verdict' style='background:\(stepColour(step))'>"
+      page += "\(htmlEscaped(verdictWord(step)))</span></td>"
       page += "<td class='number'>\(secondsText(step.deploySeconds))</td>"
       page += "<td class='number'>\(secondsText(step.testSeconds))</td>"
       page += "<td class='number'>\(htmlEscaped(durationText(step.totalSeconds)))</td>"
-      page += "<td>\(htmlEscaped(provenanceText(step)))</td></tr>\n"
+      page += "<td>\(htmlEscaped(notesText(step)))</td></tr>\n"
     }
     let deploy = summary.steps.compactMap(\.deploySeconds).reduce(0, +)
     let test = summary.steps.compactMap(\.testSeconds).reduce(0, +)
     page += "</tbody>\n</table>\n"
     page += "<p class='time'>Time spent: \(htmlEscaped(durationText(summary.totalSeconds))) in all; deploying "
     page += "\(htmlEscaped(durationText(deploy))), testing \(htmlEscaped(durationText(test))).</p>\n"
-    let logged = summary.steps.filter { !$0.logTail.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
-    if !logged.isEmpty {
-      page += "<h3>Logs</h3>\n"
-      for step in logged {
-        page += "<details class='log verdict-\(step.verdict.rawValue)'><summary>Step \(step.number): "
-        page += "<code>\(htmlEscaped(step.shortHash))</code> \(htmlEscaped(step.subject)) "
-        page += "(\(step.verdict.rawValue))</summary><pre>\(htmlEscaped(step.logTail))</pre></details>\n"
-      }
+    page += "</section>\n"
+  }
+  if let confirmation = summary.confirmation { page += confirmationSection(confirmation) }
+  let logged = summary.steps.filter { !$0.logTail.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
+  if !logged.isEmpty {
+    page += "<section class='logs'>\n<h2>Logs</h2>\n"
+    for step in logged {
+      page += "<details class='log \(step.moved ? "moved" : "verdict-\(step.verdict.rawValue)")'><summary>"
+      page += "Step \(step.number): <code>\(htmlEscaped(step.shortHash))</code> \(htmlEscaped(step.subject)) "
+      page += "(\(htmlEscaped(verdictWord(step))))</summary><pre>\(htmlEscaped(step.logTail))</pre></details>\n"
     }
     page += "</section>\n"
   }
@@ -105,6 +147,26 @@ public func htmlReport(_ summary: HuntSummary) -> String {
 
 private func fact(_ name: String, _ valueHTML: String) -> String {
   "<dt>\(name)</dt><dd>\(valueHTML)</dd>\n"
+}
+
+private func confirmationSection(_ confirmation: ConfirmationSummary) -> String {
+  var html = "<section class='confirmation'>\n<h2>Confirmation</h2>\n"
+  html += "<p class='confirmation \(confirmation.holds ? "holds" : "does-not-hold")'>"
+  html += "\(htmlEscaped(confirmationSentence(confirmation)))</p>\n"
+  if !confirmation.tallies.isEmpty {
+    html += "<table class='tallies'>\n<thead><tr><th>Commit</th><th>Role</th><th>Subject</th><th>Bad runs</th>"
+    html += "<th>Good runs</th><th>Skipped runs</th></tr></thead>\n<tbody>\n"
+    for tally in confirmation.tallies {
+      html += "<tr class='\(tally.isCulprit ? "culprit" : "parent")'>"
+      html += "<td><code title='\(htmlEscaped(tally.hash))'>\(htmlEscaped(tally.shortHash))</code></td>"
+      html += "<td>\(tally.isCulprit ? "culprit" : "parent")</td><td>\(htmlEscaped(tally.subject))</td>"
+      html += "<td class='number'>\(tally.bad)</td><td class='number'>\(tally.good)</td>"
+      html += "<td class='number'>\(tally.skipped)</td></tr>\n"
+    }
+    html += "</tbody>\n</table>\n"
+  }
+  html += "</section>\n"
+  return html
 }
 
 private func commitBlock(_ commit: CommitDetails) -> String {
@@ -119,7 +181,7 @@ private func commitBlock(_ commit: CommitDetails) -> String {
   return html
 }
 
-private func legend() -> String {
+private func legend(showsMoved: Bool) -> String {
   let items: [(String, String)] = [
     ("good", verdictColour(.good)), ("bad", verdictColour(.bad)), ("skipped", verdictColour(.skip)),
     ("aborted or stopped", verdictColour(.abort)),
@@ -127,6 +189,9 @@ private func legend() -> String {
   var html = "<ul class='legend'>\n"
   for (name, colour) in items {
     html += "<li><span class='swatch' style='background:\(colour)'></span>\(name) (step number inside)</li>\n"
+  }
+  if showsMoved {
+    html += "<li><span class='swatch moved'></span>deploy failed there, moved to another environment</li>\n"
   }
   html += "<li><span class='swatch ring'></span>culprit</li>\n"
   html += "<li><span class='swatch dot'></span>untested commit</li>\n"
@@ -152,6 +217,7 @@ private let styleSheet = """
   .legend{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.4em 1.2em;font-size:.9em;color:#57606a}
   .swatch{display:inline-block;width:12px;height:12px;border-radius:50%;margin-right:.35em;vertical-align:-1px}
   .swatch.ring{border:2.5px solid #4a148c;width:9px;height:9px}
+  .swatch.moved{border:1.5px dashed #5c6bc0;width:10px;height:10px}
   .swatch.dot{background:#9aa5b1;width:6px;height:6px;vertical-align:1px}
   .commit{border:1px solid #d8dee4;border-radius:6px;padding:.2em .9em;margin:.6em 0}
   .meta{color:#57606a}pre{background:#f6f8fa;padding:.7em;border-radius:6px;overflow-x:auto;white-space:pre}

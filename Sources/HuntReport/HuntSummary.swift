@@ -66,6 +66,10 @@ public enum StepPurpose: String, Sendable, Hashable, CaseIterable {
   case verifyGood = "verify-good"
   case bisect
   case manual
+  /// A commit inside the merge that the first-parent search blamed (`--descend`).
+  case descend
+  /// The culprit or one of its parents tested N more times (`--confirm N`).
+  case confirm
 }
 
 /// What a step concluded about its commit.
@@ -95,11 +99,21 @@ public struct StepSummary: Sendable, Hashable {
   public var totalSeconds: Double
   /// The last lines of the failing command's log (empty when there is nothing to show).
   public var logTail: String
+  /// The environment the step deployed to; empty when nothing was deployed (a reused verdict).
+  public var environment: String
+  /// The deploy failed in `environment` and the commit was handed to another environment, where
+  /// a later step tested it. `verdict` is then `skip`, but that is not the commit's verdict:
+  /// the reports show "deploy failed, moved" instead.
+  public var moved: Bool
+  /// The verdict of each test run when the test ran more than once (`repeat: N`, `--confirm N`);
+  /// empty for a single run.
+  public var runVerdicts: [StepVerdict]
 
   public init(
     number: Int, hash: String, shortHash: String, subject: String, purpose: StepPurpose,
     verdict: StepVerdict, reused: Bool = false, replayed: Bool = false, deploySeconds: Double? = nil,
-    testSeconds: Double? = nil, totalSeconds: Double, logTail: String = ""
+    testSeconds: Double? = nil, totalSeconds: Double, logTail: String = "", environment: String = "",
+    moved: Bool = false, runVerdicts: [StepVerdict] = []
   ) {
     self.number = number
     self.hash = hash
@@ -113,6 +127,9 @@ public struct StepSummary: Sendable, Hashable {
     self.testSeconds = testSeconds
     self.totalSeconds = totalSeconds
     self.logTail = logTail
+    self.environment = environment
+    self.moved = moved
+    self.runVerdicts = runVerdicts
   }
 }
 
@@ -139,11 +156,115 @@ public struct TimelineCommit: Sendable, Hashable {
   }
 }
 
+/// `--descend`: the merge the first-parent search blamed, and what the search inside it found.
+public struct DescentSummary: Sendable, Hashable {
+  /// The merge on the first-parent history that brought the regression in.
+  public var merge: CommitDetails
+  /// The pull request of the merge, see `pullRequestNumber(inMessage:)`.
+  public var pullRequest: Int?
+  /// The commit inside the merge that broke it; nil when the merge itself is the answer.
+  public var innerCulprit: CommitDetails?
+  /// Why the merge itself is the answer (e.g. its commits could not be deployed on their own).
+  public var note: String?
+
+  public init(merge: CommitDetails, pullRequest: Int? = nil, innerCulprit: CommitDetails? = nil, note: String? = nil) {
+    self.merge = merge
+    self.pullRequest = pullRequest
+    self.innerCulprit = innerCulprit
+    self.note = note
+  }
+}
+
+/// A commit the probabilistic mode ranked, with the probability that it is the first bad one.
+public struct ProbableCulprit: Sendable, Hashable {
+  public var hash: String
+  public var shortHash: String
+  /// Empty when the commit could not be read.
+  public var subject: String
+  /// Between 0 and 1.
+  public var probability: Double
+
+  public init(hash: String, shortHash: String, subject: String = "", probability: Double) {
+    self.hash = hash
+    self.shortHash = shortHash
+    self.subject = subject
+    self.probability = probability
+  }
+}
+
+/// The probabilistic mode's answer (flaky tests): how sure it is and what it cost.
+public struct ProbabilitySummary: Sendable, Hashable {
+  /// The probability that the culprit (or, for `culpritAmong`, the most likely commit) is the
+  /// first bad commit, between 0 and 1.
+  public var probability: Double
+  /// The next most likely commit.
+  public var runnerUp: ProbableCulprit?
+  /// Why the search stopped, as stored: `confident`, `budget-spent` or `nothing-testable`.
+  public var reason: String
+  /// Test runs in all.
+  public var testRuns: Int
+
+  public init(probability: Double, runnerUp: ProbableCulprit? = nil, reason: String, testRuns: Int) {
+    self.probability = probability
+    self.runnerUp = runnerUp
+    self.reason = reason
+    self.testRuns = testRuns
+  }
+
+  /// The reason in words: "confidence reached", "test budget spent"…
+  public var reasonText: String {
+    switch reason {
+    case "confident": "confidence reached"
+    case "budget-spent": "test budget spent"
+    case "nothing-testable": "nothing left that could be tested"
+    default: reason
+    }
+  }
+}
+
+/// How the test runs of `--confirm N` on one commit ended.
+public struct ConfirmationTally: Sendable, Hashable {
+  public var hash: String
+  public var shortHash: String
+  public var subject: String
+  /// The culprit itself; otherwise one of its parents.
+  public var isCulprit: Bool
+  public var bad: Int
+  public var good: Int
+  public var skipped: Int
+
+  public init(
+    hash: String, shortHash: String, subject: String = "", isCulprit: Bool, bad: Int, good: Int, skipped: Int
+  ) {
+    self.hash = hash
+    self.shortHash = shortHash
+    self.subject = subject
+    self.isCulprit = isCulprit
+    self.bad = bad
+    self.good = good
+    self.skipped = skipped
+  }
+}
+
+/// `--confirm N`: the culprit and its parents tested N more times each.
+public struct ConfirmationSummary: Sendable, Hashable {
+  /// Every run on the culprit failed and every run on its parents passed.
+  public var holds: Bool
+  /// The culprit first, then its parents.
+  public var tallies: [ConfirmationTally]
+
+  public init(holds: Bool, tallies: [ConfirmationTally] = []) {
+    self.holds = holds
+    self.tallies = tallies
+  }
+}
+
 /// Everything the reports show of one hunt. A plain value: build it once, render it anywhere.
 public struct HuntSummary: Sendable, Hashable {
   public var title: String
   /// The repository as the user named it (a path or a remote), shown as text only.
   public var repository: String
+  /// The environment deployed to, or several joined by "," when the hunt used them at once.
   public var environment: String
   public var badHash: String
   public var goodHashes: [String]
@@ -167,12 +288,19 @@ public struct HuntSummary: Sendable, Hashable {
   /// also hold the good boundary commits, so that their steps are drawn too; steps on commits
   /// that are not in it appear in the tables only.
   public var timeline: [TimelineCommit]
+  /// `--descend`: how the merge was blamed and what was found inside it.
+  public var descent: DescentSummary?
+  /// The probabilistic mode (flaky tests): the culprit's probability and the runner-up.
+  public var probability: ProbabilitySummary?
+  /// `--confirm N`: whether the answer held when tested again.
+  public var confirmation: ConfirmationSummary?
 
   public init(
     title: String, repository: String, environment: String, badHash: String, goodHashes: [String],
     outcome: OutcomeKind, outcomeText: String, culprit: CommitDetails? = nil, merge: CommitDetails? = nil,
     pullRequest: Int? = nil, otherPossibleCulprits: [CommitDetails] = [], steps: [StepSummary] = [],
-    totalSeconds: Double, started: Date, candidateCount: Int, timeline: [TimelineCommit] = []
+    totalSeconds: Double, started: Date, candidateCount: Int, timeline: [TimelineCommit] = [],
+    descent: DescentSummary? = nil, probability: ProbabilitySummary? = nil, confirmation: ConfirmationSummary? = nil
   ) {
     self.title = title
     self.repository = repository
@@ -190,6 +318,20 @@ public struct HuntSummary: Sendable, Hashable {
     self.started = started
     self.candidateCount = candidateCount
     self.timeline = timeline
+    self.descent = descent
+    self.probability = probability
+    self.confirmation = confirmation
+  }
+
+  /// The names in `environment`, in order.
+  public var environments: [String] {
+    environment.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+  }
+
+  /// The environments steps deployed to, in order of first use.
+  public var environmentsUsed: [String] {
+    var seen = Set<String>()
+    return steps.map(\.environment).filter { !$0.isEmpty && seen.insert($0).inserted }
   }
 }
 

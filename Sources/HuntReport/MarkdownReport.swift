@@ -10,8 +10,12 @@ public func markdownReport(_ summary: HuntSummary) -> String {
   lines.append("")
   lines.append("**\(markdownInline(summary.outcomeText))**")
   lines.append("")
+  let environments = summary.environments
   var facts = [
-    "Repository \(codeSpan(summary.repository)), environment \(codeSpan(summary.environment))",
+    "Repository \(codeSpan(summary.repository)), "
+      + (environments.count > 1
+        ? "environments \(environments.map(codeSpan).joined(separator: ", "))"
+        : "environment \(codeSpan(summary.environment))"),
     "bad \(codeSpan(String(summary.badHash.prefix(12))))",
   ]
   if !summary.goodHashes.isEmpty { facts.append("good \(codeSpan(shortList(summary.goodHashes)))") }
@@ -20,6 +24,10 @@ public func markdownReport(_ summary: HuntSummary) -> String {
     "\(summary.candidateCount) candidate\(summary.candidateCount == 1 ? "" : "s"), "
       + "\(summary.steps.count) step\(summary.steps.count == 1 ? "" : "s"), "
       + "\(durationText(summary.totalSeconds)); started \(dateTimeText(summary.started)).")
+  if let probability = summary.probability {
+    lines.append("")
+    lines.append(confidenceLine(probability))
+  }
 
   if let culprit = summary.culprit {
     lines.append("")
@@ -46,6 +54,12 @@ public func markdownReport(_ summary: HuntSummary) -> String {
       }
     }
   }
+  if let descent = summary.descent {
+    lines.append("")
+    lines.append("### How it was found")
+    lines.append("")
+    lines.append(descentLine(descent))
+  }
   if !summary.otherPossibleCulprits.isEmpty {
     lines.append("")
     lines.append(summary.culprit == nil ? "### Possible culprits" : "### Other possible culprits")
@@ -61,14 +75,19 @@ public func markdownReport(_ summary: HuntSummary) -> String {
     lines.append("")
     lines.append("### Steps")
     lines.append("")
-    lines.append("| Step | Commit | Subject | Purpose | Verdict | Deploy (s) | Test (s) | Total | Notes |")
-    lines.append("| ---: | --- | --- | --- | --- | ---: | ---: | ---: | --- |")
+    let showsEnvironment = showsEnvironmentColumn(summary)
+    let environmentHeader = showsEnvironment ? " Env |" : ""
+    let environmentRule = showsEnvironment ? " --- |" : ""
+    lines.append(
+      "| Step | Commit |\(environmentHeader) Subject | Purpose | Verdict | Deploy (s) | Test (s) | Total | Notes |")
+    lines.append("| ---: | --- |\(environmentRule) --- | --- | --- | ---: | ---: | ---: | --- |")
     for step in summary.steps {
-      let cells = [
+      var cells = [
         "\(step.number)", codeSpan(step.shortHash), markdownInline(step.subject), step.purpose.rawValue,
-        verdictMark(step.verdict), secondsText(step.deploySeconds), secondsText(step.testSeconds),
-        durationText(step.totalSeconds), provenanceText(step),
+        verdictMark(step), secondsText(step.deploySeconds), secondsText(step.testSeconds),
+        durationText(step.totalSeconds), markdownInline(notesText(step)),
       ]
+      if showsEnvironment { cells.insert(step.environment.isEmpty ? "–" : codeSpan(step.environment), at: 2) }
       lines.append("| " + cells.map(tableCell).joined(separator: " | ") + " |")
     }
     lines.append("")
@@ -80,8 +99,27 @@ public func markdownReport(_ summary: HuntSummary) -> String {
       lines.append("")
       for step in reused {
         lines.append(
-          "- step \(step.number) \(codeSpan(step.shortHash)): \(step.verdict.rawValue) "
+          "- step \(step.number) \(codeSpan(step.shortHash)): \(verdictWord(step)) "
             + "(\(step.reused ? "reused from the verdict cache" : "replayed from saved state"))")
+      }
+    }
+  }
+
+  if let confirmation = summary.confirmation {
+    lines.append("")
+    lines.append("### Confirmation")
+    lines.append("")
+    lines.append(confirmationSentence(confirmation))
+    if !confirmation.tallies.isEmpty {
+      lines.append("")
+      lines.append("| Commit | Role | Subject | Bad runs | Good runs | Skipped runs |")
+      lines.append("| --- | --- | --- | ---: | ---: | ---: |")
+      for tally in confirmation.tallies {
+        let cells = [
+          codeSpan(tally.shortHash), tally.isCulprit ? "culprit" : "parent", markdownInline(tally.subject),
+          "\(tally.bad)", "\(tally.good)", "\(tally.skipped)",
+        ]
+        lines.append("| " + cells.map(tableCell).joined(separator: " | ") + " |")
       }
     }
   }
@@ -97,7 +135,7 @@ public func markdownReport(_ summary: HuntSummary) -> String {
       lines.append("<details>")
       lines.append(
         "<summary>Step \(step.number): \(htmlEscaped(step.shortHash)) \(htmlEscaped(step.subject)) "
-          + "(\(step.verdict.rawValue))</summary>")
+          + "(\(verdictWord(step)))</summary>")
       lines.append("")
       lines += fencedBlock(cleanedForDisplay(step.logTail), info: "text")
       lines.append("")
@@ -130,8 +168,37 @@ private func timeSpentLine(_ summary: HuntSummary) -> String {
     + "testing \(durationText(test)); \(tested) of \(summary.steps.count) steps deployed in this run."
 }
 
-private func verdictMark(_ verdict: StepVerdict) -> String {
-  switch verdict {
+/// "Confidence: 99.73% (confidence reached, 23 test runs); runner-up `abc1234` Subject at 0.21%."
+private func confidenceLine(_ probability: ProbabilitySummary) -> String {
+  var line = "Confidence: \(confidenceText(probability))"
+  if let runnerUp = probability.runnerUp {
+    let subject = runnerUp.subject.isEmpty ? "" : " \(markdownInline(runnerUp.subject))"
+    line += "; runner-up \(codeSpan(runnerUp.shortHash))\(subject) at \(percentText(runnerUp.probability))"
+  }
+  return line + "."
+}
+
+/// "The first-parent search blamed merge `m` (pull request #146); inside it, `c` Subject broke it."
+private func descentLine(_ descent: DescentSummary) -> String {
+  var line = "The first-parent search blamed merge \(codeSpan(descent.merge.shortHash))"
+  if let number = descent.pullRequest {
+    line += " (pull request #\(number))"
+  } else {
+    line += " \(markdownInline(descent.merge.subject))"
+  }
+  if let inner = descent.innerCulprit {
+    line += "; inside it, \(codeSpan(inner.shortHash)) \(markdownInline(inner.subject)) broke it."
+  } else if let note = descent.note {
+    line += "; the merge is the answer: \(markdownInline(sentence(note)))"
+  } else {
+    line += "; the merge is the answer."
+  }
+  return line
+}
+
+private func verdictMark(_ step: StepSummary) -> String {
+  if step.moved { return "↪️ deploy failed, moved" }
+  return switch step.verdict {
   case .good: "✅ good"
   case .bad: "❌ bad"
   case .skip: "⏭️ skip"

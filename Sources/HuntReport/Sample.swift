@@ -109,6 +109,64 @@ extension HuntSummary {
   }
 }
 
+extension HuntSummary {
+  /// The sample hunt again, run on three environments at once with `--descend` and
+  /// `--confirm 3`: rounds of up to three steps, one deploy that failed on dev3 and moved to
+  /// dev1, the first-parent search blaming the merge of pull request #146, the search inside it
+  /// finding "Generalization cleanup", and the confirmation holding.
+  public static func parallelSample() -> HuntSummary {
+    var summary = sample()
+    let subjects = Dictionary(summary.timeline.map { ($0.hash, $0.subject) }, uniquingKeysWith: { first, _ in first })
+    let kernelDied = summary.steps[0].logTail
+    func step(
+      _ number: Int, _ key: Int, _ purpose: StepPurpose, _ verdict: StepVerdict, on environment: String,
+      deploy: Double?, test: Double?, moved: Bool = false, runs: [StepVerdict] = [], log: String = ""
+    ) -> StepSummary {
+      let hash = sampleHash(key)
+      return StepSummary(
+        number: number, hash: hash, shortHash: String(hash.prefix(7)), subject: subjects[hash] ?? "", purpose: purpose,
+        verdict: verdict, reused: environment.isEmpty, deploySeconds: deploy, testSeconds: test,
+        totalSeconds: (deploy ?? 0) + (test ?? 0) + (environment.isEmpty ? 0 : 1.4), logTail: log,
+        environment: environment, moved: moved, runVerdicts: runs)
+    }
+    let failedDeploy = """
+      $ ./deploy.py dev3 data8 \(sampleHash(15).prefix(7))
+      building hub image… done
+      helm upgrade: another operation (install/upgrade/rollback) is in progress
+      """
+    summary.environment = "dev1,dev2,dev3"
+    summary.steps = [
+      step(1, 20, .verifyBad, .bad, on: "dev1", deploy: 48.2, test: 11.6, log: kernelDied),
+      step(2, 0, .verifyGood, .good, on: "", deploy: nil, test: nil),
+      step(3, 7, .bisect, .good, on: "dev1", deploy: 44.0, test: 6.1),
+      step(4, 12, .bisect, .bad, on: "dev2", deploy: 45.3, test: 11.4, log: kernelDied),
+      step(5, 15, .bisect, .skip, on: "dev3", deploy: 31.0, test: nil, moved: true, log: failedDeploy),
+      step(6, 15, .bisect, .bad, on: "dev1", deploy: 46.7, test: 11.2, log: kernelDied),
+      step(7, 9, .bisect, .good, on: "dev1", deploy: 44.8, test: 6.0),
+      step(8, 11, .bisect, .good, on: "dev2", deploy: 45.1, test: 6.2),
+      step(9, 10, .descend, .bad, on: "dev1", deploy: 47.9, test: 11.3, log: kernelDied),
+      step(10, 10, .confirm, .bad, on: "dev1", deploy: 46.2, test: 33.9, runs: [.bad, .bad, .bad], log: kernelDied),
+      step(11, 9, .confirm, .good, on: "dev2", deploy: 45.0, test: 18.3, runs: [.good, .good, .good]),
+    ]
+    summary.totalSeconds = summary.steps.map(\.totalSeconds).reduce(0, +) + 23.5
+    summary.descent = DescentSummary(
+      merge: summary.merge!, pullRequest: summary.pullRequest, innerCulprit: summary.culprit)
+    let culprit = summary.culprit!
+    let parent = sampleHash(9)
+    summary.confirmation = ConfirmationSummary(
+      holds: true,
+      tallies: [
+        ConfirmationTally(
+          hash: culprit.hash, shortHash: culprit.shortHash, subject: culprit.subject, isCulprit: true, bad: 3, good: 0,
+          skipped: 0),
+        ConfirmationTally(
+          hash: parent, shortHash: String(parent.prefix(7)), subject: subjects[parent] ?? "", isCulprit: false, bad: 0,
+          good: 3, skipped: 0),
+      ])
+    return summary
+  }
+}
+
 /// A made-up but stable 40-digit hash for the sample's commit `key`.
 private func sampleHash(_ key: Int) -> String {
   var state = UInt64(key) &* 0x9E37_79B9_7F4A_7C15 &+ 0x2017_0323

@@ -16,6 +16,15 @@ func verdictColour(_ verdict: StepVerdict) -> String {
   }
 }
 
+/// The colour of a step whose deploy failed and that moved to another environment: its
+/// stored `skip` is not the commit's verdict, so it must not look like one.
+let movedColour = "#5c6bc0"
+
+/// The colour of a step's marker and verdict badge.
+func stepColour(_ step: StepSummary) -> String {
+  step.moved ? movedColour : verdictColour(step.verdict)
+}
+
 /// The widest the picture gets; beyond it commits are drawn closer together.
 let maximumPictureWidth = 2400.0
 
@@ -94,6 +103,9 @@ func searchPicture(_ summary: HuntSummary) -> String {
   var placed: [(x: Double, lane: Int, level: Int)] = []
   var markerCentre: [Int: (x: Double, y: Double)] = [:]  // step number -> where its marker is
   var markers = ""
+  // Leader lines go under every marker, so that they never cross out the number of a marker
+  // below (a commit tested again: moved to another environment, or confirmed).
+  var leaders = "<g class='leaders'>"
   for (step, index) in drawn {
     let x = xs[index]
     let lane = lanes[index]
@@ -107,21 +119,29 @@ func searchPicture(_ summary: HuntSummary) -> String {
     markerCentre[step.number] = (x, y)
     bounds.minY = min(bounds.minY, y - markerRadius - 4)
     bounds.maxY = max(bounds.maxY, y + markerRadius + 4)
-    let colour = verdictColour(step.verdict)
-    markers += "<g class='step verdict-\(step.verdict.rawValue)' data-step='\(step.number)'>"
+    let colour = stepColour(step)
+    let said =
+      step.moved && !step.environment.isEmpty ? "deploy failed in \(step.environment), moved" : verdictWord(step)
+    markers +=
+      "<g class='step \(step.moved ? "moved" : "verdict-\(step.verdict.rawValue)")' data-step='\(step.number)'>"
     markers += "<title>Step \(step.number): \(htmlEscaped(step.shortHash)) \(htmlEscaped(step.subject)) "
-    markers += "(\(step.verdict.rawValue))</title>"
+    markers += "(\(htmlEscaped(said)))</title>"
     if level > 0 {
-      markers += "<line x1='\(n(x))' y1='\(n(ys[index]))' x2='\(n(x))' y2='\(n(y))' stroke='\(colour)' "
-      markers += "stroke-width='1'/><circle cx='\(n(x))' cy='\(n(ys[index]))' r='2' fill='\(colour)'/>"
+      leaders += "<line x1='\(n(x))' y1='\(n(ys[index]))' x2='\(n(x))' y2='\(n(y))' stroke='\(colour)' "
+      leaders += "stroke-width='1'/><circle cx='\(n(x))' cy='\(n(ys[index]))' r='2' fill='\(colour)'/>"
     }
-    markers += "<circle class='marker' cx='\(n(x))' cy='\(n(y))' r='\(n(markerRadius))' fill='\(colour)' "
-    markers += "stroke='#ffffff' stroke-width='1.5'/>"
+    // A moved step is hollow and dashed: the commit was tested by a later step elsewhere.
+    markers += "<circle class='marker' cx='\(n(x))' cy='\(n(y))' r='\(n(markerRadius))' "
+    markers +=
+      step.moved
+      ? "fill='#ffffff' stroke='\(colour)' stroke-width='1.5' stroke-dasharray='3 2'/>"
+      : "fill='\(colour)' stroke='#ffffff' stroke-width='1.5'/>"
     let fontSize = step.number >= 100 ? 7 : step.number >= 10 ? 8.5 : 10
     markers += "<text class='step-number' x='\(n(x))' y='\(n(y + fontSize * 0.35))' "
-    markers += "font-size='\(n(fontSize))' text-anchor='middle' fill='#ffffff'>\(step.number)</text></g>"
+    markers += "font-size='\(n(fontSize))' text-anchor='middle' fill='\(step.moved ? colour : "#ffffff")'>"
+    markers += "\(step.number)</text></g>"
   }
-  body += markers
+  body += leaders + "</g>" + markers
 
   // The culprit (and the other possible culprits): a ring, and a label in a band above
   // everything else with a leader line down to the ring, so it never covers a marker.

@@ -112,3 +112,63 @@ func isFailure(_ step: StepSummary) -> Bool {
 func shortList(_ hashes: [String]) -> String {
   hashes.map { String($0.prefix(12)) }.joined(separator: ", ")
 }
+
+/// "99.73%": a probability (0...1) as a percentage with two decimals, "<0.01%" for tiny ones;
+/// the same on every machine (no locale).
+public func percentText(_ probability: Double) -> String {
+  guard probability.isFinite else { return "–" }
+  let hundredths = Int((probability * 10_000).rounded())
+  if hundredths == 0 && probability > 0 { return "<0.01%" }
+  return "\(hundredths / 100).\(twoDigits(hundredths % 100))%"
+}
+
+/// "2 of 3 runs bad", "1 of 3 runs bad, 1 skipped", "3 of 3 runs good"; nil for a single run
+/// (but for a confirmation, whose runs are its point).
+func runsText(_ step: StepSummary) -> String? {
+  let runs = step.runVerdicts
+  guard runs.count > 1 || (runs.count == 1 && step.purpose == .confirm) else { return nil }
+  let bad = runs.count { $0 == .bad }
+  let good = runs.count { $0 == .good }
+  let skipped = runs.count { $0 == .skip }
+  let counted =
+    bad == 0 && good > 0
+    ? "\(good) of \(runs.count) run\(runs.count == 1 ? "" : "s") good"
+    : "\(bad) of \(runs.count) run\(runs.count == 1 ? "" : "s") bad"
+  return counted + (skipped > 0 ? ", \(skipped) skipped" : "")
+}
+
+/// What a step concluded in words: its verdict, or that its deploy failed and it moved on.
+func verdictWord(_ step: StepSummary) -> String {
+  step.moved ? "deploy failed, moved" : step.verdict.rawValue
+}
+
+/// The notes column of the steps tables: test runs, then where a verdict came from.
+func notesText(_ step: StepSummary) -> String {
+  [runsText(step), provenanceText(step).isEmpty ? nil : provenanceText(step)].compactMap { $0 }
+    .joined(separator: "; ")
+}
+
+/// The Env column is shown only when steps ran in more than one environment.
+func showsEnvironmentColumn(_ summary: HuntSummary) -> Bool {
+  summary.environmentsUsed.count > 1
+}
+
+/// "99.73% (confidence reached, 23 test runs)".
+func confidenceText(_ probability: ProbabilitySummary) -> String {
+  "\(percentText(probability.probability)) (\(probability.reasonText), "
+    + "\(probability.testRuns) test run\(probability.testRuns == 1 ? "" : "s"))"
+}
+
+/// The first sentence of the confirmation section, in plain words.
+func confirmationSentence(_ confirmation: ConfirmationSummary) -> String {
+  confirmation.holds
+    ? "The answer holds: tested again, the culprit failed every run and its parents passed every run."
+    : "The answer does not hold: tested again, the culprit did not fail every run or a parent did not pass "
+      + "every run (see the runs below); treat the culprit with caution."
+}
+
+/// The text with a full stop at its end, unless it already ends a sentence.
+func sentence(_ text: String) -> String {
+  let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+  return trimmed.hasSuffix(".") || trimmed.hasSuffix("!") || trimmed.hasSuffix("?") ? trimmed : trimmed + "."
+}

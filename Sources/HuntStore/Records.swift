@@ -16,6 +16,10 @@ public enum StepPurpose: String, Sendable, Hashable, CaseIterable, Codable {
   case bisect
   /// A verdict the user gave by hand.
   case manual
+  /// A commit inside the merge a first-parent search blamed (`--descend`).
+  case descend
+  /// The culprit or a parent tested again (`--confirm N`).
+  case confirm
 }
 
 /// A hunt about to start: what `createHunt` stores.
@@ -136,4 +140,13 @@ public struct LockHolder: Sendable, Hashable {
     self.startedAt = startedAt
     self.huntID = huntID
   }
+}
+
+extension StepRow {
+  /// Starts the note of a step whose deploy failed in its environment, the commit having
+  /// moved to another one: its `skip` is not the commit's verdict.
+  public static let movedNote = "moved: deploy failed"
+
+  /// True for a step whose deploy failed in its environment and whose commit moved on.
+  public var moved: Bool { note?.hasPrefix(Self.movedNote) ?? false }
 }

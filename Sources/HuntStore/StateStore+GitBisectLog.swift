@@ -4,7 +4,7 @@ extension StateStore {
   /// The start block names bad and the goods (`# bad: [hash] subject` comments, then
   /// `git bisect start` with `--first-parent` and `-- PATHS` when the hunt used them); then
   /// every step that gave a verdict (good, bad or skip, reused ones included, aborts left
-  /// out), in order, as a `# verdict: [hash] subject` comment and a `git bisect verdict hash`
+  /// out, and so are deploys that failed in one environment and moved to another), in order, as a `# verdict: [hash] subject` comment and a `git bisect verdict hash`
   /// line. Arguments of `start` are single-quoted as git quotes them.
   ///
   /// - Parameters:
@@ -28,7 +28,7 @@ extension StateStore {
     if !hunt.paths.isEmpty { arguments += ["--"] + hunt.paths }
     log += "git bisect start " + arguments.map(Self.shellQuoted).joined(separator: " ") + "\n"
     for step in steps {
-      guard let verdict = step.verdict else { continue }
+      guard let verdict = step.verdict, !step.moved else { continue }
       log += comment(verdict.rawValue, step.commit)
       log += "git bisect \(verdict.rawValue) \(step.commit)\n"
     }

@@ -100,3 +100,19 @@ extension StateStore {
     return replaced
   }
 }
+
+extension StateStore {
+  /// Removes every lock held by hunt `huntID` (a hunt over several environments holds one
+  /// per environment and one under their joined names).
+  ///
+  /// - Returns: the environments whose lock was removed, sorted.
+  @discardableResult
+  public func breakLocks(ofHunt huntID: Int64) throws(StoreError) -> [String] {
+    try write { db in
+      let names = try String.fetchAll(
+        db, sql: "SELECT environment FROM locks WHERE hunt_id = ? ORDER BY environment", arguments: [huntID])
+      try db.execute(sql: "DELETE FROM locks WHERE hunt_id = ?", arguments: [huntID])
+      return names
+    }
+  }
+}

@@ -63,16 +63,21 @@ func median(_ values: [Double]) -> Double {
 
 /// Runs git and returns its trimmed standard output.
 func runGit(_ arguments: [String]) throws -> String {
+  try runTool("git", arguments).trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+/// Runs a program found on PATH and returns its standard output; throws when it fails.
+func runTool(_ program: String, _ arguments: [String]) throws -> String {
   let process = Process()
   process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-  process.arguments = ["git"] + arguments
+  process.arguments = [program] + arguments
   let pipe = Pipe()
   process.standardOutput = pipe
   try process.run()
   let data = pipe.fileHandleForReading.readDataToEndOfFile()
   process.waitUntilExit()
   guard process.terminationStatus == 0 else {
-    throw ValidationError("git \(arguments.joined(separator: " ")) failed")
+    throw ValidationError("\(program) \(arguments.joined(separator: " ")) failed")
   }
-  return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+  return String(decoding: data, as: UTF8.self)
 }

@@ -5,7 +5,7 @@ struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bisect-deploy-bench",
     abstract: "Benchmarks for bisect-deploy (figures, not pass/fail).",
-    subcommands: [GraphBenchmark.self, MidpointBenchmark.self])
+    subcommands: [GraphBenchmark.self, MidpointBenchmark.self, FlakyBenchmark.self, RoundsBenchmark.self])
 }
 
 Bench.main()

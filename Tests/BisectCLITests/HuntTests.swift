@@ -306,6 +306,17 @@ import Testing
     #expect(abort.status == 7)
   }
 
+  @Test("a restore target that names nothing is refused before anything is deployed")
+  func unknownRestoreTarget() throws {
+    let bench = try Bench(commits: 30, seed: 81)
+    let output = try bench.hunt([
+      "--deploy", "echo deployed >> \"$MARKERS/deploys\"", "--test", "exit 1", "--restore", "no-such-tag",
+    ])
+    #expect(output.status == 65, "\(output.stderr)")
+    #expect(output.stderr.contains("The restore target 'no-such-tag'"))
+    #expect(bench.marker("deploys") == nil, "nothing was deployed")
+  }
+
   @Test("a broken configuration names its file, line and key")
   func configurationErrors() throws {
     let bench = try Bench(commits: 20, seed: 9)

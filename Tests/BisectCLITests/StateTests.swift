@@ -66,6 +66,21 @@ import Testing
     return output.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
   }
 
+  /// Python's sqlite3 writing to our file, as another program would.
+  static func sqliteWrite(_ database: URL, _ sql: String) throws {
+    let script = "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()"
+    let output = try runProcess("/usr/bin/env", ["python3", "-c", script, database.path, sql])
+    #expect(output.status == 0, "\(output.stderr)")
+  }
+
+  /// Whether the state database holds a hunt yet (read without creating the file).
+  static func huntStored(_ database: URL) throws -> Bool {
+    guard FileManager.default.fileExists(atPath: database.path) else { return false }
+    let tables = try sqlite(database, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'hunts'")
+    guard tables == "1" else { return false }
+    return try sqlite(database, "SELECT count(*) FROM hunts") != "0"
+  }
+
   @Test("killed with SIGKILL at random moments, resumed hunts name the same culprit and never rerun a recorded step")
   func killAndResume() throws {
     var random = SeededRandom(seed: 2026)
@@ -80,6 +95,12 @@ import Testing
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         kills += 1
+        // Killed before the hunt was stored (a busy machine starts slowly): nothing to resume.
+        guard try Self.huntStored(setup.database) else {
+          if kills >= 6 { break }
+          process = try setup.start(setup.arguments)
+          continue
+        }
         #expect(try Self.sqlite(setup.database, "PRAGMA integrity_check") == "ok", "trial \(trial)")
         // Killed after the hunt had finished: starting the command again would be a new hunt.
         let outcome = try Self.sqlite(setup.database, "SELECT ifnull(outcome, '') FROM hunts ORDER BY id DESC LIMIT 1")
@@ -91,7 +112,7 @@ import Testing
       let finished = try setup.run(["hunts"]).stdout.contains("culprit")
       if process.terminationStatus != 0 && !finished {
         // The last start may itself have been killed: finish the hunt for the comparison.
-        let finish = try setup.run(["resume", "--quiet"])
+        let finish = try setup.run(try Self.huntStored(setup.database) ? ["resume", "--quiet"] : setup.arguments)
         #expect(finish.status == 0, "trial \(trial): \(finish.stdout)\(finish.stderr)")
       }
       let log = try setup.run(["hunts"])
@@ -136,6 +157,32 @@ import Testing
       ["--config", config.path, "--env", "staging"] + setup.arguments)
     #expect(other.status == 0, "\(other.stdout)\(other.stderr)")
     #expect(other.stdout.contains(setup.culprit))
+  }
+
+  @Test("a lock left by a hunt on another host blocks the environment until bisect-deploy unlock frees it")
+  func unlockForeignLock() throws {
+    let setup = try Setup(seed: 11)
+    #expect(try setup.run(setup.arguments).status == 0)
+    // A CI job on another machine was killed while it held the lock (hunt 1 stands in for it).
+    try Self.sqliteWrite(
+      setup.database, "INSERT INTO locks VALUES ('default', 1, 99999, 'ci-runner-7', '2026-11-20 03:00:00.000')")
+    let refused = try setup.run(setup.arguments)
+    #expect(refused.status == 75)
+    #expect(refused.stderr.contains("ci-runner-7"))
+    let unlock = try setup.run(["unlock", "default"])
+    #expect(unlock.status == 0, "\(unlock.stderr)")
+    #expect(unlock.stdout.contains("Removed the lock(s) of default held by process 99999 on ci-runner-7"))
+    #expect(try setup.run(setup.arguments).status == 0)
+
+    // A live process on this machine keeps its lock unless --force.
+    let host = ProcessInfo.processInfo.hostName.replacingOccurrences(of: "'", with: "''")
+    try Self.sqliteWrite(
+      setup.database, "INSERT INTO locks VALUES ('default', 1, \(getpid()), '\(host)', '2026-11-20 03:00:00.000')")
+    let live = try setup.run(["unlock", "default"])
+    #expect(live.status == 75)
+    #expect(live.stderr.contains("still running"))
+    #expect(try setup.run(["unlock", "default", "--force"]).status == 0)
+    #expect(try setup.run(["unlock", "default"]).stdout.contains("No lock on 'default'"))
   }
 
   @Test("bisect-deploy log is accepted by git bisect replay, which reaches the same culprit")

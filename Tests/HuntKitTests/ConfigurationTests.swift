@@ -104,7 +104,7 @@ import Testing
     #expect(throws: ConfigurationError.noEnvironmentChosen(known: ["prod", "staging"])) {
       try configuration.environment()
     }
-    configuration.environmentName = "qa"
+    configuration.environmentNames = ["qa"]
     #expect(throws: ConfigurationError.unknownEnvironment("qa", known: ["prod", "staging"])) {
       try configuration.environment()
     }

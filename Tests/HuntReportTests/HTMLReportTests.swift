@@ -123,6 +123,8 @@ struct HTMLReportTests {
     try htmlReport(.sample()).write(to: url, atomically: true, encoding: .utf8)
     try markdownReport(.sample()).write(
       to: URL(fileURLWithPath: "/tmp/bisect-deploy-sample-report.md"), atomically: true, encoding: .utf8)
+    try htmlReport(.parallelSample()).write(
+      to: URL(fileURLWithPath: "/tmp/bisect-deploy-parallel-report.html"), atomically: true, encoding: .utf8)
     try htmlReport(largeSummary(commits: 2000)).write(
       to: URL(fileURLWithPath: "/tmp/bisect-deploy-large-report.html"), atomically: true, encoding: .utf8)
     #expect(FileManager.default.fileExists(atPath: url.path))
@@ -180,4 +182,99 @@ func largeSummary(commits: Int) -> HuntSummary {
       hash: culprit.hash, shortHash: culprit.shortHash, subject: culprit.subject, authorName: "A",
       authorEmail: "a@example.org", authorDate: culprit.date),
     steps: steps, totalSeconds: 36 * Double(steps.count), started: start, candidateCount: count - 1, timeline: timeline)
+}
+
+@Suite("HTML report of several environments, descents, flaky tests and confirmations")
+struct HTMLFeatureTests {
+  @Test("lists the environments and has an Env column only when steps ran in several")
+  func environments() throws {
+    let summary = HuntSummary.parallelSample()
+    let page = ParsedPage(htmlReport(summary))
+    #expect(page.error == nil)
+    let names = page.all("dt").map(\.text)
+    #expect(names.contains("Environments") && !names.contains("Environment"))
+    let listed = page.all("code").filter { $0.ancestors.last == "dd" && $0.text.hasPrefix("dev") }.map(\.text)
+    #expect(listed == ["dev1", "dev2", "dev3"])
+    #expect(page.all("th").map(\.text).prefix(3) == ["Step", "Commit", "Env"])
+    let cells = page.all("td").filter { $0.attributes["class"] == "environment" }
+    #expect(cells.count == summary.steps.count)
+    #expect(cells[1].text == "–")  // a reused verdict deployed nothing
+
+    let single = ParsedPage(htmlReport(.sample()))
+    #expect(!single.all("th").contains { $0.text == "Env" })
+    #expect(single.all("dt").contains { $0.text == "Environment" })
+  }
+
+  @Test("draws and lists a step whose deploy failed and moved on distinctly, never as a skip")
+  func moved() throws {
+    let summary = HuntSummary.parallelSample()
+    let html = htmlReport(summary)
+    let page = ParsedPage(html)
+    #expect(page.error == nil)
+    let step = try #require(summary.steps.first { $0.moved })
+    #expect(!html.contains("verdict-skip"))
+    let group = try #require(page.all("g").first { $0.attributes["data-step"] == "\(step.number)" })
+    #expect(group.attributes["class"] == "step moved")
+    let marker = try #require(
+      page.all("circle").first {
+        $0.attributes["class"] == "marker" && $0.ancestors.last == "g" && $0.attributes["fill"] == "#ffffff"
+      })
+    #expect(marker.attributes["stroke-dasharray"] != nil)
+    #expect(page.all("title").contains { $0.text.hasSuffix("(deploy failed in dev3, moved)") })
+    #expect(page.all("circle").filter { $0.attributes["class"] == "marker" }.count == summary.steps.count)
+    let row = try #require(page.all("tr").first { $0.attributes["class"] == "moved" })
+    #expect(row.ancestors.last == "tbody")
+    #expect(page.all("span").contains { $0.attributes["class"] == "verdict" && $0.text == "deploy failed, moved" })
+    #expect(!page.all("span").contains { $0.attributes["class"] == "verdict" && $0.text == "skip" })
+    #expect(page.all("li").contains { $0.text.contains("moved to another environment") })
+  }
+
+  @Test("tells how the merge was blamed, shows the confidence and the confirmation")
+  func sections() throws {
+    let summary = HuntSummary.parallelSample()
+    let page = ParsedPage(htmlReport(summary))
+    #expect(page.error == nil)
+    let headings = page.all("h2").map(\.text)
+    #expect(headings.contains("How it was found") && headings.contains("Confirmation"))
+    let descent = try #require(page.all("p").first { $0.attributes["class"] == "descent" })
+    #expect(descent.text.hasPrefix("The first-parent search blamed merge "))
+    #expect(descent.text.contains("; inside it, ") && descent.text.hasSuffix("“Generalization cleanup” broke it."))
+    #expect(page.all("strong").contains { $0.text == "#146" && $0.ancestors.last == "p" })
+    let verdict = try #require(page.all("p").first { ($0.attributes["class"] ?? "").hasPrefix("confirmation") })
+    #expect(verdict.attributes["class"] == "confirmation holds")
+    let tallies = page.all("tr").filter { $0.attributes["class"] == "culprit" || $0.attributes["class"] == "parent" }
+    #expect(tallies.map { $0.attributes["class"] } == ["culprit", "parent"])
+    let counts = page.all("td").filter { $0.ancestors.contains("table") && $0.attributes["class"] == "number" }
+    #expect(counts.suffix(6).map(\.text) == ["3", "0", "0", "0", "3", "0"])
+
+    let flaky = ParsedPage(htmlReport(flakySummary()))
+    let names = flaky.all("dt").map(\.text)
+    let values = flaky.all("dd")
+    let confidence = try #require(names.firstIndex(of: "Confidence"))
+    #expect(values[confidence].text.hasPrefix("99.73% (confidence reached, 23 test runs); runner-up "))
+    #expect(values[confidence].text.contains("“README: mention the on-call channel” at 0.21%"))
+    #expect(!ParsedPage(htmlReport(.sample())).all("dt").contains { $0.text == "Confidence" })
+  }
+
+  @Test("escapes user text in environments, notes, runner-ups and tallies")
+  func escaping() throws {
+    let hostile = #"<script>alert(1)</script> & "quotes" 'single'"#
+    var summary = flakySummary()
+    let parallel = HuntSummary.parallelSample()
+    summary.environment = "dev1,\(hostile)"
+    summary.steps = parallel.steps
+    summary.steps[4].environment = hostile
+    summary.descent = DescentSummary(merge: parallel.merge!, note: hostile)
+    summary.probability!.runnerUp!.subject = hostile
+    summary.confirmation = parallel.confirmation
+    summary.confirmation!.tallies[1].subject = hostile
+    let html = htmlReport(summary)
+    #expect(!html.contains("<script"))
+    let page = ParsedPage(html)
+    #expect(page.error == nil)
+    #expect(page.all("script").isEmpty)
+    #expect(page.all("code").contains { $0.text == hostile && $0.ancestors.last == "td" })
+    #expect(page.all("p").contains { $0.attributes["class"] == "descent" && $0.text.contains(hostile) })
+    #expect(page.all("td").contains { $0.text == hostile })
+  }
 }

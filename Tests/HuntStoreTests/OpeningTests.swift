@@ -148,7 +148,7 @@ import Testing
   @Test(arguments: [
     "PRAGMA application_id = 1234; CREATE TABLE hunts (id INTEGER);",
     "CREATE TABLE contacts (name TEXT); INSERT INTO contacts VALUES ('x');",
-    "PRAGMA user_version = 3;",
+    "PRAGMA user_version = 99;",
     "CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY); INSERT INTO grdb_migrations VALUES ('v1');",
   ])
   func anotherProgramsDatabaseIsForeignAndLeftAlone(sql: String) throws {
@@ -160,7 +160,7 @@ import Testing
   }
 
   @Test(arguments: [
-    "PRAGMA user_version = 3;",
+    "PRAGMA user_version = 99;",
     "INSERT INTO grdb_migrations VALUES ('v3-from-the-future');",
   ])
   func aNewerSchemaIsRefusedAndLeftAlone(sql: String) throws {

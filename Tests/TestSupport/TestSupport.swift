@@ -10,6 +10,7 @@ public struct ProcessOutput: Sendable {
 /// A failure while preparing a test fixture, with the command that failed.
 public struct FixtureError: Error, CustomStringConvertible {
   public var description: String
+  public init(description: String) { self.description = description }
 }
 
 /// The repository's `Fixtures/` folder, found from this file's place in the tree.

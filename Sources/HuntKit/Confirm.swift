@@ -1,0 +1,24 @@
+import BisectEngine
+import Foundation
+import GitKit
+import History
+
+extension HuntSession {
+  /// `--confirm N`: deploys the culprit and each of its parents once more and runs the test
+  /// N times on each (all N, no early stop), to say whether the answer holds. Returns an
+  /// outcome only when the hunt was stopped meanwhile.
+  mutating func confirm(_ culprit: ObjectID) async -> HuntOutcome? {
+    let parents = (try? info(culprit))?.parents ?? []
+    let jobs: [Job] = [(culprit, .confirm)] + parents.map { ($0, .confirm) }
+    let records = await runRound(
+      jobs, runs: TestRuns(count: configuration.confirmRuns, rule: .majority, stopEarly: false))
+    if records.contains(where: { $0.result == .stopped }) { return .stopped(stopper.reason ?? .signal(SIGINT)) }
+    let tallies = records.map { record in
+      Confirmation.Tally(
+        commit: record.commit, bad: record.runVerdicts.count { $0 == .bad },
+        good: record.runVerdicts.count { $0 == .good }, skipped: record.runVerdicts.count { $0 == .skip })
+    }
+    confirmation = Confirmation(culprit: tallies[0], parents: Array(tallies.dropFirst()))
+    return nil
+  }
+}

@@ -1,0 +1,54 @@
+import BisectEngine
+import Foundation
+import GitKit
+import History
+
+extension HuntSession {
+  /// `--descend`, second stage: the first-parent search blamed `merge`; hunt among the
+  /// commits it brought in (those of its second and later parents that its first parent
+  /// lacks). The merge is known bad and its first parent known good, so neither is tested
+  /// again. When the inner search cannot name one commit, the merge is the answer and
+  /// `descent.note` says why.
+  mutating func descend(into merge: ObjectID) async -> HuntOutcome {
+    guard let facts = try? info(merge), facts.parents.count > 1 else { return .culprit(merge) }
+    let graph: CommitGraph
+    do {
+      graph = try repository.commitGraph(
+        bad: merge, goods: [facts.parents[0]], paths: configuration.paths, firstParent: false)
+    } catch {
+      descent = Descent(
+        merge: merge, note: "its commits could not be read: \(error.localizedDescription)", innerCandidates: 0)
+      return .culprit(merge)
+    }
+    bisection = Bisection(graph: graph)
+    let inner = max(0, graph.candidateCount - (graph.number(of: merge).map { graph.isCandidate[$0] ? 1 : 0 } ?? 0))
+    var found = Descent(merge: merge, innerCandidates: inner)
+    let outcome = await bisect(purpose: .descend)
+    switch outcome {
+    case .stopped:
+      return outcome
+    case .culprit(let commit) where commit != merge:
+      found.commit = commit
+      descent = found
+      return outcome
+    case .culprit:
+      found.note =
+        "every commit it brought in tested good on its own: the regression comes from merging them into the first parent"
+    case .culpritAmong(let commits):
+      let untested = steps.filter { $0.purpose == .descend && !$0.moved && $0.result == .verdict(.skip) }.count
+      found.note =
+        "the commits it brought in could not all be deployed on their own (\(untested) skipped); the first bad one is among "
+        + commits.map { $0.short() }.joined(separator: ", ")
+    case .aborted(let why):
+      found.note = "the search inside it stopped: \(why)"
+    case .contradiction(let conclusion):
+      found.note = "the verdicts on its commits contradict each other (\(conclusion))"
+    case .nothingToSearch:
+      found.note = "none of the commits it brought in changes the given paths"
+    case .noRegression:
+      break
+    }
+    descent = found
+    return .culprit(merge)
+  }
+}

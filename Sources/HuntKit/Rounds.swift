@@ -1,0 +1,224 @@
+import BisectEngine
+import Foundation
+import GitKit
+import History
+import HuntStore
+import Runner
+
+extension HuntSession {
+  /// One commit to deploy and test, and why.
+  typealias Job = (commit: ObjectID, purpose: StepRecord.Purpose)
+
+  /// Deploys and tests `jobs` at the same time, one per free environment (more jobs than
+  /// environments wait for the first one to free up), and returns their records in the
+  /// order of `jobs`. Each verdict is stored the moment its step ends.
+  ///
+  /// A commit whose deploy fails in one environment moves to another it has not failed in;
+  /// only when it failed everywhere is it skipped. An environment whose deploys failed twice
+  /// for commits that then deployed elsewhere is retired for the rest of the hunt (never the
+  /// last one). Recorded steps are replayed, not run again; cached verdicts stand in for
+  /// tests (`reuse_verdicts`). After a stop, jobs not finished come back `.stopped`.
+  mutating func runRound(_ jobs: [Job], runs: TestRuns? = nil) async -> [StepRecord] {
+    let runs = runs ?? TestRuns.of(configuration)
+    var results = [StepRecord?](repeating: nil, count: jobs.count)
+    var waiting = [Int]()
+    for (index, job) in jobs.enumerated() {
+      if let record = replayed(job) {
+        results[index] = record
+      } else if let record = reused(job) {
+        results[index] = record
+      } else {
+        waiting.append(index)
+      }
+    }
+    guard !waiting.isEmpty else { return results.map { $0! } }
+
+    var free = active.map(\.name)
+    await withTaskGroup(of: (Int, StepRecord, ContinuousClock.Instant).self) { group in
+      while true {
+        // Start what can start: each waiting job in the first free environment it did not
+        // fail in.
+        var position = 0
+        while position < waiting.count, !free.isEmpty, stopper.reason == nil {
+          let index = waiting[position]
+          let commit = jobs[index].commit
+          let tried = failedDeploys[commit] ?? []
+          let untried = active.filter { !tried.contains($0.name) }
+          let choice =
+            untried.isEmpty
+            ? free.first : free.first { name in untried.contains { $0.name == name } }
+          guard let name = choice, let environment = environments.first(where: { $0.name == name }) else {
+            position += 1
+            continue
+          }
+          waiting.remove(at: position)
+          free.removeAll { $0 == name }
+          let stepStarted = ContinuousClock.now
+          switch start(jobs[index], in: environment) {
+          case .failure(let failure):
+            free.append(name)
+            results[index] = finish(failure.record, started: stepStarted)
+          case .success(let prepared):
+            let configuration = configuration
+            let stopper = stopper
+            let events = events
+            group.addTask {
+              var record = prepared.record
+              await deployAndTest(
+                &record, checkout: prepared.checkout, environment: prepared.variables,
+                configuration: configuration, runs: runs, stopper: stopper, events: events)
+              return (index, record, stepStarted)
+            }
+          }
+        }
+        guard let (index, record, stepStarted) = await group.next() else { break }
+        free.append(record.environment)
+        free.sort { left, right in
+          (active.firstIndex { $0.name == left } ?? .max) < (active.firstIndex { $0.name == right } ?? .max)
+        }
+        free.removeAll { name in !active.contains { $0.name == name } }
+        if shouldMove(record) {
+          var moved = record
+          moved.moved = true
+          failedDeploys[record.commit, default: []].insert(record.environment)
+          _ = finish(moved, started: stepStarted)
+          waiting.append(index)
+          continue
+        }
+        if !record.deployAttempts.isEmpty, !record.deployFailed { countStrikes(deployedElsewhere: record.commit) }
+        results[index] = finish(record, started: stepStarted)
+      }
+    }
+    return jobs.indices.map { index in
+      results[index]
+        ?? StepRecord(number: 0, commit: jobs[index].commit, purpose: jobs[index].purpose, logDirectory: logDirectory)
+    }
+  }
+
+  /// A job's step as stored before the tool was stopped, when there is one: the first stored
+  /// step of that commit and purpose not replayed yet. Moved steps are replayed on the way.
+  private mutating func replayed(_ job: Job) -> StepRecord? {
+    while let position = replay.firstIndex(where: {
+      $0.commit == job.commit.hex && $0.purpose.rawValue == job.purpose.rawValue
+    }) {
+      let record = record(from: replay.remove(at: position))
+      steps.append(record)
+      events(.stepFinished(record))
+      if record.moved {
+        failedDeploys[job.commit, default: []].insert(record.environment)
+        continue
+      }
+      return record
+    }
+    return nil
+  }
+
+  /// A verdict from an earlier hunt, when `reuse_verdicts` allows one for this job.
+  private mutating func reused(_ job: Job) -> StepRecord? {
+    guard job.purpose == .bisect || job.purpose == .descend, let cached = cachedVerdicts[job.commit.hex],
+      let verdict = Verdict(rawValue: cached.rawValue)
+    else { return nil }
+    let stepStarted = ContinuousClock.now
+    var record = newRecord(job, environment: "")
+    if let facts = try? info(job.commit) {
+      events(
+        .stepStarted(
+          number: record.number, commit: facts, remaining: plausibleCount ?? bisection.remainingCount,
+          purpose: job.purpose,
+          environment: ""))
+    }
+    record.reused = true
+    record.result = .verdict(verdict)
+    return finish(record, started: stepStarted)
+  }
+
+  private mutating func newRecord(_ job: Job, environment: String) -> StepRecord {
+    let number = nextNumber
+    nextNumber += 1
+    let label =
+      "step-" + String(repeating: "0", count: max(0, 3 - String(number).count)) + "\(number)-\(job.commit.short(10))"
+    var record = StepRecord(
+      number: number, commit: job.commit, purpose: job.purpose,
+      logDirectory: logDirectory.appendingPathComponent(label))
+    record.environment = environment
+    return record
+  }
+
+  struct PreparedStep: Sendable {
+    var record: StepRecord
+    var checkout: URL
+    var variables: [String: String]
+  }
+
+  /// Numbers the step, says it started, and makes the clean checkout in the environment's
+  /// workspace; a failed export is the step's end (`.failure`, with the record to store).
+  private mutating func start(_ job: Job, in environment: DeployEnvironment) -> Result<PreparedStep, StepFailure> {
+    var record = newRecord(job, environment: environment.name)
+    if let facts = try? info(job.commit) {
+      events(
+        .stepStarted(
+          number: record.number, commit: facts, remaining: plausibleCount ?? bisection.remainingCount,
+          purpose: job.purpose,
+          environment: environment.name))
+    }
+    events(.phase(number: record.number, .exporting))
+    let checkout: URL
+    do {
+      checkout = try prepareCheckout(job.commit, label: record.logDirectory.lastPathComponent, in: environment)
+      try FileManager.default.createDirectory(at: record.logDirectory, withIntermediateDirectories: true)
+    } catch {
+      record.result = .abort("cannot export \(job.commit.hex): \(error.localizedDescription)")
+      return .failure(StepFailure(record: record))
+    }
+    let variables = commandEnvironment(
+      for: job.commit, in: environment, checkout: checkout, step: record.number, phase: job.purpose.rawValue)
+    return .success(PreparedStep(record: record, checkout: checkout, variables: variables))
+  }
+
+  struct StepFailure: Error {
+    var record: StepRecord
+  }
+
+  /// True when the deploy failed here and another environment has not tried this commit.
+  private func shouldMove(_ record: StepRecord) -> Bool {
+    guard record.deployFailed, record.result == .verdict(.skip), stopper.reason == nil else { return false }
+    let tried = (failedDeploys[record.commit] ?? []).union([record.environment])
+    return active.contains { !tried.contains($0.name) }
+  }
+
+  /// `commit` deployed after failing elsewhere: those environments get a strike, and one with
+  /// two leaves the hunt (unless it is the last).
+  private mutating func countStrikes(deployedElsewhere commit: ObjectID) {
+    // Each failure counts once, however often the commit is deployed later.
+    let failed = failedDeploys.removeValue(forKey: commit) ?? []
+    for name in failed.sorted() {
+      strikes[name, default: 0] += 1
+      guard strikes[name, default: 0] >= 2, active.count > 1, active.contains(where: { $0.name == name }) else {
+        continue
+      }
+      active.removeAll { $0.name == name }
+      let reason = "its deploys failed \(strikes[name, default: 0]) times for commits that deployed elsewhere"
+      retired[name] = reason
+      events(.environmentRetired(name, reason: reason))
+    }
+  }
+
+  /// Stores the step (durable before anything else happens) and reports it; a stopped step
+  /// is not stored (it runs again).
+  mutating func finish(_ record: StepRecord, started: ContinuousClock.Instant) -> StepRecord {
+    var record = record
+    record.totalTime = ContinuousClock.now - started
+    if record.result != .stopped {
+      do {
+        try store.recordStep(row(for: record))
+      } catch {
+        record.result = .abort("cannot save the verdict in the state database: \(error.localizedDescription)")
+      }
+      // The tool's own time includes making the verdict durable.
+      record.totalTime = ContinuousClock.now - started
+    }
+    steps.append(record)
+    events(.stepFinished(record))
+    return record
+  }
+}

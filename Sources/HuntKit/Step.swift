@@ -1,0 +1,112 @@
+import BisectEngine
+import Foundation
+import Runner
+
+/// How many times one step runs the smoke test, and how the runs make one verdict.
+struct TestRuns: Sendable, Hashable {
+  var count: Int
+  var rule: RepeatRule
+  /// Stop as soon as the verdict cannot change (a majority reached, or a bad run under
+  /// `any-bad`). Confirmation runs all of them, to report how many failed.
+  var stopEarly: Bool
+
+  static func of(_ configuration: Configuration) -> TestRuns {
+    TestRuns(count: max(1, configuration.testRuns), rule: configuration.repeatRule, stopEarly: true)
+  }
+
+  /// The verdict of the runs so far, or nil when more runs could still change it.
+  func verdict(of runs: [Verdict], final: Bool) -> Verdict? {
+    let bad = runs.count { $0 == .bad }
+    let good = runs.count { $0 == .good }
+    switch rule {
+    case .anyBad:
+      if bad > 0 { return .bad }
+      guard final else { return nil }
+      return good > 0 ? .good : .skip
+    case .majority:
+      // A majority of all the runs asked for decides; skipped runs count for neither side.
+      let needed = count / 2 + 1
+      if bad >= needed { return .bad }
+      if good >= needed { return .good }
+      guard final else { return nil }
+      return bad > good ? .bad : good > bad ? .good : .skip
+    }
+  }
+}
+
+/// Deploys `record.commit` from `checkout` (with retries) and runs the smoke test `runs`
+/// times, filling in the record's attempts, tests, command time and result. Shared by
+/// hunts and nightly runs.
+func deployAndTest(
+  _ record: inout StepRecord, checkout: URL, environment: [String: String], configuration: Configuration,
+  runs: TestRuns, stopper: HuntStopper, events: @Sendable (HuntEvent) -> Void
+) async {
+  let number = record.number
+  let commit = record.commit
+  if let deploy = configuration.deployCommand {
+    events(.phase(number: number, .deploying))
+    var deployed = false
+    for attempt in 0...configuration.deployRetries {
+      let spec = CommandSpec(
+        command: deploy, environment: environment, workingDirectory: checkout,
+        logFile: record.logDirectory.appendingPathComponent("deploy\(attempt == 0 ? "" : "-retry\(attempt)").log"),
+        timeout: configuration.deployTimeout, gracePeriod: configuration.gracePeriod)
+      guard let result = await runCommand(spec, as: "deploy", into: \.deployAttempts, of: &record, stopper: stopper)
+      else {
+        return
+      }
+      if result.succeeded {
+        deployed = true
+        break
+      }
+    }
+    if !deployed {
+      switch configuration.deployFailure {
+      case .skip: record.result = .verdict(.skip)
+      case .abort:
+        record.result = .abort("the deploy of \(commit.short()) failed \(record.deployAttempts.count) time(s)")
+      }
+      return
+    }
+  }
+  events(.phase(number: number, .testing))
+  for run in 1...runs.count {
+    let spec = CommandSpec(
+      command: configuration.testCommand ?? "false", environment: environment, workingDirectory: checkout,
+      logFile: record.logDirectory.appendingPathComponent(run == 1 ? "test.log" : "test-\(run).log"),
+      timeout: configuration.testTimeout, gracePeriod: configuration.gracePeriod)
+    guard let result = await runCommand(spec, as: "test", into: \.tests, of: &record, stopper: stopper) else { return }
+    switch TestVerdict(result.termination, timeoutPolicy: configuration.testTimeoutPolicy) {
+    case .good: record.runVerdicts.append(.good)
+    case .bad: record.runVerdicts.append(.bad)
+    case .skip: record.runVerdicts.append(.skip)
+    case .abort:
+      record.result = .abort("the test of \(commit.short()) ended with \(result.termination) (above 127 aborts)")
+      return
+    }
+    if runs.stopEarly, let verdict = runs.verdict(of: record.runVerdicts, final: false) {
+      record.result = .verdict(verdict)
+      return
+    }
+  }
+  record.result = .verdict(runs.verdict(of: record.runVerdicts, final: true) ?? .skip)
+}
+
+/// Runs one command of a step and files its result under `list`; nil when the step ends
+/// here (the command could not start, or the hunt is stopping), with `record.result` set.
+private func runCommand(
+  _ spec: CommandSpec, as name: String, into list: WritableKeyPath<StepRecord, [CommandResult]>,
+  of record: inout StepRecord, stopper: HuntStopper
+) async -> CommandResult? {
+  guard let result = try? await Runner.run(spec) else {
+    record.result = .abort("cannot start the \(name) command")
+    return nil
+  }
+  record[keyPath: list].append(result)
+  record.commandTime += result.duration
+  if result.termination == .cancelled || stopper.reason != nil {
+    record.result = .stopped
+    return nil
+  }
+  return result
+}

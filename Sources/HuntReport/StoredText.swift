@@ -1,0 +1,187 @@
+import Foundation
+
+// Readers of the texts the hunt stores for people and reports: a hunt's outcome and a step's
+// note. They live here, free of the store, so that they can be tested on their own.
+
+/// A hunt's stored outcome (`HuntRecord.outcome`) read back.
+///
+/// The text is a first part ("culprit <hash>", "culprit-among <hash> <hash>…", "no-regression",
+/// "contradiction …", "nothing-to-search …", "aborted: …", "stopped …", "reset"), then optional
+/// extra parts after "; ", in this order: `descend merge <hash> (<note>)`,
+/// `probability 0.9973 runner-up <hash> 0.0021 (confident, 23 test runs)` and
+/// `confirm holds` / `confirm does-not-hold`. The first part's free text (an abort's reason) and a
+/// descent's note may hold "; " themselves, so the extras are recognised from the end by their
+/// exact form, and anything else stays in the part before it.
+public struct OutcomeText: Sendable, Hashable {
+  /// `--descend`: the merge the first-parent search blamed.
+  public struct Descent: Sendable, Hashable {
+    public var merge: String
+    /// Why the merge itself is the answer, when it is.
+    public var note: String?
+
+    public init(merge: String, note: String? = nil) {
+      self.merge = merge
+      self.note = note
+    }
+  }
+
+  /// The probabilistic mode's answer.
+  public struct Probability: Sendable, Hashable {
+    public var probability: Double
+    public var runnerUp: String?
+    public var runnerUpProbability: Double?
+    /// `confident`, `budget-spent`, `nothing-testable`.
+    public var reason: String
+    public var testRuns: Int
+
+    public init(
+      probability: Double, runnerUp: String? = nil, runnerUpProbability: Double? = nil, reason: String, testRuns: Int
+    ) {
+      self.probability = probability
+      self.runnerUp = runnerUp
+      self.runnerUpProbability = runnerUpProbability
+      self.reason = reason
+      self.testRuns = testRuns
+    }
+  }
+
+  /// The first part, verbatim (e.g. "aborted: the deploy asked to stop; see the log").
+  public var first: String
+  public var kind: OutcomeKind
+  /// The commits the first part names: the culprit, or the possible culprits (for a
+  /// probabilistic `culprit-among`, the most likely first and the runner-up second).
+  public var commits: [String]
+  public var descent: Descent?
+  public var probability: Probability?
+  /// `--confirm N`: whether the answer held; nil when it was not confirmed.
+  public var confirmationHolds: Bool?
+
+  public init(_ text: String) {
+    var parts = text.components(separatedBy: "; ")
+    if parts.count > 1, let last = parts.last, last.hasPrefix("confirm ") {
+      switch last {
+      case "confirm holds": confirmationHolds = true
+      case "confirm does-not-hold": confirmationHolds = false
+      default: break
+      }
+      if confirmationHolds != nil { parts.removeLast() }
+    }
+    if parts.count > 1, let last = parts.last, let found = Self.probability(last) {
+      probability = found
+      parts.removeLast()
+    }
+    // The earliest start that reads as a whole descent part: its note may hold "; ".
+    if parts.count > 1 {
+      for start in 1..<parts.count {
+        if let found = Self.descent(parts[start...].joined(separator: "; ")) {
+          descent = found
+          parts.removeSubrange(start...)
+          break
+        }
+      }
+    }
+    first = parts.joined(separator: "; ")
+    let words = first.split(separator: " ").map(String.init)
+    commits = []
+    switch words.first ?? "" {
+    case "culprit":
+      kind = .culprit
+      commits = Array(words.dropFirst().prefix(1).filter(isObjectHash))
+    case "culprit-among":
+      kind = .culpritAmong
+      commits = words.dropFirst().filter(isObjectHash)
+    case "no-regression": kind = .noRegression
+    case "contradiction": kind = .contradiction
+    case "nothing-to-search": kind = .nothingToSearch
+    case _ where first.hasPrefix("aborted:"): kind = .aborted
+    default: kind = .stopped
+    }
+  }
+
+  /// "descend merge <hash>" or "descend merge <hash> (<note>)".
+  private static func descent(_ part: String) -> Descent? {
+    let prefix = "descend merge "
+    guard part.hasPrefix(prefix) else { return nil }
+    let rest = part.dropFirst(prefix.count)
+    let hash = String(rest.prefix { $0 != " " })
+    guard isObjectHash(hash) else { return nil }
+    let tail = rest.dropFirst(hash.count)
+    if tail.isEmpty { return Descent(merge: hash, note: nil) }
+    guard tail.hasPrefix(" ("), tail.hasSuffix(")"), tail.count >= 3 else { return nil }
+    let note = String(tail.dropFirst(2).dropLast())
+    return Descent(merge: hash, note: note.isEmpty ? nil : note)
+  }
+
+  /// "probability 0.9973 runner-up <hash> 0.0021 (confident, 23 test runs)", the runner-up optional.
+  private static func probability(_ part: String) -> Probability? {
+    let prefix = "probability "
+    guard part.hasPrefix(prefix), part.hasSuffix(")"), let open = part.range(of: " (", options: .backwards) else {
+      return nil
+    }
+    let head = part[part.index(part.startIndex, offsetBy: prefix.count)..<open.lowerBound].split(separator: " ")
+    let inside = part[open.upperBound..<part.index(before: part.endIndex)].components(separatedBy: ", ")
+    guard inside.count == 2, !inside[0].isEmpty, !inside[0].contains(" ") else { return nil }
+    let unit = [" test runs", " test run"].first { inside[1].hasSuffix($0) }
+    guard let unit, let runs = Int(inside[1].dropLast(unit.count)), runs >= 0 else { return nil }
+    guard let chance = probabilityValue(head.first) else { return nil }
+    var found = Probability(probability: chance, reason: inside[0], testRuns: runs)
+    switch head.count {
+    case 1: break
+    case 4:
+      guard head[1] == "runner-up", isObjectHash(String(head[2])), let second = probabilityValue(head[3]) else {
+        return nil
+      }
+      found.runnerUp = String(head[2])
+      found.runnerUpProbability = second
+    default: return nil
+    }
+    return found
+  }
+
+  private static func probabilityValue(_ text: Substring?) -> Double? {
+    guard let text, let value = Double(text), value >= 0, value <= 1 else { return nil }
+    return value
+  }
+}
+
+/// A step's stored note (`StepRow.note`) read back: its parts are separated by "; ".
+public struct StepNote: Sendable, Hashable {
+  /// "moved: deploy failed from dev2": the environment whose deploy failed, the commit then
+  /// handed to another one.
+  public var movedFrom: String?
+  /// "runs: bad,good,bad": each test run's verdict.
+  public var runs: [StepVerdict]
+  /// The other parts (why a step aborted, "stopped"), in order.
+  public var others: [String]
+
+  public init(_ note: String?) {
+    runs = []
+    others = []
+    guard let note, !note.isEmpty else { return }
+    let movedPrefix = "moved: deploy failed"
+    let runsPrefix = "runs: "
+    for part in note.components(separatedBy: "; ") {
+      if part.hasPrefix(movedPrefix) {
+        let rest = part.dropFirst(movedPrefix.count)
+        movedFrom = rest.hasPrefix(" from ") ? String(rest.dropFirst(" from ".count)) : ""
+      } else if part.hasPrefix(runsPrefix) {
+        runs = part.dropFirst(runsPrefix.count).split(separator: ",").compactMap {
+          StepVerdict(rawValue: $0.trimmingCharacters(in: .whitespaces))
+        }
+      } else {
+        others.append(part)
+      }
+    }
+  }
+
+  /// The deploy failed and the commit moved to another environment.
+  public var moved: Bool { movedFrom != nil }
+}
+
+/// 40 (SHA-1) or 64 (SHA-256) hexadecimal digits.
+func isObjectHash(_ text: String) -> Bool {
+  (text.utf8.count == 40 || text.utf8.count == 64)
+    && text.utf8.allSatisfy { byte in
+      (0x30...0x39).contains(byte) || (0x61...0x66).contains(byte) || (0x41...0x46).contains(byte)
+    }
+}

@@ -1,0 +1,218 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// Hunts over several environments at once, through the real executable and real scripts.
+@Suite struct ParallelTests {
+  typealias Bench = HuntTests.Bench
+
+  /// Three environments, each with its own namespace variable.
+  static func configuration(in bench: Bench, extra: String = "") throws -> String {
+    let path = bench.directory.url.appendingPathComponent("bisect-deploy.yml")
+    let text = """
+      environment: [dev1, dev2, dev3]
+      environments:
+        dev1: {variables: {NAMESPACE: ns-1}}
+        dev2: {variables: {NAMESPACE: ns-2}}
+        dev3: {variables: {NAMESPACE: ns-3}}
+        prod: {protected: true}
+      \(extra)
+      """
+    try text.write(toFile: path.path, atomically: true, encoding: .utf8)
+    return path.path
+  }
+
+  /// A deploy that notes when it ran, where, with which namespace and checkout.
+  static let timedDeploy =
+    "[ \"$BISECT_PHASE\" = restore ] && { echo \"$BISECT_ENVIRONMENT $BISECT_COMMIT\" >> \"$MARKERS/restored\"; exit 0; }; "
+    + "start=$(date +%s.%N); sleep 0.4; "
+    + "echo \"$BISECT_ENVIRONMENT $NAMESPACE $start $(date +%s.%N) $BISECT_CHECKOUT\" >> \"$MARKERS/deploys\""
+
+  @Test("three environments test three commits per round, at the same time, each in its own workspace")
+  func threeAtOnce() throws {
+    let bench = try Bench(commits: 200, seed: 41)
+    let culprit = try bench.commit(57)
+    let config = try Self.configuration(in: bench)
+    let output = try bench.hunt([
+      "--config", config, "--deploy", Self.timedDeploy, "--test", bench.predicate(culprit: culprit), "--json",
+    ])
+    #expect(output.status == 0, "\(output.stderr)")
+    let objects = try lines(output.stdout).map { line in
+      try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+    }
+    let result = try #require(objects.last)
+    #expect((result["culprit"] as? [String: Any])?["id"] as? String == culprit)
+    #expect(result["environments"] as? [String] == ["dev1", "dev2", "dev3"])
+
+    let deploys = lines(bench.marker("deploys") ?? "").map { $0.split(separator: " ").map(String.init) }
+    #expect(deploys.count >= 6)
+    for fields in deploys {
+      // Each environment's variables and workspace are its own.
+      #expect(fields[1] == "ns-" + fields[0].dropFirst(3))
+      #expect(fields[4].contains("/work/\(fields[0])/"), "\(fields[4])")
+    }
+    // Deploys in different environments overlapped in time: they ran at once.
+    var overlaps = 0
+    for (index, left) in deploys.enumerated() {
+      for right in deploys[(index + 1)...] where left[0] != right[0] {
+        if let a0 = Double(left[2]), let a1 = Double(left[3]), let b0 = Double(right[2]), let b1 = Double(right[3]),
+          a0 < b1, b0 < a1
+        {
+          overlaps += 1
+        }
+      }
+    }
+    #expect(overlaps >= deploys.count / 2, "deploys: \(deploys)")
+    // Every environment was used and restored at the end.
+    #expect(Set(deploys.map { $0[0] }) == ["dev1", "dev2", "dev3"])
+    let restored = Set(lines(bench.marker("restored") ?? "").map { String($0.split(separator: " ")[0]) })
+    #expect(restored == ["dev1", "dev2", "dev3"])
+    // Rounds of three: far fewer bisection steps' worth of rounds than one at a time.
+    let bisectSteps = objects.filter { $0["event"] as? String == "verdict" && $0["purpose"] as? String == "bisect" }
+    #expect(bisectSteps.count >= 3)
+  }
+
+  @Test("an environment whose deploys fail hands its commits to the others, then is retired; no commit is skipped")
+  func failingEnvironment() throws {
+    let bench = try Bench(commits: 150, seed: 43)
+    let culprit = try bench.commit(33)
+    let config = try Self.configuration(in: bench)
+    let deploy = "[ \"$BISECT_ENVIRONMENT\" = dev2 ] && [ \"$BISECT_PHASE\" != restore ] && exit 1; exit 0"
+    let output = try bench.hunt([
+      "--config", config, "--deploy", deploy, "--test", bench.predicate(culprit: culprit), "--json",
+    ])
+    #expect(output.status == 0, "\(output.stderr)")
+    let objects = try lines(output.stdout).map { line in
+      try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+    }
+    let result = try #require(objects.last)
+    #expect((result["culprit"] as? [String: Any])?["id"] as? String == culprit)
+    let verdicts = objects.filter { $0["event"] as? String == "verdict" }
+    let moved = verdicts.filter { $0["moved"] as? Bool == true }
+    #expect(!moved.isEmpty)
+    #expect(moved.allSatisfy { $0["environment"] as? String == "dev2" })
+    // Every commit dev2 failed got its verdict elsewhere: no skip reached the engine.
+    #expect(!verdicts.contains { $0["verdict"] as? String == "skip" && $0["moved"] == nil })
+    #expect(
+      objects.contains { $0["event"] as? String == "environment-retired" && $0["environment"] as? String == "dev2" })
+    #expect((result["retiredEnvironments"] as? [String: String])?["dev2"] != nil)
+    // After retirement dev2 gets no more work.
+    let retiredAt = try #require(objects.firstIndex { $0["event"] as? String == "environment-retired" })
+    #expect(
+      !objects[retiredAt...].contains {
+        $0["event"] as? String == "step-started" && $0["environment"] as? String == "dev2"
+      })
+    // The hunt as git bisect log: moved deploys are not skips of their commits.
+    let log = try bisectDeploy(["log", "--repo", bench.repo.path], environment: bench.environment)
+    #expect(log.status == 0, "\(log.stderr)")
+    #expect(log.stdout.contains("git bisect bad \(culprit)"))
+    #expect(!log.stdout.contains("git bisect skip"))
+  }
+
+  @Test("every environment is locked for the hunt; a hunt on one of them alone is refused")
+  func locks() throws {
+    let bench = try Bench(commits: 60, seed: 45)
+    let config = try Self.configuration(in: bench)
+    let deploy =
+      "[ \"$BISECT_PHASE\" = restore ] && exit 0; touch \"$MARKERS/deploying\"; sleep 300"
+    let process = Process()
+    process.executableURL = productsDirectory.appendingPathComponent("bisect-deploy")
+    process.arguments = [
+      "--repo", bench.repo.path, "--good", "v0.1", "--bad", "main", "--config", config, "--deploy", deploy,
+      "--test", "exit 1",
+    ]
+    process.environment = bench.environment
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    defer {
+      if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+    let deadline = Date().addingTimeInterval(30)
+    while bench.marker("deploying") == nil && Date() < deadline { usleep(20_000) }
+    #expect(bench.marker("deploying") != nil)
+
+    let alone = try bench.hunt(["--config", config, "--env", "dev2", "--test", "exit 0"])
+    #expect(alone.status == 75, "\(alone.stdout)\(alone.stderr)")
+    #expect(alone.stderr.contains("dev2"))
+
+    kill(process.processIdentifier, SIGINT)
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 130)
+    // Ctrl-C released every lock: the single-environment hunt can now run (and finish).
+    let culprit = try bench.commit(9)
+    let after = try bench.hunt([
+      "--config", config, "--env", "dev2", "--test", bench.predicate(culprit: culprit), "--quiet",
+    ])
+    #expect(after.status == 0, "\(after.stdout)\(after.stderr)")
+  }
+
+  @Test("Ctrl-C stops every running step, restores every environment and leaves nothing running")
+  func interruptEveryEnvironment() throws {
+    let bench = try Bench(commits: 60, seed: 47)
+    let config = try Self.configuration(in: bench)
+    let deploy =
+      "if [ \"$BISECT_PHASE\" = restore ]; then echo \"$BISECT_ENVIRONMENT\" >> \"$MARKERS/restored\"; exit 0; fi; "
+      + "sleep 300 & echo $! >> \"$MARKERS/sleepers\"; echo x >> \"$MARKERS/deploying\"; wait"
+    let process = Process()
+    process.executableURL = productsDirectory.appendingPathComponent("bisect-deploy")
+    process.arguments = [
+      "--repo", bench.repo.path, "--good", "v0.1", "--bad", "main", "--config", config, "--deploy", deploy,
+      "--test", "exit 1", "--no-verify",
+    ]
+    process.environment = bench.environment
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let deadline = Date().addingTimeInterval(30)
+    while lines(bench.marker("deploying") ?? "").count < 3 && Date() < deadline { usleep(20_000) }
+    #expect(lines(bench.marker("deploying") ?? "").count == 3, "three deploys at once")
+    kill(process.processIdentifier, SIGINT)
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 130)
+    #expect(Set(lines(bench.marker("restored") ?? "")) == ["dev1", "dev2", "dev3"])
+    let sleepers = lines(bench.marker("sleepers") ?? "").compactMap { Int32($0) }
+    #expect(sleepers.count == 3)
+    for pid in sleepers { #expect(!isRunning(pid), "deploy child \(pid) survived") }
+  }
+
+  @Test("a parallel hunt killed mid-round resumes: the same culprit, recorded verdicts not run again")
+  func resumeAfterKill() throws {
+    let bench = try Bench(commits: 120, seed: 49)
+    let culprit = try bench.commit(70)
+    let config = try Self.configuration(in: bench)
+    // Each test run appends a line; the third round's slowest step is where the kill lands.
+    let test =
+      "echo \"$BISECT_COMMIT\" >> \"$MARKERS/tests\"; "
+      + "[ \"$(wc -l < \"$MARKERS/tests\")\" -ge 8 ] && [ ! -e \"$MARKERS/killed\" ] && { touch \"$MARKERS/hang\"; sleep 300; }; "
+      + bench.predicate(culprit: culprit)
+    let process = Process()
+    process.executableURL = productsDirectory.appendingPathComponent("bisect-deploy")
+    process.arguments = [
+      "--repo", bench.repo.path, "--good", "v0.1", "--bad", "main", "--config", config, "--test", test,
+    ]
+    process.environment = bench.environment
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let deadline = Date().addingTimeInterval(60)
+    while bench.marker("hang") == nil && Date() < deadline { usleep(20_000) }
+    #expect(bench.marker("hang") != nil)
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+    _ = FileManager.default.createFile(atPath: bench.markers.appendingPathComponent("killed").path, contents: nil)
+    let before = lines(bench.marker("tests") ?? "").count
+
+    let resumed = try bench.hunt(["--config", config, "--test", test, "--json"])
+    #expect(resumed.status == 0, "\(resumed.stderr)")
+    let objects = try lines(resumed.stdout).map { line in
+      try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+    }
+    #expect((objects.last?["culprit"] as? [String: Any])?["id"] as? String == culprit)
+    let replayed = objects.filter { $0["event"] as? String == "verdict" && $0["replayed"] as? Bool == true }
+    #expect(replayed.count >= 4, "verdicts recorded before the kill are replayed")
+    let rerun = lines(bench.marker("tests") ?? "").count - before
+    let fresh = objects.filter { $0["event"] as? String == "verdict" && $0["replayed"] as? Bool != true }
+    #expect(rerun == fresh.count, "only steps without a verdict ran")
+  }
+}
