@@ -55,16 +55,16 @@ struct HuntCommand: AsyncParsableCommand {
   @Flag(help: "Probabilistic bisection for flaky tests (docs/flaky.md).")
   var flaky = false
 
-  @Option(help: "With --flaky: how often a good commit's test fails (0.05 or 5%); default: estimated.")
+  @Option(help: "How often a good commit's test fails (0.05 or 5%; implies --flaky); default: estimated.")
   var falseBad: String?
 
-  @Option(help: "With --flaky: how often a bad commit's test passes; default: estimated.")
+  @Option(help: "How often a bad commit's test passes (implies --flaky); default: estimated.")
   var falseGood: String?
 
-  @Option(help: "With --flaky: stop when one commit is the culprit with this probability (default 0.99).")
+  @Option(help: "Stop when one commit is the culprit with this probability (implies --flaky; default 0.99).")
   var confidence: String?
 
-  @Option(help: "With --flaky: the most test runs to spend.")
+  @Option(help: "The most test runs to spend (implies --flaky).")
   var budget: Int?
 
   @Option(name: .customLong("allow-protected"), help: "Allow deploying to this protected environment.")
@@ -324,7 +324,10 @@ enum Summary {
     for (name, reason) in report.retiredEnvironments.sorted(by: { $0.key < $1.key }) {
       lines.append("Environment \(name) was retired during the hunt: \(reason)")
     }
-    if let restored = report.restoredTo {
+    for (name, why) in report.restoreFailures.sorted(by: { $0.key < $1.key }) {
+      lines.append("Restore of \(name) FAILED: \(why). Redeploy it by hand.")
+    }
+    if let restored = report.restoredTo, report.restoreFailures.count < max(1, report.environments.count) {
       if report.restoreResults.count > 1 {
         let each = report.restoreResults.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.termination)" }
         lines.append("Restored \(each.count) environments to \(restored.short()) (\(each.joined(separator: ", ")))")

@@ -13,7 +13,7 @@ enum JSONEvents {
   }
 
   static func seconds(_ duration: Duration) -> Double {
-    (Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18 * 1000).rounded() / 1000
+    ((Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18) * 1000).rounded() / 1000
   }
 
   static func object(for event: HuntEvent) -> [String: Any] {
@@ -66,6 +66,7 @@ enum JSONEvents {
       "restoredTo": report.restoredTo?.hex ?? NSNull(), "environments": report.environments,
     ]
     if !report.retiredEnvironments.isEmpty { object["retiredEnvironments"] = report.retiredEnvironments }
+    if !report.restoreFailures.isEmpty { object["restoreFailures"] = report.restoreFailures }
     if let descent = report.descent {
       var inner: [String: Any] = ["merge": commit(descent.merge, report), "innerCandidates": descent.innerCandidates]
       if let found = descent.commit { inner["commit"] = found.hex }

@@ -26,7 +26,14 @@ struct StateOptions: ParsableArguments {
   /// The unfinished hunt meant: on `--env`, else the newest unfinished one.
   func unfinishedHunt(in store: StateStore) throws -> HuntRecord {
     if let env {
-      guard let hunt = try store.unfinishedHunt(environment: env) else {
+      // A hunt over several environments is stored under their joined names: any of them
+      // names it.
+      let hunt =
+        try store.unfinishedHunt(environment: env)
+        ?? store.hunts(limit: 200).first {
+          !$0.isFinished && $0.environment.split(separator: ",").contains { $0 == env }
+        }
+      guard let hunt else {
         throw CommandFailure(message: "No unfinished hunt on '\(env)'.", status: .usage)
       }
       return hunt

@@ -43,7 +43,7 @@ public enum InfrastructureFailurePolicy: String, Sendable, Hashable {
 
 /// How the runs of one step's test (`repeat: N`) make its verdict.
 public enum RepeatRule: String, Sendable, Hashable {
-  /// The verdict most runs gave (good wins a tie, since a regression should fail reliably).
+  /// The verdict most runs gave; a tie (or only skipped runs) is a skip.
   case majority
   /// Bad when any run said bad: for tests that fail rarely on the culprit.
   case anyBad = "any-bad"
@@ -136,6 +136,8 @@ public struct Configuration: Sendable, Hashable {
   /// them stand for all of them (that is what running one hunt on several assumes).
   public func fingerprint(for environments: [DeployEnvironment]) -> String {
     var text = "deploy=\(deployCommand ?? "")\u{0}test=\(testCommand ?? "")"
+    // Single runs of a test known to be flaky are not verdicts a plain hunt should trust.
+    if flaky != nil { text += "\u{0}mode=flaky" }
     for environment in environments {
       text += "\u{0}env=\(environment.name)"
       for (key, value) in environment.variables.sorted(by: { $0.key < $1.key }) { text += "\u{0}\(key)=\(value)" }
@@ -183,6 +185,10 @@ public struct Configuration: Sendable, Hashable {
   /// The environments a hunt deploys to, in the order named (never empty): the named ones,
   /// else `dev` when defined, else the only one defined, else a plain one called `default`.
   public func environmentsInUse() throws(ConfigurationError) -> [DeployEnvironment] {
+    // Names become folder names (workspaces are emptied before each checkout).
+    for name in environmentNames + environments.keys.sorted() where !Self.isValidEnvironmentName(name) {
+      throw .invalidEnvironmentName(name)
+    }
     if !environmentNames.isEmpty {
       var chosen = [DeployEnvironment]()
       for name in environmentNames where !chosen.contains(where: { $0.name == name }) {
@@ -197,6 +203,14 @@ public struct Configuration: Sendable, Hashable {
       return chosen
     }
     return [try defaultEnvironment()]
+  }
+
+  /// Letters, digits, `.`, `_` and `-`, not `.` or `..`: safe as a folder name.
+  static func isValidEnvironmentName(_ name: String) -> Bool {
+    !name.isEmpty && name != "." && name != ".."
+      && name.unicodeScalars.allSatisfy {
+        $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0))
+      }
   }
 
   private func defaultEnvironment() throws(ConfigurationError) -> DeployEnvironment {
@@ -218,6 +232,8 @@ public enum ConfigurationError: Error, Equatable, Sendable, LocalizedError {
   case protectedEnvironment(String)
   /// Two settings that cannot work together.
   case conflict(String)
+  /// An environment name that cannot be a folder name.
+  case invalidEnvironmentName(String)
 
   public var errorDescription: String? {
     switch self {
@@ -235,6 +251,8 @@ public enum ConfigurationError: Error, Equatable, Sendable, LocalizedError {
       "Several environments are defined (\(known.joined(separator: ", "))): choose one or more with --env NAME (repeatable) or an 'environment' key."
     case .conflict(let problem):
       problem
+    case .invalidEnvironmentName(let name):
+      "Environment name '\(name)' is not allowed: use letters, digits, '.', '_' and '-' (not '.' or '..')."
     case .protectedEnvironment(let name):
       "Environment '\(name)' is protected: bisect-deploy will not deploy there unless you pass --allow-protected \(name)."
     }

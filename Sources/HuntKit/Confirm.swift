@@ -4,11 +4,14 @@ import GitKit
 import History
 
 extension HuntSession {
-  /// `--confirm N`: deploys the culprit and each of its parents once more and runs the test
-  /// N times on each (all N, no early stop), to say whether the answer holds. Returns an
+  /// `--confirm N`: deploys the culprit and each of its parents (its first parent only in a
+  /// first-parent search) once more and runs the test N times on each (all N, no early stop), to say whether the answer holds. Returns an
   /// outcome only when the hunt was stopped meanwhile.
   mutating func confirm(_ culprit: ObjectID) async -> HuntOutcome? {
-    let parents = (try? info(culprit))?.parents ?? []
+    // A first-parent search (and --descend keeping the merge) blames a merge against its
+    // first parent only: the branch it merged may well hold the regression.
+    let all = (try? info(culprit))?.parents ?? []
+    let parents = configuration.firstParent ? Array(all.prefix(1)) : all
     let jobs: [Job] = [(culprit, .confirm)] + parents.map { ($0, .confirm) }
     let records = await runRound(
       jobs, runs: TestRuns(count: configuration.confirmRuns, rule: .majority, stopEarly: false))

@@ -14,6 +14,11 @@ extension HuntSession {
       settings: FlakySettings(
         rates: NoiseRates(falseBad: mode.falseBad, falseGood: mode.falseGood), confidence: mode.confidence,
         budget: mode.budget))
+    // Nothing that may be blamed: the same answer as plain bisection (exit 6), never the tip.
+    if engine.candidateCount == 0 {
+      if case .concluded(let conclusion) = bisection.next() { return outcome(of: conclusion) }
+      return .nothingToSearch(.noCandidate)
+    }
     var fed = 0
     while true {
       applyManualVerdicts()

@@ -195,6 +195,8 @@ public struct HuntReport: Sendable {
   public var environments: [String] = []
   /// How each environment's restore ended, by name.
   public var restoreResults: [String: CommandResult] = [:]
+  /// Environments whose restore could not even start (the checkout or the command failed).
+  public var restoreFailures: [String: String] = [:]
   /// Environments left out during the hunt, with why.
   public var retiredEnvironments: [String: String] = [:]
   /// `--descend`: the merge the first-parent search found and what the search inside it said.

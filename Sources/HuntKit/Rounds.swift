@@ -34,12 +34,14 @@ extension HuntSession {
     guard !waiting.isEmpty else { return results.map { $0! } }
 
     var free = active.map(\.name)
+    // Once a step aborts the hunt, nothing more starts; running steps finish and are stored.
+    var abortion: String?
     await withTaskGroup(of: (Int, StepRecord, ContinuousClock.Instant).self) { group in
       while true {
         // Start what can start: each waiting job in the first free environment it did not
         // fail in.
         var position = 0
-        while position < waiting.count, !free.isEmpty, stopper.reason == nil {
+        while position < waiting.count, !free.isEmpty, stopper.reason == nil, abortion == nil {
           let index = waiting[position]
           let commit = jobs[index].commit
           let tried = failedDeploys[commit] ?? []
@@ -57,7 +59,9 @@ extension HuntSession {
           switch start(jobs[index], in: environment) {
           case .failure(let failure):
             free.append(name)
-            results[index] = finish(failure.record, started: stepStarted)
+            let finished = finish(failure.record, started: stepStarted)
+            if case .abort(let why) = finished.result, abortion == nil { abortion = why }
+            results[index] = finished
           case .success(let prepared):
             let configuration = configuration
             let stopper = stopper
@@ -86,12 +90,18 @@ extension HuntSession {
           continue
         }
         if !record.deployAttempts.isEmpty, !record.deployFailed { countStrikes(deployedElsewhere: record.commit) }
-        results[index] = finish(record, started: stepStarted)
+        let finished = finish(record, started: stepStarted)
+        if case .abort(let why) = finished.result, abortion == nil { abortion = why }
+        results[index] = finished
       }
     }
+    // Jobs that never ran: stopped (they run on resume), or not run because of the abort.
     return jobs.indices.map { index in
-      results[index]
-        ?? StepRecord(number: 0, commit: jobs[index].commit, purpose: jobs[index].purpose, logDirectory: logDirectory)
+      if let result = results[index] { return result }
+      var record = StepRecord(
+        number: 0, commit: jobs[index].commit, purpose: jobs[index].purpose, logDirectory: logDirectory)
+      if let abortion, stopper.reason == nil { record.result = .abort(abortion) }
+      return record
     }
   }
 
@@ -118,6 +128,9 @@ extension HuntSession {
     guard job.purpose == .bisect || job.purpose == .descend, let cached = cachedVerdicts[job.commit.hex],
       let verdict = Verdict(rawValue: cached.rawValue)
     else { return nil }
+    // One stored verdict is one piece of evidence: a commit asked for again (the
+    // probabilistic mode retests) is really tested.
+    guard !steps.contains(where: { $0.reused && $0.commit == job.commit }) else { return nil }
     let stepStarted = ContinuousClock.now
     var record = newRecord(job, environment: "")
     if let facts = try? info(job.commit) {
@@ -181,7 +194,9 @@ extension HuntSession {
 
   /// True when the deploy failed here and another environment has not tried this commit.
   private func shouldMove(_ record: StepRecord) -> Bool {
-    guard record.deployFailed, record.result == .verdict(.skip), stopper.reason == nil else { return false }
+    // Under `deploy_failure.then: abort` too: the hunt aborts only when every environment
+    // failed to deploy the commit.
+    guard record.deployFailed, record.result != .stopped, stopper.reason == nil else { return false }
     let tried = (failedDeploys[record.commit] ?? []).union([record.environment])
     return active.contains { !tried.contains($0.name) }
   }

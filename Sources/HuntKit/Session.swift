@@ -119,7 +119,12 @@ struct HuntSession {
             id: unfinished.id, environment: huntEnvironment, bad: unfinished.bad, startedAt: unfinished.startedAt)
         }
         huntID = unfinished.id
-        replay = try store.steps(huntID: unfinished.id)
+        do {
+          replay = try store.steps(huntID: unfinished.id)
+        } catch {
+          _ = try? store.releaseLock(environment: huntEnvironment, huntID: unfinished.id)
+          throw error
+        }
       } else {
         let invocation = StoredInvocation(
           directory: FileManager.default.currentDirectoryPath, arguments: request.arguments)
@@ -131,10 +136,34 @@ struct HuntSession {
         ).hunt.id
         replay = []
       }
-      try Self.lockMembers(environments, of: huntEnvironment, huntID: huntID, store: store)
-      cachedVerdicts =
-        configuration.reuseVerdicts
-        ? try store.cachedVerdicts(fingerprint: fingerprint, environment: huntEnvironment) : [:]
+      do {
+        try Self.lockMembers(environments, of: huntEnvironment, huntID: huntID, store: store)
+      } catch {
+        // Refused: a hunt created just now never ran, so it is closed rather than left for
+        // `resume` to pick up.
+        if replay.isEmpty, unfinished == nil {
+          try? store.finishHunt(id: huntID, outcome: "refused: \(error.errorDescription ?? "an environment is busy")")
+        }
+        throw error
+      }
+      do {
+        // Verdicts are cached under the environment each step ran in, with the hunt's
+        // fingerprint: a hunt over several environments reads every one of them.
+        var cached = [String: StepVerdict]()
+        if configuration.reuseVerdicts {
+          // In the order named, so that the same store always gives the same answers.
+          let joined = huntEnvironment
+          for name in [joined] + environments.map(\.name).filter({ $0 != joined }) {
+            cached.merge(try store.cachedVerdicts(fingerprint: fingerprint, environment: name)) { first, _ in first }
+          }
+        }
+        cachedVerdicts = cached
+      } catch {
+        for name in Set([huntEnvironment] + environments.map(\.name)) {
+          _ = try? store.releaseLock(environment: name, huntID: huntID)
+        }
+        throw error
+      }
     } catch let error as StoreError {
       throw .store(error)
     } catch let error as HuntError {
@@ -194,8 +223,8 @@ struct HuntSession {
     }
     let restoreTarget = self.restoreTarget(after: outcome)
     events(.restoring(restoreTarget.flatMap { try? info($0) }))
-    let restoreResults = await restoreAll(to: restoreTarget)
-    let worst = restoreResults.values.sorted { !$0.succeeded && $1.succeeded }.first
+    let restoration = await restoreAll(to: restoreTarget)
+    let worst = restoration.worst
     events(.restored(worst))
     // A stopped hunt stays open so that `resume` continues it; the locks go either way.
     if case .stopped = outcome {
@@ -209,7 +238,8 @@ struct HuntSession {
       restoredTo: restoreTarget, restoreResult: worst, logDirectory: logDirectory, commits: commits)
     report.huntID = huntID
     report.environments = environments.map(\.name)
-    report.restoreResults = restoreResults
+    report.restoreResults = restoration.results
+    report.restoreFailures = restoration.failures
     report.retiredEnvironments = retired
     report.descent = descent
     report.confirmation = confirmation
@@ -289,9 +319,18 @@ struct HuntSession {
       // first, so that a bad that passes ends the hunt before anything else is deployed.
       let goodJobs: [Job] = goods.map { ($0, .verifyGood) }
       let together = active.count > 1
-      var records = await runRound([(bad, .verifyBad)] + (together ? goodJobs : []))
-      if !together, records.allSatisfy({ $0.result == .verdict(.bad) || $0.result == .verdict(.skip) }) {
-        records += await runRound(goodJobs)
+      // With a flaky test, one passing run of bad must not end the hunt: bad is checked by
+      // the majority of up to three runs (two that agree are enough).
+      var records: [StepRecord]
+      if together && configuration.flaky == nil {
+        records = await runRound([(bad, .verifyBad)] + goodJobs)
+      } else {
+        var runs = TestRuns.of(configuration)
+        if configuration.flaky != nil { runs = TestRuns(count: max(3, runs.count), rule: .majority, stopEarly: true) }
+        records = await runRound([(bad, .verifyBad)], runs: runs)
+        if records.allSatisfy({ $0.result == .verdict(.bad) || $0.result == .verdict(.skip) }) {
+          records += await runRound(goodJobs)
+        }
       }
       for record in records {
         switch record.result {
@@ -455,28 +494,45 @@ struct HuntSession {
     case .original: return original
     case .revision(let revision): return try? repository.resolve(revision)
     case .lastGood:
-      // The newest commit that tested good on bad's main line (first parents): a state that
-      // was really deployed as a whole. Otherwise the good the user named.
-      let graph = outerGraph
-      let mainLine = Set(graph.firstParentChain().ids)
-      let testedGood = steps.filter { $0.result == .verdict(.good) && mainLine.contains($0.commit) }.map(\.commit)
-      let newest = testedGood.max { left, right in
-        (graph.number(of: left).map { graph.commitTimes[$0] } ?? 0)
-          < (graph.number(of: right).map { graph.commitTimes[$0] } ?? 0)
+      // The newest commit of bad's main line (first parents) that tested good and never bad:
+      // a state that was really deployed as a whole. Never the culprit or a commit after it
+      // (a flaky test may pass it once). Otherwise the good the user named.
+      let chain = outerGraph.firstParentChain().ids
+      let position = Dictionary(chain.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+      let testedBad = Set(
+        steps.filter { !$0.moved && ($0.result == .verdict(.bad) || $0.runVerdicts.contains(.bad)) }.map(\.commit))
+      var culprits = [ObjectID]()
+      switch outcome {
+      case .culprit(let id): culprits = [id]
+      case .culpritAmong(let ids): culprits = ids
+      default: break
       }
-      return newest ?? goods.first
+      let safe = steps.lazy.filter { $0.result == .verdict(.good) && !testedBad.contains($0.commit) }.map(\.commit)
+        .filter { commit in
+          position[commit] != nil
+            && !culprits.contains { (try? self.repository.isAncestor($0, of: commit)) ?? true || $0 == commit }
+        }
+      // Children first: the smallest position is the newest.
+      return safe.min { position[$0, default: .max] < position[$1, default: .max] } ?? goods.first
     }
   }
 
   /// Redeploys `target` in every environment of the hunt at once (the deploy command on a
   /// clean checkout of it). Runs to the end even after Ctrl-C: leaving an environment
   /// half-deployed is what the restore step prevents.
-  mutating func restoreAll(to target: ObjectID?) async -> [String: CommandResult] {
-    guard let target, let deploy = configuration.deployCommand else { return [:] }
+  mutating func restoreAll(to target: ObjectID?) async -> Restoration {
+    guard let target, let deploy = configuration.deployCommand else { return Restoration() }
+    var restoration = Restoration()
     var jobs = [(String, CommandSpec)]()
     for environment in environments {
       let label = "restore-\(target.short(10))"
-      guard let checkout = try? prepareCheckout(target, label: label, in: environment) else { continue }
+      let checkout: URL
+      do {
+        checkout = try prepareCheckout(target, label: label, in: environment)
+      } catch {
+        restoration.failures[environment.name] = "cannot export \(target.short()): \(error.localizedDescription)"
+        continue
+      }
       let log = environments.count == 1 ? "restore.log" : "restore-\(environment.name).log"
       jobs.append(
         (
@@ -489,16 +545,37 @@ struct HuntSession {
             timeout: configuration.restoreTimeout, gracePeriod: configuration.gracePeriod)
         ))
     }
-    return await withTaskGroup(of: (String, CommandResult?).self) { group in
+    let outcomes = await withTaskGroup(of: (String, Result<CommandResult, any Error>).self) { group in
       for (name, spec) in jobs {
-        group.addTask { (name, try? await Runner.run(spec, whenCancelled: .finish)) }
+        group.addTask {
+          do {
+            return (name, .success(try await Runner.run(spec, whenCancelled: .finish)))
+          } catch {
+            return (name, .failure(error))
+          }
+        }
       }
-      var results = [String: CommandResult]()
-      for await (name, result) in group {
-        if let result { results[name] = result }
-      }
-      return results
+      var outcomes = [(String, Result<CommandResult, any Error>)]()
+      for await outcome in group { outcomes.append(outcome) }
+      return outcomes
     }
+    for (name, outcome) in outcomes {
+      switch outcome {
+      case .success(let result): restoration.results[name] = result
+      case .failure(let error): restoration.failures[name] = "cannot start the deploy: \(error.localizedDescription)"
+      }
+    }
+    return restoration
+  }
+
+  /// How the restore went in each environment.
+  struct Restoration {
+    var results: [String: CommandResult] = [:]
+    /// Environments where the restore deploy could not even start, with why.
+    var failures: [String: String] = [:]
+
+    /// The result to show when only one is shown: a failed one first.
+    var worst: CommandResult? { results.values.sorted { !$0.succeeded && $1.succeeded }.first }
   }
 
   /// A fresh clean checkout of `commit` in `environment`'s workspace; the previous one is
@@ -532,8 +609,8 @@ extension HuntSession {
     let outcome = HuntOutcome.aborted("reset by the user")
     let target = restoreTarget(after: outcome)
     events(.restoring(target.flatMap { try? info($0) }))
-    let results = await restoreAll(to: target)
-    let worst = results.values.sorted { !$0.succeeded && $1.succeeded }.first
+    let restoration = await restoreAll(to: target)
+    let worst = restoration.worst
     events(.restored(worst))
     try? store.finishHunt(id: huntID, outcome: "reset", endedAt: Date())
     releaseLocks()
@@ -542,7 +619,8 @@ extension HuntSession {
       candidateCount: outerGraph.candidateCount, steps: steps, duration: ContinuousClock.now - started,
       restoredTo: target, restoreResult: worst, logDirectory: logDirectory, commits: commits)
     report.environments = environments.map(\.name)
-    report.restoreResults = results
+    report.restoreResults = restoration.results
+    report.restoreFailures = restoration.failures
     return report
   }
 }

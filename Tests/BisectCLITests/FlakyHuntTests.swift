@@ -65,4 +65,32 @@ import Testing
     #expect(output.status == 78)
     #expect(output.stderr.contains("descend and flaky cannot be combined"))
   }
+
+  @Test("nothing to blame is said as such (exit 6), not blamed on the tip")
+  func emptyRange() throws {
+    let bench = try Bench(commits: 30, seed: 91)
+    let output = try bench.hunt(["--test", "exit 1", "--flaky", "--no-verify", "--", "no/such/path"])
+    #expect(output.status == 6, "\(output.stdout)\(output.stderr)")
+  }
+
+  @Test("after a flaky hunt the environment is restored to a commit before the culprit, never to the culprit")
+  func restoreBeforeCulprit() throws {
+    let bench = try Bench(commits: 100, seed: 93)
+    let culprit = try bench.commit(35)
+    // The culprit passes its first run; every other answer is right.
+    let test =
+      "n=$(cat \"$MARKERS/runs-$BISECT_COMMIT\" 2>/dev/null || echo 0); n=$((n + 1)); "
+      + "echo \"$n\" > \"$MARKERS/runs-$BISECT_COMMIT\"; "
+      + "[ \"$BISECT_COMMIT\" = \(culprit) ] && [ \"$n\" -eq 1 ] && exit 0; " + bench.predicate(culprit: culprit)
+    let output = try bench.hunt([
+      "--deploy", HuntTests.recordingDeploy, "--test", test, "--flaky", "--false-good", "0.05", "--false-bad", "0.05",
+    ])
+    #expect(output.status == 0, "\(output.stdout)\(output.stderr)")
+    #expect(output.stdout.contains("The first bad commit is \(culprit)"))
+    let restored = try #require(bench.marker("restored")).trimmingCharacters(in: .whitespacesAndNewlines)
+    let contains = try runProcess(
+      "/usr/bin/env", ["git", "merge-base", "--is-ancestor", culprit, restored], in: bench.repo,
+      environment: gitEnvironment)
+    #expect(contains.status == 1, "restored to \(restored), which contains the culprit")
+  }
 }

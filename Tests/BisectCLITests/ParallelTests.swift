@@ -184,7 +184,7 @@ import Testing
     // Each test run appends a line; the third round's slowest step is where the kill lands.
     let test =
       "echo \"$BISECT_COMMIT\" >> \"$MARKERS/tests\"; "
-      + "[ \"$(wc -l < \"$MARKERS/tests\")\" -ge 8 ] && [ ! -e \"$MARKERS/killed\" ] && { touch \"$MARKERS/hang\"; sleep 300; }; "
+      + "[ \"$(wc -l < \"$MARKERS/tests\")\" -ge 8 ] && [ ! -e \"$MARKERS/killed\" ] && { sleep 300 & echo $! >> \"$MARKERS/hang\"; wait; }; "
       + bench.predicate(culprit: culprit)
     let process = Process()
     process.executableURL = productsDirectory.appendingPathComponent("bisect-deploy")
@@ -196,10 +196,13 @@ import Testing
     process.standardError = FileHandle.nullDevice
     try process.run()
     let deadline = Date().addingTimeInterval(60)
-    while bench.marker("hang") == nil && Date() < deadline { usleep(20_000) }
-    #expect(bench.marker("hang") != nil)
+    while lines(bench.marker("hang") ?? "").isEmpty && Date() < deadline { usleep(20_000) }
+    #expect(!lines(bench.marker("hang") ?? "").isEmpty)
     kill(process.processIdentifier, SIGKILL)
     process.waitUntilExit()
+    // The killed tool cannot stop its step's processes: this test does, so none outlive it.
+    usleep(200_000)  // the other steps of the round reach their hang too
+    for pid in lines(bench.marker("hang") ?? "").compactMap({ Int32($0) }) { kill(pid, SIGKILL) }
     _ = FileManager.default.createFile(atPath: bench.markers.appendingPathComponent("killed").path, contents: nil)
     let before = lines(bench.marker("tests") ?? "").count
 
@@ -214,5 +217,82 @@ import Testing
     let rerun = lines(bench.marker("tests") ?? "").count - before
     let fresh = objects.filter { $0["event"] as? String == "verdict" && $0["replayed"] as? Bool != true }
     #expect(rerun == fresh.count, "only steps without a verdict ran")
+  }
+
+  @Test("under deploy_failure.then: abort, a deploy failing in one environment moves on; the hunt goes on")
+  func abortPolicyMovesFirst() throws {
+    let bench = try Bench(commits: 100, seed: 83)
+    let culprit = try bench.commit(25)
+    let config = try Self.configuration(in: bench, extra: "deploy_failure: {retries: 0, then: abort}")
+    let deploy = "[ \"$BISECT_ENVIRONMENT\" = dev2 ] && [ \"$BISECT_PHASE\" != restore ] && exit 1; exit 0"
+    let output = try bench.hunt(["--config", config, "--deploy", deploy, "--test", bench.predicate(culprit: culprit)])
+    #expect(output.status == 0, "\(output.stdout)\(output.stderr)")
+    #expect(output.stdout.contains("The first bad commit is \(culprit)"))
+  }
+
+  @Test("verdicts of a hunt over several environments are reused by the next hunt over the same set")
+  func reuseAcrossEnvironments() throws {
+    let bench = try Bench(commits: 100, seed: 85)
+    let culprit = try bench.commit(44)
+    let config = try Self.configuration(in: bench)
+    let test = "echo \"$BISECT_COMMIT\" >> \"$MARKERS/tests\"; " + bench.predicate(culprit: culprit)
+    let first = try bench.hunt(["--config", config, "--test", test, "--reuse-verdicts", "--quiet", "--no-verify"])
+    #expect(first.status == 0, "\(first.stderr)")
+    let tested = lines(bench.marker("tests") ?? "").count
+    let second = try bench.hunt(["--config", config, "--test", test, "--reuse-verdicts", "--json", "--no-verify"])
+    #expect(second.status == 0, "\(second.stderr)")
+    let result = try #require(
+      try lines(second.stdout).compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        .last)
+    #expect((result["culprit"] as? [String: Any])?["id"] as? String == culprit)
+    #expect((result["reused"] as? [String])?.count == tested, "every verdict of the first hunt is reused")
+    #expect(lines(bench.marker("tests") ?? "").count == tested, "the second hunt tested nothing")
+  }
+
+  @Test("a hunt refused because one of its environments is busy leaves no unfinished hunt behind")
+  func refusedLeavesNothing() throws {
+    let bench = try Bench(commits: 60, seed: 87)
+    let config = try Self.configuration(in: bench)
+    let process = Process()
+    process.executableURL = productsDirectory.appendingPathComponent("bisect-deploy")
+    process.arguments = [
+      "--repo", bench.repo.path, "--good", "v0.1", "--bad", "main", "--config", config, "--env", "dev2",
+      "--deploy", "[ \"$BISECT_PHASE\" = restore ] && exit 0; touch \"$MARKERS/deploying\"; sleep 300", "--test",
+      "exit 1",
+    ]
+    process.environment = bench.environment
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    defer {
+      if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+    let deadline = Date().addingTimeInterval(30)
+    while bench.marker("deploying") == nil && Date() < deadline { usleep(20_000) }
+    let refused = try bench.hunt(["--config", config, "--test", "exit 0"])
+    #expect(refused.status == 75, "\(refused.stderr)")
+    kill(process.processIdentifier, SIGINT)
+    process.waitUntilExit()
+    let database = bench.repo.appendingPathComponent(".git/bisect-deploy/state.sqlite")
+    let rows = try StateTests.sqlite(
+      database, "SELECT environment || ' ' || ifnull(substr(outcome, 1, 8), 'open') FROM hunts ORDER BY id")
+    #expect(lines(rows) == ["dev2 open", "dev1,dev2,dev3 refused:"], "\(rows)")
+    let locks = try StateTests.sqlite(database, "SELECT count(*) FROM locks")
+    #expect(locks == "0")
+  }
+
+  @Test("environment names must be safe folder names, and a protected one in a list is refused")
+  func environmentNames() throws {
+    let bench = try Bench(commits: 30, seed: 89)
+    let state = bench.repo.appendingPathComponent(".git/bisect-deploy")
+    for name in ["..", "a/b", "."] {
+      let output = try bench.hunt(["--env", name, "--test", "exit 0"])
+      #expect(output.status == 78, "\(name): \(output.stderr)")
+      #expect(output.stderr.contains("Environment name '\(name)' is not allowed"))
+    }
+    #expect(!FileManager.default.fileExists(atPath: state.path), "nothing was created or removed")
+    let config = try Self.configuration(in: bench)
+    let protected = try bench.hunt(["--config", config, "--env", "dev1,prod", "--test", "exit 0"])
+    #expect(protected.status == 77, "\(protected.stderr)")
   }
 }

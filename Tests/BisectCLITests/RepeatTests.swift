@@ -76,4 +76,20 @@ import Testing
     #expect(output.status == 0, "\(output.stdout)\(output.stderr)")
     #expect(output.stdout.contains("The first bad commit is \(culprit)"))
   }
+
+  @Test("--confirm after a first-parent hunt tests the merge against its first parent only")
+  func confirmFirstParent() throws {
+    let bench = try Bench(commits: 120, seed: 95)
+    let all = lines(try git(["rev-list", "v0.1..main"], in: bench.repo))
+    let chain = Set(lines(try git(["rev-list", "--first-parent", "v0.1..main"], in: bench.repo)))
+    let culprit = try #require(all.filter { !chain.contains($0) }.dropFirst(5).first)
+    let output = try bench.hunt([
+      "--test", bench.predicate(culprit: culprit), "--first-parent", "--confirm", "2", "--json",
+    ])
+    #expect(output.status == 0, "\(output.stderr)")
+    let result = try #require(try Self.decode(output).last)
+    let confirmation = try #require(result["confirmation"] as? [String: Any])
+    #expect(confirmation["holds"] as? Bool == true, "\(confirmation)")
+    #expect((confirmation["parents"] as? [[String: Any]])?.count == 1)
+  }
 }
