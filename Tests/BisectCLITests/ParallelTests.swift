@@ -22,6 +22,18 @@ import Testing
     return path.path
   }
 
+  /// Starts a hunt from v0.1 to main in the background, its output discarded.
+  static func start(_ bench: Bench, _ arguments: [String]) throws -> Process {
+    let process = Process()
+    process.executableURL = productsDirectory.appendingPathComponent("bisect-deploy")
+    process.arguments = ["--repo", bench.repo.path, "--good", "v0.1", "--bad", "main"] + arguments
+    process.environment = bench.environment
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    return process
+  }
+
   /// A deploy that notes when it ran, where, with which namespace and checkout.
   static let timedDeploy =
     "[ \"$BISECT_PHASE\" = restore ] && { echo \"$BISECT_ENVIRONMENT $BISECT_COMMIT\" >> \"$MARKERS/restored\"; exit 0; }; "
@@ -115,16 +127,12 @@ import Testing
     let config = try Self.configuration(in: bench)
     let deploy =
       "[ \"$BISECT_PHASE\" = restore ] && exit 0; touch \"$MARKERS/deploying\"; sleep 300"
-    let process = Process()
-    process.executableURL = productsDirectory.appendingPathComponent("bisect-deploy")
-    process.arguments = [
-      "--repo", bench.repo.path, "--good", "v0.1", "--bad", "main", "--config", config, "--deploy", deploy,
-      "--test", "exit 1",
-    ]
-    process.environment = bench.environment
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
+    let process = try Self.start(
+      bench,
+      [
+        "--config", config, "--deploy", deploy,
+        "--test", "exit 1",
+      ])
     defer {
       if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
@@ -154,16 +162,12 @@ import Testing
     let deploy =
       "if [ \"$BISECT_PHASE\" = restore ]; then echo \"$BISECT_ENVIRONMENT\" >> \"$MARKERS/restored\"; exit 0; fi; "
       + "sleep 300 & echo $! >> \"$MARKERS/sleepers\"; echo x >> \"$MARKERS/deploying\"; wait"
-    let process = Process()
-    process.executableURL = productsDirectory.appendingPathComponent("bisect-deploy")
-    process.arguments = [
-      "--repo", bench.repo.path, "--good", "v0.1", "--bad", "main", "--config", config, "--deploy", deploy,
-      "--test", "exit 1", "--no-verify",
-    ]
-    process.environment = bench.environment
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
+    let process = try Self.start(
+      bench,
+      [
+        "--config", config, "--deploy", deploy,
+        "--test", "exit 1", "--no-verify",
+      ])
     let deadline = Date().addingTimeInterval(30)
     while lines(bench.marker("deploying") ?? "").count < 3 && Date() < deadline { usleep(20_000) }
     #expect(lines(bench.marker("deploying") ?? "").count == 3, "three deploys at once")
@@ -186,15 +190,11 @@ import Testing
       "echo \"$BISECT_COMMIT\" >> \"$MARKERS/tests\"; "
       + "[ \"$(wc -l < \"$MARKERS/tests\")\" -ge 8 ] && [ ! -e \"$MARKERS/killed\" ] && { sleep 300 & echo $! >> \"$MARKERS/hang\"; wait; }; "
       + bench.predicate(culprit: culprit)
-    let process = Process()
-    process.executableURL = productsDirectory.appendingPathComponent("bisect-deploy")
-    process.arguments = [
-      "--repo", bench.repo.path, "--good", "v0.1", "--bad", "main", "--config", config, "--test", test,
-    ]
-    process.environment = bench.environment
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
+    let process = try Self.start(
+      bench,
+      [
+        "--config", config, "--test", test,
+      ])
     let deadline = Date().addingTimeInterval(60)
     while lines(bench.marker("hang") ?? "").isEmpty && Date() < deadline { usleep(20_000) }
     #expect(!lines(bench.marker("hang") ?? "").isEmpty)
@@ -253,17 +253,13 @@ import Testing
   func refusedLeavesNothing() throws {
     let bench = try Bench(commits: 60, seed: 87)
     let config = try Self.configuration(in: bench)
-    let process = Process()
-    process.executableURL = productsDirectory.appendingPathComponent("bisect-deploy")
-    process.arguments = [
-      "--repo", bench.repo.path, "--good", "v0.1", "--bad", "main", "--config", config, "--env", "dev2",
-      "--deploy", "[ \"$BISECT_PHASE\" = restore ] && exit 0; touch \"$MARKERS/deploying\"; sleep 300", "--test",
-      "exit 1",
-    ]
-    process.environment = bench.environment
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
+    let process = try Self.start(
+      bench,
+      [
+        "--config", config, "--env", "dev2",
+        "--deploy", "[ \"$BISECT_PHASE\" = restore ] && exit 0; touch \"$MARKERS/deploying\"; sleep 300", "--test",
+        "exit 1",
+      ])
     defer {
       if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
