@@ -6,7 +6,7 @@ import History
 extension HuntSession {
   /// `--descend`, second stage: the first-parent search blamed `merge`; hunt among the
   /// commits it brought in (those of its second and later parents that its first parent
-  /// lacks). The merge is known bad and its first parent known good, so neither is tested
+  /// lacks, and that no good commit has). The merge is known bad and its first parent known good, so neither is tested
   /// again. When the inner search cannot name one commit, the merge is the answer and
   /// `descent.note` says why.
   mutating func descend(into merge: ObjectID) async -> HuntOutcome {
@@ -14,7 +14,7 @@ extension HuntSession {
     let graph: CommitGraph
     do {
       graph = try repository.commitGraph(
-        bad: merge, goods: [facts.parents[0]], paths: configuration.paths, firstParent: false)
+        bad: merge, goods: [facts.parents[0]] + goods, paths: configuration.paths, firstParent: false)
     } catch {
       descent = Descent(
         merge: merge, note: "its commits could not be read: \(error.localizedDescription)", innerCandidates: 0)
