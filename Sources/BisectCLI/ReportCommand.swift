@@ -73,7 +73,8 @@ enum ReportBuilder {
         totalSeconds: row.endedAt.timeIntervalSince(row.startedAt),
         logTail: verdict == .good && !note.moved ? "" : logTail(of: row.logPath),
         // A reused verdict deployed nothing: its row holds the hunt's environment (or list).
-        environment: row.reused ? "" : row.environment, moved: note.moved, runVerdicts: note.runs)
+        environment: row.reused ? "" : row.environment, moved: note.moved,
+        runVerdicts: note.runs.compactMap { HuntReport.StepVerdict(rawValue: $0.rawValue) })
     }
 
     let outcome = OutcomeText(hunt.outcome ?? "unfinished")
@@ -150,7 +151,8 @@ enum ReportBuilder {
     let started = hunt.startedAt
     return HuntSummary(
       title: "bisect-deploy hunt #\(hunt.id)", repository: hunt.repositoryPath, environment: hunt.environment,
-      badHash: hunt.bad, goodHashes: hunt.goods, outcome: outcome.kind, outcomeText: text, culprit: culprit,
+      badHash: hunt.bad, goodHashes: hunt.goods, outcome: OutcomeKind(rawValue: outcome.kind.rawValue) ?? .stopped,
+      outcomeText: text, culprit: culprit,
       merge: merge,
       pullRequest: merge.flatMap { pullRequestNumber(inMessage: $0.subject) }
         ?? culprit.flatMap { pullRequestNumber(inMessage: $0.subject) },

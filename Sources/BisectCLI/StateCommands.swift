@@ -161,12 +161,8 @@ struct LogCommand: ParsableCommand {
       guard let record = try hunt.flatMap({ try store.hunt(id: $0) }) ?? store.hunts(limit: 1).first else {
         throw CommandFailure(message: "No hunt recorded in this repository.", status: .usage)
       }
-      // "culprit <hash>", perhaps followed by "; ..." parts (descend, probability, confirm).
-      let culprit = record.outcome.flatMap { text -> String? in
-        guard text.hasPrefix("culprit ") else { return nil }
-        let hex = text.dropFirst(8).prefix(40)
-        return hex.count == 40 ? String(hex) : nil
-      }
+      let outcome = OutcomeText(record.outcome ?? "")
+      let culprit = outcome.kind == OutcomeText.Kind.culprit ? outcome.commits.first : nil
       let text = try store.gitBisectLog(huntID: record.id, firstBadCommit: culprit) { hex in
         ObjectID(hex: hex).flatMap { try? repository.commit($0).summary }
       }

@@ -24,7 +24,7 @@ public enum NightlyOutcome: Sendable {
     switch self {
     case .good: 0
     case .alreadyTested(_, .good, _): 0
-    case .alreadyTested(_, .bad, let outcome): outcome?.hasPrefix("culprit ") == true ? 10 : 12
+    case .alreadyTested(_, .bad, let outcome): OutcomeText(outcome ?? "").kind == .culprit ? 10 : 12
     case .alreadyTested: 13
     case .badWithoutGoodNight: 11
     case .hunted(let report, _):

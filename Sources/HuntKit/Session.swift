@@ -262,24 +262,18 @@ struct HuntSession {
     try? repository.firstContaining(culprit, along: outerGraph.firstParentChain().ids)
   }
 
-  /// How an outcome is written in the state database (reports read it back).
+  /// How an outcome is written in the state database (reports read it back), with what
+  /// --descend, --flaky and --confirm add to it.
   func describe(_ outcome: HuntOutcome) -> String {
-    var text = Self.describe(outcome)
-    if let descent {
-      text += "; descend merge \(descent.merge.hex)"
-      if let note = descent.note { text += " (\(note))" }
+    var stored = OutcomeText(first: Self.describe(outcome))
+    stored.descent = descent.map { OutcomeText.Descent(merge: $0.merge.hex, note: $0.note) }
+    stored.probability = flakySummary.map { flaky in
+      OutcomeText.Probability(
+        probability: flaky.probability, runnerUp: flaky.runnerUp?.hex, runnerUpProbability: flaky.runnerUpProbability,
+        reason: flaky.reason, testRuns: flaky.testRuns)
     }
-    if let flaky = flakySummary {
-      text += "; probability \(String(format: "%.4f", flaky.probability))"
-      if let runnerUp = flaky.runnerUp, let chance = flaky.runnerUpProbability {
-        text += " runner-up \(runnerUp.hex) \(String(format: "%.4f", chance))"
-      }
-      text += " (\(flaky.reason), \(flaky.testRuns) test runs)"
-    }
-    if let confirmation {
-      text += "; confirm \(confirmation.holds ? "holds" : "does-not-hold")"
-    }
-    return text
+    stored.confirmationHolds = confirmation?.holds
+    return stored.text
   }
 
   static func describe(_ outcome: HuntOutcome) -> String {
@@ -391,15 +385,13 @@ struct HuntSession {
   /// The stored form of a step.
   func row(for record: StepRecord) -> StepRow {
     var verdict: StepVerdict?
-    var notes = [String]()
+    var note = StepNote(
+      movedFrom: record.moved ? record.environment : nil,
+      runs: record.runVerdicts.compactMap { StepVerdict(rawValue: $0.rawValue) })
     switch record.result {
     case .verdict(let value): verdict = StepVerdict(rawValue: value.rawValue)
-    case .abort(let why): notes.append(why)
-    case .stopped: notes.append("stopped")
-    }
-    if record.moved { notes.insert(Self.movedNote + " from \(record.environment)", at: 0) }
-    if record.runVerdicts.count > 1 || record.purpose == .confirm {
-      notes.append(Self.runsNote + record.runVerdicts.map(\.rawValue).joined(separator: ","))
+    case .abort(let why): note.others.append(why)
+    case .stopped: note.others.append("stopped")
     }
     let seconds = { (duration: Duration) in
       Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
@@ -416,13 +408,8 @@ struct HuntSession {
       deploySeconds: record.deployAttempts.isEmpty ? nil : seconds(deployTime),
       testSeconds: record.tests.isEmpty ? nil : seconds(testTime), logPath: record.logDirectory.path,
       startedAt: ended.addingTimeInterval(-seconds(record.totalTime)), endedAt: ended, reused: record.reused,
-      note: notes.isEmpty ? nil : notes.joined(separator: "; "))
+      note: note.text(withRuns: record.runVerdicts.count > 1 || record.purpose == .confirm))
   }
-
-  /// Marks a stored step whose deploy failed in one environment and moved to another.
-  static let movedNote = StepRow.movedNote
-  /// Starts the stored list of each test run's verdict.
-  static let runsNote = "runs: "
 
   /// A step as it was stored, for replay.
   func record(from stored: StepRow) -> StepRecord {
@@ -433,16 +420,11 @@ struct HuntSession {
     record.environment = stored.environment
     record.replayed = true
     record.reused = stored.reused
-    let notes = (stored.note ?? "").components(separatedBy: "; ")
-    record.moved = stored.moved
-    if let runs = notes.first(where: { $0.hasPrefix(Self.runsNote) }) {
-      record.runVerdicts = runs.dropFirst(Self.runsNote.count).split(separator: ",").compactMap {
-        Verdict(rawValue: String($0))
-      }
-    }
+    let note = StepNote(stored.note)
+    record.moved = note.moved
+    record.runVerdicts = note.runs.compactMap { Verdict(rawValue: $0.rawValue) }
     record.result =
-      stored.verdict.map { .verdict(Verdict(rawValue: $0.rawValue) ?? .skip) }
-      ?? .abort(notes.first { !$0.hasPrefix(Self.runsNote) } ?? "aborted")
+      stored.verdict.map { .verdict(Verdict(rawValue: $0.rawValue) ?? .skip) } ?? .abort(note.others.first ?? "aborted")
     return record
   }
 

@@ -143,10 +143,58 @@ public struct LockHolder: Sendable, Hashable {
 }
 
 extension StepRow {
-  /// Starts the note of a step whose deploy failed in its environment, the commit having
-  /// moved to another one: its `skip` is not the commit's verdict.
-  public static let movedNote = "moved: deploy failed"
+  /// True for a step whose deploy failed in its environment and whose commit moved on: its
+  /// `skip` is not the commit's verdict.
+  public var moved: Bool { StepNote(note).moved }
+}
 
-  /// True for a step whose deploy failed in its environment and whose commit moved on.
-  public var moved: Bool { note?.hasPrefix(Self.movedNote) ?? false }
+/// A step's note (`StepRow.note`), made of parts separated by "; ": the one place that writes
+/// and reads that text.
+public struct StepNote: Sendable, Hashable {
+  /// "moved: deploy failed from dev2": the environment whose deploy failed, the commit then
+  /// handed to another one.
+  public var movedFrom: String?
+  /// "runs: bad,good,bad": each test run's verdict.
+  public var runs: [StepVerdict]
+  /// The other parts (why a step aborted, "stopped"), in order.
+  public var others: [String]
+
+  static let movedPrefix = "moved: deploy failed"
+  static let runsPrefix = "runs: "
+
+  public init(movedFrom: String? = nil, runs: [StepVerdict] = [], others: [String] = []) {
+    self.movedFrom = movedFrom
+    self.runs = runs
+    self.others = others
+  }
+
+  /// Reads a stored note back.
+  public init(_ note: String?) {
+    self.init()
+    guard let note, !note.isEmpty else { return }
+    for part in note.components(separatedBy: "; ") {
+      if part.hasPrefix(Self.movedPrefix) {
+        let rest = part.dropFirst(Self.movedPrefix.count)
+        movedFrom = rest.hasPrefix(" from ") ? String(rest.dropFirst(" from ".count)) : ""
+      } else if part.hasPrefix(Self.runsPrefix) {
+        runs = part.dropFirst(Self.runsPrefix.count).split(separator: ",").compactMap {
+          StepVerdict(rawValue: $0.trimmingCharacters(in: .whitespaces))
+        }
+      } else {
+        others.append(part)
+      }
+    }
+  }
+
+  /// The text to store; nil when there is nothing to say. `runs` are written when `withRuns`.
+  public func text(withRuns: Bool) -> String? {
+    var parts = [String]()
+    if let movedFrom { parts.append(Self.movedPrefix + (movedFrom.isEmpty ? "" : " from \(movedFrom)")) }
+    parts += others
+    if withRuns { parts.append(Self.runsPrefix + runs.map(\.rawValue).joined(separator: ",")) }
+    return parts.isEmpty ? nil : parts.joined(separator: "; ")
+  }
+
+  /// The deploy failed and the commit moved to another environment.
+  public var moved: Bool { movedFrom != nil }
 }

@@ -1,4 +1,4 @@
-import HuntReport
+import HuntStore
 import Testing
 
 private let culprit = String(repeating: "c", count: 40)
@@ -70,7 +70,7 @@ struct OutcomeTextTests {
   @Test(
     "free text in the first part stays there, '; ' included",
     arguments: [
-      ("aborted: a; b", OutcomeKind.aborted),
+      ("aborted: a; b", OutcomeText.Kind.aborted),
       ("aborted: the deploy asked to stop; see deploy.log; probability high", .aborted),
       ("aborted: a; descend merge nothex", .aborted),
       ("aborted: a; confirm maybe", .aborted),
@@ -83,7 +83,7 @@ struct OutcomeTextTests {
       ("unfinished", .stopped),
       ("", .stopped),
     ])
-  func freeText(text: String, kind: OutcomeKind) {
+  func freeText(text: String, kind: OutcomeText.Kind) {
     let outcome = OutcomeText(text)
     #expect(outcome.kind == kind)
     #expect(outcome.first == text)
@@ -97,30 +97,5 @@ struct OutcomeTextTests {
     #expect(outcome.kind == .aborted)
     #expect(outcome.first == "aborted: a; b")
     #expect(outcome.probability?.testRuns == 3)
-  }
-}
-
-@Suite("Stored step notes")
-struct StepNoteTests {
-  @Test("a moved step names the environment whose deploy failed")
-  func moved() {
-    let note = StepNote("moved: deploy failed from dev2")
-    #expect(note.moved)
-    #expect(note.movedFrom == "dev2")
-    #expect(note.runs.isEmpty && note.others.isEmpty)
-  }
-
-  @Test("test runs, moves and other parts are told apart")
-  func parts() {
-    let runs = StepNote("runs: bad,good,bad")
-    #expect(!runs.moved)
-    #expect(runs.runs == [.bad, .good, .bad])
-    let all = StepNote("moved: deploy failed from dev1; the deploy asked to abort; runs: skip,bad")
-    #expect(all.movedFrom == "dev1")
-    #expect(all.runs == [.skip, .bad])
-    #expect(all.others == ["the deploy asked to abort"])
-    #expect(StepNote("stopped").others == ["stopped"])
-    #expect(StepNote(nil) == StepNote(""))
-    #expect(!StepNote(nil).moved)
   }
 }

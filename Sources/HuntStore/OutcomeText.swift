@@ -1,9 +1,7 @@
 import Foundation
 
-// Readers of the texts the hunt stores for people and reports: a hunt's outcome and a step's
-// note. They live here, free of the store, so that they can be tested on their own.
-
-/// A hunt's stored outcome (`HuntRecord.outcome`) read back.
+/// A hunt's stored outcome (`HuntRecord.outcome`): the one place that writes and reads that
+/// text (hunts write it, reports and `log` read it).
 ///
 /// The text is a first part ("culprit <hash>", "culprit-among <hash> <hash>…", "no-regression",
 /// "contradiction …", "nothing-to-search …", "aborted: …", "stopped …", "reset"), then optional
@@ -13,6 +11,18 @@ import Foundation
 /// descent's note may hold "; " themselves, so the extras are recognised from the end by their
 /// exact form, and anything else stays in the part before it.
 public struct OutcomeText: Sendable, Hashable {
+  /// What the first part says happened.
+  public enum Kind: String, Sendable, Hashable, CaseIterable {
+    case culprit
+    case culpritAmong = "culprit-among"
+    case noRegression = "no-regression"
+    case contradiction
+    case nothingToSearch = "nothing-to-search"
+    case aborted
+    /// Stopped, reset, or not finished.
+    case stopped
+  }
+
   /// `--descend`: the merge the first-parent search blamed.
   public struct Descent: Sendable, Hashable {
     public var merge: String
@@ -47,7 +57,7 @@ public struct OutcomeText: Sendable, Hashable {
 
   /// The first part, verbatim (e.g. "aborted: the deploy asked to stop; see the log").
   public var first: String
-  public var kind: OutcomeKind
+  public var kind: Kind
   /// The commits the first part names: the culprit, or the possible culprits (for a
   /// probabilistic `culprit-among`, the most likely first and the runner-up second).
   public var commits: [String]
@@ -57,6 +67,9 @@ public struct OutcomeText: Sendable, Hashable {
   public var confirmationHolds: Bool?
 
   public init(_ text: String) {
+    var confirmationHolds: Bool?
+    var probability: Probability?
+    var descent: Descent?
     var parts = text.components(separatedBy: "; ")
     if parts.count > 1, let last = parts.last, last.hasPrefix("confirm ") {
       switch last {
@@ -80,7 +93,15 @@ public struct OutcomeText: Sendable, Hashable {
         }
       }
     }
-    first = parts.joined(separator: "; ")
+    self.init(first: parts.joined(separator: "; "))
+    self.descent = descent
+    self.probability = probability
+    self.confirmationHolds = confirmationHolds
+  }
+
+  /// An outcome to store: `first` as the hunt describes it, the extras set afterwards.
+  public init(first: String) {
+    self.first = first
     let words = first.split(separator: " ").map(String.init)
     commits = []
     switch words.first ?? "" {
@@ -96,6 +117,24 @@ public struct OutcomeText: Sendable, Hashable {
     case _ where first.hasPrefix("aborted:"): kind = .aborted
     default: kind = .stopped
     }
+  }
+
+  /// The text to store, which `init(_:)` reads back.
+  public var text: String {
+    var text = first
+    if let descent {
+      text += "; descend merge \(descent.merge)"
+      if let note = descent.note { text += " (\(note))" }
+    }
+    if let probability {
+      text += "; probability \(String(format: "%.4f", probability.probability))"
+      if let runnerUp = probability.runnerUp, let chance = probability.runnerUpProbability {
+        text += " runner-up \(runnerUp) \(String(format: "%.4f", chance))"
+      }
+      text += " (\(probability.reason), \(probability.testRuns) test runs)"
+    }
+    if let confirmationHolds { text += "; confirm \(confirmationHolds ? "holds" : "does-not-hold")" }
+    return text
   }
 
   /// "descend merge <hash>" or "descend merge <hash> (<note>)".
@@ -142,40 +181,6 @@ public struct OutcomeText: Sendable, Hashable {
     guard let text, let value = Double(text), value >= 0, value <= 1 else { return nil }
     return value
   }
-}
-
-/// A step's stored note (`StepRow.note`) read back: its parts are separated by "; ".
-public struct StepNote: Sendable, Hashable {
-  /// "moved: deploy failed from dev2": the environment whose deploy failed, the commit then
-  /// handed to another one.
-  public var movedFrom: String?
-  /// "runs: bad,good,bad": each test run's verdict.
-  public var runs: [StepVerdict]
-  /// The other parts (why a step aborted, "stopped"), in order.
-  public var others: [String]
-
-  public init(_ note: String?) {
-    runs = []
-    others = []
-    guard let note, !note.isEmpty else { return }
-    let movedPrefix = "moved: deploy failed"
-    let runsPrefix = "runs: "
-    for part in note.components(separatedBy: "; ") {
-      if part.hasPrefix(movedPrefix) {
-        let rest = part.dropFirst(movedPrefix.count)
-        movedFrom = rest.hasPrefix(" from ") ? String(rest.dropFirst(" from ".count)) : ""
-      } else if part.hasPrefix(runsPrefix) {
-        runs = part.dropFirst(runsPrefix.count).split(separator: ",").compactMap {
-          StepVerdict(rawValue: $0.trimmingCharacters(in: .whitespaces))
-        }
-      } else {
-        others.append(part)
-      }
-    }
-  }
-
-  /// The deploy failed and the commit moved to another environment.
-  public var moved: Bool { movedFrom != nil }
 }
 
 /// 40 (SHA-1) or 64 (SHA-256) hexadecimal digits.
