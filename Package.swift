@@ -30,7 +30,7 @@ let package = Package(
     // Durable state: hunts, steps, the verdict cache and environment locks in SQLite.
     .target(name: "HuntStore", dependencies: ["History", .product(name: "GRDB", package: "GRDB.swift")]),
     // Markdown and self-contained HTML reports of a hunt; pure rendering, Foundation only.
-    .target(name: "HuntReport"),
+    .target(name: "HuntReport", dependencies: ["History"]),
     // A whole hunt: configuration, endpoint checks, deploy-and-test steps, restore.
     .target(
       name: "HuntKit",
@@ -38,10 +38,19 @@ let package = Package(
         "GitKit", "History", "BisectEngine", "Runner", "HuntStore", .product(name: "Yams", package: "Yams"),
       ]
     ),
+    // The built-in demo's fixture (Fixtures/incident), shipped as a resource bundle beside the
+    // executable so that an installed `bisect-deploy demo` finds it.
+    .target(
+      name: "DemoFixture",
+      path: "Fixtures",
+      exclude: ["README.md", "make-history.py"],
+      sources: ["DemoFixture.swift"],
+      resources: [.copy("incident")]
+    ),
     .target(
       name: "BisectCLI",
       dependencies: [
-        "GitKit", "History", "BisectEngine", "HuntKit", "HuntReport", "HuntStore", "Runner",
+        "GitKit", "History", "BisectEngine", "HuntKit", "HuntReport", "HuntStore", "Runner", "DemoFixture",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),

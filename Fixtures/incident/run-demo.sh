@@ -68,13 +68,17 @@ EOF
 echo "== Hunt on dev with the kernel smoke test: known-good..main"
 start=$(now)
 set +e
-"$bin" --repo "$repo" --config "$work/bisect-deploy.yml" --good known-good --bad main \
-  | tee "$work/hunt.out"
-hunt=$?
+# The hunt's own exit status, not tee's: /bin/sh has no pipefail, and a binary that crashed
+# after naming the culprit in a step line must fail the demo.
+{
+  "$bin" --repo "$repo" --config "$work/bisect-deploy.yml" --good known-good --bad main
+  echo $? > "$work/hunt.rc"
+} | tee "$work/hunt.out"
+hunt=$(cat "$work/hunt.rc" 2>/dev/null || echo 1)
 set -e
 echo "hunt: exit $hunt in $(since "$start") s wall time"
 found=1
-grep -q "$(git -C "$repo" rev-parse --short=7 "$culprit")" "$work/hunt.out" && [ "$hunt" = 0 ] && found=0
+grep -q "^The first bad commit is $(git -C "$repo" rev-parse "$culprit")" "$work/hunt.out" && [ "$hunt" = 0 ] && found=0
 if [ "$found" = 0 ]; then
   echo "culprit: $(git -C "$repo" log -1 --format='%h %s (%an, %ad)' --date=format:'%b %d %H:%M' "$culprit")"
 else

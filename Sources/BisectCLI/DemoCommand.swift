@@ -1,4 +1,5 @@
 import ArgumentParser
+import DemoFixture
 import Foundation
 
 /// `bisect-deploy demo`: the 2017-03-23 kernel-death incident, hunted on this machine.
@@ -14,7 +15,7 @@ struct DemoCommand: ParsableCommand {
       """
   )
 
-  @Option(help: "The folder of the incident fixture (default: Fixtures/incident beside the build).")
+  @Option(help: "The folder of the incident fixture (default: the one installed beside the executable).")
   var fixtures: String?
 
   @Option(help: "Keep the demo's files in this folder instead of a temporary one.")
@@ -41,10 +42,13 @@ struct DemoCommand: ParsableCommand {
       ?? URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
   }
 
-  /// `--fixtures`, else `Fixtures/incident` in a folder above the executable (a source checkout).
+  /// `--fixtures`, else the resource bundle installed beside the executable, else
+  /// `Fixtures/incident` in a folder above the executable (a source checkout).
   func fixtureDirectory() throws -> URL {
     if let fixtures { return URL(fileURLWithPath: fixtures) }
-    var folder = URL(fileURLWithPath: Self.executablePath()).deletingLastPathComponent()
+    let executable = URL(fileURLWithPath: Self.executablePath())
+    if let installed = DemoFixture.installed(besideExecutable: executable) { return installed }
+    var folder = executable.deletingLastPathComponent()
     while folder.path != "/" {
       let candidate = folder.appendingPathComponent("Fixtures/incident")
       if FileManager.default.fileExists(atPath: candidate.appendingPathComponent("run-demo.sh").path) {
@@ -53,8 +57,10 @@ struct DemoCommand: ParsableCommand {
       folder = folder.deletingLastPathComponent()
     }
     throw CommandFailure(
-      message:
-        "Cannot find the demo's fixture (Fixtures/incident). Run from a source checkout, or pass --fixtures DIR.",
+      message: """
+        Cannot find the demo's fixture: no \(DemoFixture.bundleName) folder beside \(executable.path). \
+        Copy that folder (from .build/release/) next to the executable, or pass --fixtures DIR.
+        """,
       status: .usage)
   }
 }

@@ -28,12 +28,16 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
   case internalFailure = 70
   /// Another hunt holds the environment, or an unfinished hunt with other settings is open.
   case locked = 75
-  /// The state database is damaged, foreign, or from a newer version.
+  /// The state database is damaged, foreign, or from a newer version; or a file or folder
+  /// the tool must write (workspace, logs, report) cannot be written (sysexits' EX_IOERR).
   case stateError = 74
   /// The environment is protected and --allow-protected did not name it.
   case protectedEnvironment = 77
   /// The configuration file or flags are wrong.
   case configuration = 78
+
+  /// A file or folder cannot be read or written: the same code as the state database's.
+  static let ioError = ExitStatus.stateError
 }
 
 /// An error that reached the top of a command: printed as one clear line, then the process
@@ -60,7 +64,8 @@ struct CommandFailure: Error, CustomStringConvertible {
       case .git(let git), .restoreTarget(_, let git): status = Self.status(for: git)
       case .configuration(.protectedEnvironment): status = .protectedEnvironment
       case .configuration: status = .configuration
-      case .runner, .workspace, .originalUnknown: status = .internalFailure
+      case .runner, .workspace: status = .ioError
+      case .originalUnknown: status = .configuration
       case .store(.locked): status = .locked
       case .store: status = .stateError
       case .unfinishedHunt: status = .locked
@@ -75,6 +80,15 @@ struct CommandFailure: Error, CustomStringConvertible {
       } else {
         status = .configuration
       }
+    case let validation as ValidationError:
+      // A flag's value is wrong: the message names the flag.
+      message = validation.message
+      status = .usage
+    case let cocoa as CocoaError:
+      // File-system failures (a read-only folder, a full disk) name the path.
+      let path = cocoa.filePath ?? (cocoa.userInfo[NSURLErrorKey] as? URL)?.path
+      message = path.map { "cannot write '\($0)': \(cocoa.localizedDescription)" } ?? cocoa.localizedDescription
+      status = .ioError
     default:
       message = error.localizedDescription
       status = .internalFailure
@@ -94,9 +108,10 @@ struct CommandFailure: Error, CustomStringConvertible {
   }
 }
 
-/// Writes one line to standard error.
+/// Writes one line to standard error, with control characters made visible (error messages
+/// quote inputs, and inputs may come from the repository).
 func printError(_ line: String) {
-  FileHandle.standardError.write(Data((line + "\n").utf8))
+  FileHandle.standardError.write(Data((line.terminalSafe(keepingNewlines: true) + "\n").utf8))
 }
 
 extension BisectDeploy {
@@ -105,6 +120,7 @@ extension BisectDeploy {
     do {
       var words = Array(CommandLine.arguments.dropFirst())
       if let first = words.first, ["good", "bad", "skip"].contains(first) { words.insert("mark", at: 0) }
+      try refuseUnknownCommand(words)
       var command = try parseAsRoot(words)
       // A hunt keeps the words that started it, so that `resume` can start it again.
       if var hunt = command as? HuntCommand {
@@ -120,9 +136,62 @@ extension BisectDeploy {
     } catch let failure as CommandFailure {
       printError("bisect-deploy: error: \(failure.message)")
       Foundation.exit(failure.status.rawValue)
+    } catch let exit as ExitCode {
+      Foundation.exit(exit.rawValue)
     } catch {
-      // Help, --version and usage errors: ArgumentParser prints them and picks the code.
-      exit(withError: error)
+      let code = exitCode(for: error)
+      if code == .success {
+        // --help and --version.
+        Swift.print(fullMessage(for: error))
+        Foundation.exit(ExitStatus.success.rawValue)
+      }
+      // Usage errors, in the documented form: one line naming the flag, then where help is.
+      let message = self.message(for: error).trimmingCharacters(in: .whitespacesAndNewlines)
+      printError("bisect-deploy: error: \(message.isEmpty ? "\(error)" : message)")
+      printError("See 'bisect-deploy --help' (or 'bisect-deploy help COMMAND').")
+      Foundation.exit(code == .validationFailure || code.rawValue == 1 ? ExitStatus.usage.rawValue : code.rawValue)
     }
+  }
+
+  /// The words that may start a command line: subcommand names and `help`.
+  static var commandWords: [String] {
+    configuration.subcommands.map { $0.configuration.commandName ?? "" } + ["help", "good", "bad", "skip"]
+  }
+
+  /// A first word that is neither an option nor a command is a typo (`stats`), not a path
+  /// for the default hunt (paths go after `--`): said as such, with the nearest command.
+  /// `help WORD` with an unknown WORD is refused the same way.
+  static func refuseUnknownCommand(_ words: [String]) throws {
+    guard var first = words.first, !first.hasPrefix("-") else { return }
+    if first == "help" {
+      guard words.count > 1, !words[1].hasPrefix("-") else { return }
+      first = words[1]
+    } else if commandWords.contains(first) {
+      return
+    }
+    guard !commandWords.contains(first) || first == "help" else { return }
+    let nearest = commandWords.filter { $0 != "help" }.min { editDistance($0, first) < editDistance($1, first) }
+    var message = "unknown command '\(first)'."
+    if let nearest, editDistance(nearest, first) <= max(2, first.count / 2) { message += " Did you mean '\(nearest)'?" }
+    message += " Commands: \(commandWords.filter { !["good", "bad", "skip"].contains($0) }.joined(separator: ", "))."
+    message += " (Paths that limit a hunt go after --.)"
+    throw CommandFailure(message: message, status: .usage)
+  }
+
+  /// Levenshtein distance, for suggesting the nearest command.
+  static func editDistance(_ left: String, _ right: String) -> Int {
+    let a = Array(left)
+    let b = Array(right)
+    guard !a.isEmpty else { return b.count }
+    guard !b.isEmpty else { return a.count }
+    var previous = Array(0...b.count)
+    for i in 1...a.count {
+      var current = [i] + Array(repeating: 0, count: b.count)
+      for j in 1...b.count {
+        current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+      }
+      previous = current
+    }
+    return previous[b.count]
   }
 }

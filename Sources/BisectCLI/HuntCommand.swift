@@ -109,6 +109,46 @@ struct HuntCommand: AsyncParsableCommand {
     case descend, repeatRuns, repeatRule, confirm, flaky, falseBad, falseGood, confidence, budget
   }
 
+  /// Every flag's value is checked here, before the repository is opened or anything is
+  /// deployed: a wrong one exits 64 with the flag named.
+  func validate() throws {
+    for (flag, text) in [("--test", test), ("--deploy", deploy)] {
+      if let text, text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+        throw ValidationError("\(flag) is empty: give a shell command.")
+      }
+    }
+    if let repeatRuns, repeatRuns < 1 { throw ValidationError("--repeat \(repeatRuns): give 1 or more runs.") }
+    if let confirm, confirm < 0 { throw ValidationError("--confirm \(confirm): give 0 or more runs.") }
+    if let budget, budget < 1 { throw ValidationError("--budget \(budget): give 1 or more test runs.") }
+    if let repeatRule, RepeatRule(rawValue: repeatRule) == nil {
+      throw ValidationError("--repeat-rule '\(repeatRule)': give majority or any-bad.")
+    }
+    if let falseBad { _ = try rate(falseBad, flag: "--false-bad", below: 0.5) }
+    if let falseGood { _ = try rate(falseGood, flag: "--false-good", below: 0.5) }
+    if let confidence { _ = try rate(confidence, flag: "--confidence", below: 1, above: 0.5) }
+    _ = try duration(deployTimeout, flag: "--deploy-timeout")
+    _ = try duration(testTimeout, flag: "--test-timeout")
+    _ = try duration(maxDuration, flag: "--max-duration")
+    if let report { try Self.checkReportPath(report) }
+  }
+
+  /// A report is written at the end of the hunt; its path is checked at the start, so that a
+  /// typo does not cost a whole hunt's report.
+  static func checkReportPath(_ path: String) throws {
+    let lower = path.lowercased()
+    guard [".md", ".markdown", ".html", ".htm"].contains(where: { lower.hasSuffix($0) }) else {
+      throw ValidationError("--report '\(path)': name a .md (Markdown) or .html file.")
+    }
+    let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+      throw ValidationError("--report '\(path)': the folder '\(folder)' does not exist. Create it first.")
+    }
+    guard FileManager.default.isWritableFile(atPath: folder) else {
+      throw ValidationError("--report '\(path)': the folder '\(folder)' is not writable.")
+    }
+  }
+
   func run() async throws {
     let request: HuntRequest
     do {
@@ -129,6 +169,15 @@ struct HuntCommand: AsyncParsableCommand {
       for await signal in trap.signals {
         stopper.stop(.signal(signal.rawValue))
         hunt.cancel()
+        if stopper.requests == 1 {
+          printError(
+            "bisect-deploy: stopping: the running step ends, then the environment is restored (Ctrl-C again stops the restore too)."
+          )
+        } else if stopper.requests == 2 {
+          printError(
+            "bisect-deploy: stopping the restore now; the environment is left as it is. Finish later with bisect-deploy resume."
+          )
+        }
       }
     }
     let deadline = Task {
@@ -211,7 +260,10 @@ struct HuntCommand: AsyncParsableCommand {
     if !range.paths.isEmpty { configuration.paths = range.paths }
     if noVerify { configuration.verifyEndpoints = false }
     if reuseVerdicts { configuration.reuseVerdicts = true }
-    configuration.deployTimeout = try duration(deployTimeout, flag: "--deploy-timeout") ?? configuration.deployTimeout
+    if let given = try duration(deployTimeout, flag: "--deploy-timeout") {
+      configuration.deployTimeout = given
+      configuration.deployTimeoutGiven = true
+    }
     configuration.testTimeout = try duration(testTimeout, flag: "--test-timeout") ?? configuration.testTimeout
     configuration.maxDuration = try duration(maxDuration, flag: "--max-duration") ?? configuration.maxDuration
     let ends = try range.revisions(in: repository)
@@ -230,8 +282,8 @@ struct HuntCommand: AsyncParsableCommand {
 
   private func duration(_ text: String?, flag: String) throws -> Duration? {
     guard let text else { return nil }
-    guard let value = parseDuration(text) else {
-      throw ValidationError("\(flag) '\(text)': give seconds, or a number with s, m or h (90, 90s, 10m, 1h).")
+    guard let value = parseDuration(text), value > .zero else {
+      throw ValidationError("\(flag) '\(text)': give \(durationRule(positive: true)).")
     }
     return value
   }
@@ -293,10 +345,16 @@ enum Summary {
     case .contradiction(let conclusion):
       lines.append("The verdicts contradict each other: \(contradiction(conclusion)). No commit is blamed.")
     case .nothingToSearch(let conclusion):
-      lines.append(
-        conclusion == .emptyRange
-          ? "Nothing to search: bad is good or one of its ancestors."
-          : "No commit in the range changes the given paths; the regression lies elsewhere.")
+      if conclusion == .noCandidate {
+        lines.append("No commit in the range changes the given paths; the regression lies elsewhere.")
+      } else if report.endpointsSwapped {
+        lines.append(
+          "Nothing to search: bad (\(report.bad.short())) is an ancestor of good (\(report.goods.map { $0.short() }.joined(separator: ", "))). Did you swap --good and --bad? Nothing was deployed."
+        )
+      } else {
+        lines.append(
+          "Nothing to search: bad (\(report.bad.short())) is good or one of its ancestors. Nothing was deployed.")
+      }
     case .aborted(let why):
       lines.append("Hunt aborted: \(why)")
     case .stopped(.deadline):
@@ -325,7 +383,9 @@ enum Summary {
       lines.append("Environment \(name) was retired during the hunt: \(reason)")
     }
     for (name, why) in report.restoreFailures.sorted(by: { $0.key < $1.key }) {
-      lines.append("Restore of \(name) FAILED: \(why). Redeploy it by hand.")
+      let next =
+        report.outcome.isStopped ? "Run bisect-deploy resume to finish the hunt and restore it" : "Redeploy it by hand"
+      lines.append("Restore of \(name) FAILED: \(why). \(next).")
     }
     if let restored = report.restoredTo, report.restoreFailures.count < max(1, report.environments.count) {
       if report.restoreResults.count > 1 {
@@ -338,7 +398,7 @@ enum Summary {
       }
     }
     lines.append("Logs: \(report.logDirectory.path)")
-    Swift.print(lines.joined(separator: "\n"))
+    printOut(lines.joined(separator: "\n"))
   }
 
   /// What --descend, --flaky and --confirm add to the answer.
@@ -378,13 +438,5 @@ enum Summary {
     return lines
   }
 
-  static func contradiction(_ conclusion: Conclusion) -> String {
-    switch conclusion {
-    case .goodFoundBad(let id): "\(id.short()) is good (or an ancestor of good) but tested bad"
-    case .badFoundGood(let id): "\(id.short()) is bad (or has a bad ancestor) but tested good"
-    case .fixedBetween(let base, _):
-      "the merge base \(base.short()) is bad: the bug was fixed between it and good, not introduced"
-    default: "\(conclusion)"
-    }
-  }
+  static func contradiction(_ conclusion: Conclusion) -> String { conclusion.explanation }
 }

@@ -57,10 +57,10 @@ struct PlanCommand: ParsableCommand {
           candidates: bisection.remainingCount, parallel: parallel, estimatedRounds: rounds,
           mergeBasesToCheck: bisection.uncheckedMergeBases.map(\.hex),
           firstRound: infos.map { Entry(id: $0.id.hex, summary: $0.summary, reach: bisection.reach(of: $0.id)) },
-          conclusion: conclusion.map { "\($0)" })
+          conclusion: conclusion.map(\.token))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        print(String(decoding: try encoder.encode(output), as: UTF8.self))
+        writeJSON(String(decoding: try encoder.encode(output), as: UTF8.self))
         return
       }
       print("\(bisection.remainingCount) candidate commits")
@@ -68,7 +68,7 @@ struct PlanCommand: ParsableCommand {
       print(
         "about \(rounds) \(unit) (ceil(log\(parallel == 1 ? "2" : "_\(parallel + 1)") N)\(bases.isEmpty ? "" : " + merge bases"))"
       )
-      if let conclusion { print("nothing to test: \(conclusion)") }
+      if let conclusion { print("nothing to test: \(conclusion.explanation)") }
       for info in infos {
         let reach = bisection.reach(of: info.id).map { " (reach \($0))" } ?? " (merge base, checked first)"
         print("first: \(info.id.hex) \(info.summary)\(reach)")

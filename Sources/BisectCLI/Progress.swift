@@ -1,5 +1,6 @@
 import Foundation
 import GitKit
+import History
 import HuntKit
 import Runner
 import Synchronization
@@ -80,7 +81,7 @@ final class ProgressPrinter: Sendable {
       case .stepStarted(let number, let commit, let remaining, _, let environment):
         state.step = number
         state.remaining = remaining
-        state.commit = "\(commit.id.short()) \(commit.summary)"
+        state.commit = "\(commit.id.short()) \(commit.summary.terminalSafe())"
         state.stepStarted = .now
         state.phase = "starting"
         state.running[number] = (environment, "starting")
@@ -103,10 +104,11 @@ final class ProgressPrinter: Sendable {
           ? " (recorded before)"
           : record.reused ? " (reused)" : record.moved ? " (deploy failed on \(record.environment); moved)" : ""
         let place = record.environment.isEmpty || record.replayed ? "" : " on \(record.environment)"
-        permanent = "[\(record.number)] \(record.commit.short())\(place) \(painted)\(note)"
+        let why = record.note.map { " (\($0.terminalSafe()))" } ?? ""
+        permanent = "[\(record.number)] \(record.commit.short())\(place) \(painted)\(note)\(why)"
       case .restoring(let commit):
         state.phase = "restoring"
-        state.commit = commit.map { "\($0.id.short()) \($0.summary)" } ?? ""
+        state.commit = commit.map { "\($0.id.short()) \($0.summary.terminalSafe())" } ?? ""
       case .restored(let result):
         permanent = result.map { "restore: \($0.termination)" }
       }
@@ -195,8 +197,10 @@ final class ProgressPrinter: Sendable {
       let runs =
         record.runVerdicts.count > 1 ? " (runs: \(record.runVerdicts.map(\.rawValue).joined(separator: " ")))" : ""
       let moved = record.moved ? " (deploy failed on \(record.environment); trying another environment)" : ""
+      let why = record.note.map { " (\($0))" } ?? ""
       printError(
-        "[\(record.number)]   => \(Summary.describe(record.result))\(record.reused ? " (reused)" : "")\(runs)\(moved)")
+        "[\(record.number)]   => \(Summary.describe(record.result))\(record.reused ? " (reused)" : "")\(runs)\(moved)\(why)"
+      )
       // The end of each command that failed: a failed deploy, or a test that did not pass.
       let failed =
         record.deployAttempts.filter { !$0.succeeded } + record.tests.filter { !$0.succeeded }

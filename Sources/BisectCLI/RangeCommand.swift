@@ -91,6 +91,6 @@ struct RangeCommand: ParsableCommand {
       paths: graph.paths, count: listed.count, commits: count ? nil : entries)
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    print(String(decoding: try encoder.encode(output), as: UTF8.self))
+    writeJSON(String(decoding: try encoder.encode(output), as: UTF8.self))
   }
 }

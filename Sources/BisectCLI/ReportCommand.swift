@@ -200,9 +200,7 @@ struct ReportCommand: ParsableCommand {
   func run() throws {
     do {
       let (repository, store) = try options.open()
-      guard let record = try hunt.flatMap({ try store.hunt(id: $0) }) ?? store.hunts(limit: 1).first else {
-        throw CommandFailure(message: "No hunt recorded in this repository.", status: .usage)
-      }
+      let record = try options.storedHunt(hunt, in: store)
       let summary = try ReportBuilder.summary(of: record, store: store, repository: repository)
       if let output {
         try ReportBuilder.write(summary, to: output)

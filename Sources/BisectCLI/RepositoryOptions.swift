@@ -21,8 +21,12 @@ struct RangeOptions: ParsableArguments {
   @Option(help: "The branch --good-at and --bad-at look at.")
   var branch = "HEAD"
 
-  @Option(name: .long, help: "The repository, or any folder inside it (default: the current folder).")
-  var repo: String = "."
+  // Optional so that help says the default once, in words.
+  @Option(name: .customLong("repo"), help: "The repository, or any folder inside it (default: the current folder).")
+  var repoOption: String?
+
+  /// The repository folder the user named, or the current folder.
+  var repo: String { repoOption ?? "." }
 
   @Flag(name: .long, help: "Follow only first parents (the history of the main line).")
   var firstParent = false

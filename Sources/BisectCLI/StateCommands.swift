@@ -8,8 +8,12 @@ import HuntStore
 
 /// Where the state database is: options shared by the commands that read it.
 struct StateOptions: ParsableArguments {
-  @Option(help: "The repository, or any folder inside it (default: the current folder).")
-  var repo: String = "."
+  // Optional so that help says the default once, in words.
+  @Option(name: .customLong("repo"), help: "The repository, or any folder inside it (default: the current folder).")
+  var repoOption: String?
+
+  /// The repository folder the user named, or the current folder.
+  var repo: String { repoOption ?? "." }
 
   @Option(help: "The state database (default: .git/bisect-deploy/state.sqlite).")
   var state: String?
@@ -22,6 +26,25 @@ struct StateOptions: ParsableArguments {
     let store = try StateStore(path: state ?? StateStore.defaultPath(gitDirectory: repository.gitDirectory))
     return (repository, store)
   }
+
+  /// The hunt `--hunt N` names, else the newest. A number that names no hunt is an error
+  /// naming it, never another hunt.
+  func storedHunt(_ id: Int64?, in store: StateStore) throws -> HuntRecord {
+    if let id {
+      guard id > 0, let record = try store.hunt(id: id) else {
+        throw CommandFailure(
+          message: "--hunt \(id): no such hunt in \(stateDescription). `bisect-deploy hunts` lists the hunts.",
+          status: .usage)
+      }
+      return record
+    }
+    guard let newest = try store.hunts(limit: 1).first else {
+      throw CommandFailure(message: "No hunt recorded in \(stateDescription).", status: .usage)
+    }
+    return newest
+  }
+
+  private var stateDescription: String { state.map { "'\($0)'" } ?? "this repository's state" }
 
   /// The unfinished hunt meant: on `--env`, else the newest unfinished one.
   func unfinishedHunt(in store: StateStore) throws -> HuntRecord {
@@ -158,9 +181,7 @@ struct LogCommand: ParsableCommand {
   func run() throws {
     do {
       let (repository, store) = try options.open()
-      guard let record = try hunt.flatMap({ try store.hunt(id: $0) }) ?? store.hunts(limit: 1).first else {
-        throw CommandFailure(message: "No hunt recorded in this repository.", status: .usage)
-      }
+      let record = try options.storedHunt(hunt, in: store)
       let outcome = OutcomeText(record.outcome ?? "")
       let culprit = outcome.kind == OutcomeText.Kind.culprit ? outcome.commits.first : nil
       let text = try store.gitBisectLog(huntID: record.id, firstBadCommit: culprit) { hex in
@@ -190,7 +211,8 @@ struct HuntsCommand: ParsableCommand {
         let reused = steps.filter(\.reused).count
         print(
           "#\(hunt.id) \(hunt.startedAt.formatted(.iso8601)) \(hunt.environment) bad \(hunt.bad.prefix(10)) "
-            + "\(steps.count) steps\(reused > 0 ? " (\(reused) reused)" : "") \(hunt.outcome ?? "unfinished")")
+            + "\(steps.count) steps\(reused > 0 ? " (\(reused) reused)" : "") \(hunt.outcome.map(readableOutcome) ?? "unfinished")"
+        )
       }
     } catch {
       throw CommandFailure(error)
@@ -271,4 +293,21 @@ struct UnlockCommand: ParsableCommand {
       throw CommandFailure(error)
     }
   }
+}
+
+/// A stored outcome as `hunts` shows it. Hunts stored by older versions wrote the engine's
+/// conclusion in its Swift spelling (`contradiction goodFoundBad(...)`): those are put in words.
+func readableOutcome(_ stored: String) -> String {
+  let outcome = OutcomeText(stored)
+  guard outcome.kind == .contradiction || outcome.kind == .nothingToSearch, !outcome.first.contains(":") else {
+    return stored
+  }
+  let words: [String: String] = [
+    "emptyRange": "bad is good or one of its ancestors: nothing to search",
+    "noCandidate": "no commit in the range changes the given paths",
+    "goodFoundBad": "a good commit tested bad", "badFoundGood": "a bad commit tested good",
+    "fixedBetween": "a merge base is bad: the bug was fixed, not introduced",
+  ]
+  let detail = words.first { stored.contains($0.key) }?.value ?? "verdicts disagree"
+  return "\(outcome.kind.rawValue): \(detail)"
 }

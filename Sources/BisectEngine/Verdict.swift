@@ -46,6 +46,35 @@ public enum Conclusion: Sendable, Hashable {
   /// regression was fixed between that merge base and the good commits, not introduced.
   case fixedBetween(mergeBase: ObjectID, goods: [ObjectID])
 
+  /// The conclusion in words, for people (summaries, `hunts`, `plan`) and for the stored
+  /// outcome: never the enum's Swift spelling.
+  public var explanation: String {
+    switch self {
+    case .culprit(let id): "the first bad commit is \(id.short())"
+    case .culpritAmong(let ids): "the first bad commit is one of \(ids.map { $0.short() }.joined(separator: " "))"
+    case .emptyRange: "bad is good or one of its ancestors: nothing to search"
+    case .noCandidate: "no commit in the range changes the given paths"
+    case .goodFoundBad(let id): "\(id.short()) is good (or an ancestor of good) but tested bad"
+    case .badFoundGood(let id): "\(id.short()) is bad (or has a bad ancestor) but tested good"
+    case .fixedBetween(let base, _):
+      "the merge base \(base.short()) is bad: the bug was fixed between it and good, not introduced"
+    }
+  }
+
+  /// A stable word for machines (`plan --json`): `culprit`, `culprit-among`, `empty-range`,
+  /// `no-candidate`, `good-found-bad`, `bad-found-good`, `fixed-between`.
+  public var token: String {
+    switch self {
+    case .culprit: "culprit"
+    case .culpritAmong: "culprit-among"
+    case .emptyRange: "empty-range"
+    case .noCandidate: "no-candidate"
+    case .goodFoundBad: "good-found-bad"
+    case .badFoundGood: "bad-found-good"
+    case .fixedBetween: "fixed-between"
+    }
+  }
+
   /// True for the outcomes that mean the verdicts or the endpoints disagree.
   public var isContradiction: Bool {
     switch self {

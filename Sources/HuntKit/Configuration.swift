@@ -98,6 +98,16 @@ public struct Configuration: Sendable, Hashable {
   public var deployTimeout: Duration? = .seconds(1800)
   public var testTimeout: Duration? = .seconds(600)
   public var restoreTimeout: Duration? = .seconds(1800)
+  /// Whether the user set the deploy timeout (file or flag): a restore with no timeout of its
+  /// own then uses it, so that a stopped hunt does not wait half an hour on a hung restore.
+  public var deployTimeoutGiven = false
+  public var restoreTimeoutGiven = false
+  /// The restore's timeout: its own when given, else the deploy's when the user gave that,
+  /// else the default.
+  public var effectiveRestoreTimeout: Duration? {
+    if !restoreTimeoutGiven && deployTimeoutGiven { return deployTimeout }
+    return restoreTimeout
+  }
   public var gracePeriod: Duration = .seconds(10)
   public var deployRetries = 1
   public var deployFailure: InfrastructureFailurePolicy = .skip
@@ -110,6 +120,8 @@ public struct Configuration: Sendable, Hashable {
   public var workspace: String?
   /// Where step logs go; default: inside the repository's git directory.
   public var logDirectory: String?
+  /// The most bytes one command's log keeps (`log_limit`); nil for no limit.
+  public var logLimit: Int? = defaultLogLimit
   public var maxDuration: Duration?
   /// Take verdicts from earlier hunts with the same deploy, test and environment instead of
   /// testing those commits again (on by default for nightly hunts, off otherwise).
@@ -165,6 +177,22 @@ public struct Configuration: Sendable, Hashable {
 
   static func stateFolder(_ gitDirectory: String) -> URL {
     URL(fileURLWithPath: gitDirectory).appendingPathComponent("bisect-deploy")
+  }
+
+  /// Creates the tool's folder inside the git directory for its owner only (mode 0700): it
+  /// holds the state (with command lines, which may hold secrets), logs and checkouts.
+  static func prepareStateFolder(gitDirectory: String) throws(HuntError) {
+    let folder = stateFolder(gitDirectory)
+    let files = FileManager.default
+    do {
+      if files.fileExists(atPath: folder.path) {
+        try files.setAttributes([.posixPermissions: 0o700], ofItemAtPath: folder.path)
+      } else {
+        try files.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+      }
+    } catch {
+      throw .workspace(path: folder.path, reason: error.localizedDescription)
+    }
   }
 
   /// The configuration in force: the file `explicit` names, else `bisect-deploy.yml` at the
@@ -287,14 +315,15 @@ extension Configuration {
     let top = try reader.mapping(root, key: "(top level)")
     for (key, value) in top {
       switch key.name {
-      case "deploy": configuration.deployCommand = try reader.string(value, key: key)
-      case "test": configuration.testCommand = try reader.string(value, key: key)
+      case "deploy": configuration.deployCommand = try reader.command(value, key: key)
+      case "test": configuration.testCommand = try reader.command(value, key: key)
       case "environment": configuration.environmentNames = try reader.strings(value, key: key)
       case "first_parent": configuration.firstParent = try reader.bool(value, key: key)
       case "verify_endpoints": configuration.verifyEndpoints = try reader.bool(value, key: key)
       case "paths": configuration.paths = try reader.strings(value, key: key)
       case "workspace": configuration.workspace = try reader.string(value, key: key)
       case "logs": configuration.logDirectory = try reader.string(value, key: key)
+      case "log_limit": configuration.logLimit = try reader.size(value, key: key)
       case "max_duration": configuration.maxDuration = try reader.duration(value, key: key)
       case "reuse_verdicts": configuration.reuseVerdicts = try reader.bool(value, key: key)
       case "repeat": configuration.testRuns = try reader.integer(value, key: key, minimum: 1)
@@ -334,10 +363,15 @@ extension Configuration {
       case "timeouts":
         for (inner, innerValue) in try reader.mapping(value, key: key.name) {
           switch inner.name {
-          case "deploy": configuration.deployTimeout = try reader.duration(innerValue, key: inner)
+          case "deploy":
+            configuration.deployTimeout = try reader.duration(innerValue, key: inner)
+            configuration.deployTimeoutGiven = true
           case "test": configuration.testTimeout = try reader.duration(innerValue, key: inner)
-          case "restore": configuration.restoreTimeout = try reader.duration(innerValue, key: inner)
-          case "grace": configuration.gracePeriod = try reader.duration(innerValue, key: inner) ?? .zero
+          case "restore":
+            configuration.restoreTimeout = try reader.duration(innerValue, key: inner)
+            configuration.restoreTimeoutGiven = true
+          case "grace":
+            configuration.gracePeriod = try reader.duration(innerValue, key: inner, positive: false) ?? .zero
           default: throw reader.unknown(inner, known: ["deploy", "test", "restore", "grace"])
           }
         }
@@ -373,7 +407,8 @@ extension Configuration {
           key,
           known: [
             "deploy", "test", "restore", "environment", "environments", "timeouts", "deploy_failure",
-            "test_timeout_means", "verify_endpoints", "first_parent", "paths", "workspace", "logs", "max_duration",
+            "test_timeout_means", "verify_endpoints", "first_parent", "paths", "workspace", "logs", "log_limit",
+            "max_duration",
             "reuse_verdicts", "repeat", "repeat_rule", "confirm", "flaky", "descend",
           ])
       }
@@ -469,14 +504,35 @@ struct NodeReader {
     return value
   }
 
-  /// Seconds as a number (`90`, `1.5`), or with a unit (`90s`, `10m`, `1h`); `none` for no limit.
-  func duration(_ node: Node, key: KeyName) throws(ConfigurationError) -> Duration? {
+  /// Seconds as a number (`90`, `1.5`), or with a unit (`90s`, `10m`, `1h`); `none` for no
+  /// limit. `positive`: 0 is refused (a timeout of 0 stops every command at once).
+  func duration(_ node: Node, key: KeyName, positive: Bool = true) throws(ConfigurationError) -> Duration? {
     let text = try string(node, key: key)
-    if let duration = parseDuration(text) { return duration }
     if text == "none" { return nil }
+    if let duration = parseDuration(text), !positive || duration > .zero { return duration }
     throw .invalid(
       path: path, line: key.line, key: key.name,
-      problem: "expected a duration such as 90, 90s, 10m or 1h (or none), found '\(text)'")
+      problem: "expected \(durationRule(positive: positive)) (or none), found '\(text)'")
+  }
+
+  /// A size in bytes (`4096`, `512KB`, `10MB`, `1GB`, powers of 1024) from 4 KB to 1 TB, or
+  /// `none` for no limit.
+  func size(_ node: Node, key: KeyName) throws(ConfigurationError) -> Int? {
+    let text = try string(node, key: key)
+    if text == "none" { return nil }
+    if let bytes = parseSize(text), bytes >= 4096, bytes <= 1 << 40 { return bytes }
+    throw .invalid(
+      path: path, line: key.line, key: key.name,
+      problem: "expected a size from 4KB to 1TB such as 10MB, 512KB or 1GB (or none), found '\(text)'")
+  }
+
+  /// A command: text that is not blank.
+  func command(_ node: Node, key: KeyName) throws(ConfigurationError) -> String {
+    let text = try string(node, key: key)
+    guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+      throw .invalid(path: path, line: key.line, key: key.name, problem: "expected a shell command, found nothing")
+    }
+    return text
   }
 
   func choice<Choice: RawRepresentable>(_ node: Node, key: KeyName) throws(ConfigurationError) -> Choice
@@ -495,7 +551,12 @@ struct NodeReader {
   }
 }
 
-/// Parses `90`, `1.5`, `90s`, `10m`, `2h` into a duration; nil for anything else.
+/// The longest duration accepted for a timeout or a hunt (366 days): anything longer is a
+/// typo, and much larger numbers cannot be held by a clock at all (1e300 seconds).
+public let longestDuration: Duration = .seconds(366 * 24 * 3600)
+
+/// Parses `90`, `1.5`, `90s`, `10m`, `2h` into a duration from 0 to `longestDuration`; nil
+/// for anything else.
 public func parseDuration(_ text: String) -> Duration? {
   let trimmed = text.trimmingCharacters(in: .whitespaces)
   var number = Substring(trimmed)
@@ -504,8 +565,15 @@ public func parseDuration(_ text: String) -> Duration? {
     number = trimmed.dropLast()
     scale = last == "s" ? 1 : last == "m" ? 60 : 3600
   }
-  guard let value = Double(number), value >= 0, value.isFinite else { return nil }
+  // Checked before converting: a Double beyond Int64's range traps when converted.
+  guard let value = Double(number), value.isFinite, value >= 0, value * scale <= 366 * 24 * 3600 else { return nil }
   return .milliseconds(Int64((value * scale * 1000).rounded()))
+}
+
+/// What a duration must be, in words, for messages: `positive` for timeouts (a timeout of 0
+/// would stop every command at once).
+public func durationRule(positive: Bool) -> String {
+  "a duration such as 90, 90s, 10m or 1h, \(positive ? "above 0" : "0 or more") and at most 366 days"
 }
 
 /// Parses `0.05` or `5%` into a probability; nil for anything else.
@@ -513,4 +581,24 @@ public func parseRate(_ text: String) -> Double? {
   let trimmed = text.trimmingCharacters(in: .whitespaces)
   if trimmed.hasSuffix("%") { return Double(trimmed.dropLast()).map { $0 / 100 }.flatMap { $0.isFinite ? $0 : nil } }
   return Double(trimmed).flatMap { $0.isFinite ? $0 : nil }
+}
+
+/// Parses `4096`, `512KB`, `10MB`, `1GB` (powers of 1024; `K`, `M`, `G`, `KiB`… too) into
+/// bytes; nil for anything else or above 1 TB.
+public func parseSize(_ text: String) -> Int? {
+  let trimmed = text.trimmingCharacters(in: .whitespaces).uppercased()
+  let units: [(String, Int)] = [
+    ("KIB", 1 << 10), ("MIB", 1 << 20), ("GIB", 1 << 30), ("KB", 1 << 10), ("MB", 1 << 20), ("GB", 1 << 30),
+    ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30), ("B", 1),
+  ]
+  var number = Substring(trimmed)
+  var scale = 1
+  if let unit = units.first(where: { trimmed.hasSuffix($0.0) }) {
+    number = trimmed.dropLast(unit.0.count)
+    scale = unit.1
+  }
+  guard let value = Double(number.trimmingCharacters(in: .whitespaces)), value.isFinite, value >= 0,
+    value * Double(scale) <= Double(1 << 40)
+  else { return nil }
+  return Int((value * Double(scale)).rounded())
 }

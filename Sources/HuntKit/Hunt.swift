@@ -42,19 +42,31 @@ public enum StopCause: Sendable, Hashable {
 }
 
 /// Lets another task stop a running hunt and say why; the hunt's task is cancelled too.
+///
+/// The first stop ends the running steps and starts the restore; the restore runs to its end
+/// (leaving an environment half-deployed is what it prevents), unless stopped again: a second
+/// Ctrl-C or SIGTERM stops the restore too, as people expect of command-line tools.
 public final class HuntStopper: Sendable {
-  private let cause = Mutex<StopCause?>(nil)
+  private struct State {
+    var cause: StopCause?
+    var requests = 0
+  }
+  private let state = Mutex(State())
 
   public init() {}
 
-  /// Records why the hunt stops (the first cause wins).
+  /// Records why the hunt stops (the first cause wins) and counts the request.
   public func stop(_ reason: StopCause) {
-    cause.withLock { current in
-      if current == nil { current = reason }
+    state.withLock { state in
+      if state.cause == nil { state.cause = reason }
+      state.requests += 1
     }
   }
 
-  public var reason: StopCause? { cause.withLock { $0 } }
+  public var reason: StopCause? { state.withLock { $0.cause } }
+
+  /// How many times the hunt was asked to stop (signals and the deadline).
+  public var requests: Int { state.withLock { $0.requests } }
 }
 
 /// Where and with which arguments a hunt was started: stored with the hunt, so that
@@ -143,6 +155,9 @@ public struct StepRecord: Sendable {
   public var reused = false
   /// True when the verdict was recorded before the tool was stopped and is replayed.
   public var replayed = false
+  /// Why a step ended with a verdict no command gave (a commit that cannot be checked out
+  /// is skipped): stored with the step and shown.
+  public var note: String?
   /// Time of the whole step, export and bookkeeping included.
   public var totalTime: Duration = .zero
   public var logDirectory: URL
@@ -168,6 +183,12 @@ public enum HuntOutcome: Sendable, Hashable {
   case nothingToSearch(Conclusion)
   case aborted(String)
   case stopped(StopCause)
+
+  /// True when the hunt was stopped and stays open for `resume`.
+  public var isStopped: Bool {
+    if case .stopped = self { return true }
+    return false
+  }
 }
 
 /// Everything a summary or report needs about a finished hunt.
@@ -205,6 +226,9 @@ public struct HuntReport: Sendable {
   public var confirmation: Confirmation?
   /// The probabilistic mode's last word: the culprit's probability and the runner-up.
   public var flaky: FlakySummary?
+  /// With nothing to search: bad is an ancestor of a good commit (not equal to it), so the
+  /// user most likely swapped --good and --bad.
+  public var endpointsSwapped = false
 
   /// The tool's own time per step: everything but the deploy and test commands.
   public var overheadPerStep: Duration {

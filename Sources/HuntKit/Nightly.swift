@@ -74,12 +74,12 @@ public func runNightly(
   }
 
   // Tonight's tip: one step, as a hunt would run it.
-  let checkout = configuration.workspaceFolder(gitDirectory: repository.gitDirectory, environment: environment)
-    .appendingPathComponent("nightly-\(tip.short(10))")
+  let workspace = try Workspace.claim(
+    configuration.workspaceFolder(gitDirectory: repository.gitDirectory, environment: environment))
+  let checkout = try workspace.replaceCheckouts(with: "nightly-\(tip.short(10))")
   let logs = configuration.logFolder(gitDirectory: repository.gitDirectory)
     .appendingPathComponent("nightly-\(tip.short(10))")
   do {
-    try? FileManager.default.removeItem(at: checkout)
     try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
     try repository.export(tip, to: checkout)
   } catch {

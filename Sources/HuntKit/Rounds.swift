@@ -36,7 +36,7 @@ extension HuntSession {
     var free = active.map(\.name)
     // Once a step aborts the hunt, nothing more starts; running steps finish and are stored.
     var abortion: String?
-    await withTaskGroup(of: (Int, StepRecord, ContinuousClock.Instant).self) { group in
+    await withTaskGroup(of: RanStep.self) { group in
       while true {
         // Start what can start: each waiting job in the first free environment it did not
         // fail in.
@@ -71,11 +71,12 @@ extension HuntSession {
               await deployAndTest(
                 &record, checkout: prepared.checkout, environment: prepared.variables,
                 configuration: configuration, runs: runs, stopper: stopper, events: events)
-              return (index, record, stepStarted)
+              return RanStep(index: index, record: record, started: stepStarted)
             }
           }
         }
-        guard let (index, record, stepStarted) = await group.next() else { break }
+        guard let ran = await group.next() else { break }
+        let (index, record, stepStarted) = (ran.index, ran.record, ran.started)
         free.append(record.environment)
         free.sort { left, right in
           (active.firstIndex { $0.name == left } ?? .max) < (active.firstIndex { $0.name == right } ?? .max)
@@ -103,6 +104,14 @@ extension HuntSession {
       if let abortion, stopper.reason == nil { record.result = .abort(abortion) }
       return record
     }
+  }
+
+  /// A step a child task ran, handed back to the round. A struct, not a tuple: see
+  /// docs/architecture.md on aggregates returned from async code (a Swift 6.3.1 -O bug).
+  struct RanStep: Sendable {
+    var index: Int
+    var record: StepRecord
+    var started: ContinuousClock.Instant
   }
 
   /// A job's step as stored before the tool was stopped, when there is one: the first stored
@@ -177,8 +186,14 @@ extension HuntSession {
     events(.phase(number: record.number, .exporting))
     let checkout: URL
     do {
-      checkout = try prepareCheckout(job.commit, label: record.logDirectory.lastPathComponent, in: environment)
       try FileManager.default.createDirectory(at: record.logDirectory, withIntermediateDirectories: true)
+      checkout = try prepareCheckout(job.commit, label: record.logDirectory.lastPathComponent, in: environment)
+    } catch let error as GitError {
+      // The commit's tree cannot be checked out (git refuses it too, e.g. an entry under
+      // `.git/`): that commit cannot be tested, the others can. Skipped, with why.
+      record.result = .verdict(.skip)
+      record.note = "cannot check out \(job.commit.short()): \(error.errorDescription ?? "\(error)")"
+      return .failure(StepFailure(record: record))
     } catch {
       record.result = .abort("cannot export \(job.commit.hex): \(error.localizedDescription)")
       return .failure(StepFailure(record: record))

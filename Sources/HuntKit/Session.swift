@@ -85,13 +85,12 @@ struct HuntSession {
     }
     logDirectory = configuration.logFolder(gitDirectory: repository.gitDirectory)
       .appendingPathComponent(Self.huntIdentifier())
+    try Configuration.prepareStateFolder(gitDirectory: repository.gitDirectory)
+    // Every workspace is checked before anything is deployed: the tool empties only
+    // folders it created (docs/safety.md).
     for environment in environments {
-      let workspace = configuration.workspaceFolder(gitDirectory: repository.gitDirectory, environment: environment)
-      do {
-        try FileManager.default.createDirectory(at: workspace, withIntermediateDirectories: true)
-      } catch {
-        throw .workspace(path: workspace.path, reason: error.localizedDescription)
-      }
+      _ = try Workspace.claim(
+        configuration.workspaceFolder(gitDirectory: repository.gitDirectory, environment: environment))
     }
     do {
       try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
@@ -216,16 +215,26 @@ struct HuntSession {
     let estimate =
       configuration.flaky == nil
       ? bisection.estimatedRounds(parallel: active.count) : Int(ceil(log2(Double(max(2, outerGraph.candidateCount)))))
-    events(.started(candidates: bisection.remainingCount, estimatedSteps: estimate, environment: huntEnvironment))
-    var outcome = await search()
+    var outcome: HuntOutcome
+    // An empty range (good == bad, or bad an ancestor of good: swapped ends) or a range with
+    // no commit changing the paths is said before anything is deployed.
+    if case .concluded(let end) = bisection.nextRound(count: 1), end == .emptyRange || end == .noCandidate {
+      outcome = .nothingToSearch(end)
+    } else {
+      events(.started(candidates: bisection.remainingCount, estimatedSteps: estimate, environment: huntEnvironment))
+      outcome = await search()
+    }
     if configuration.confirmRuns > 0, case .culprit(let culprit) = outcome {
       if let stopped = await confirm(culprit) { outcome = stopped }
     }
-    let restoreTarget = self.restoreTarget(after: outcome)
-    events(.restoring(restoreTarget.flatMap { try? info($0) }))
+    // Nothing was deployed when there was nothing to search: nothing to restore either.
+    var restoreTarget = self.restoreTarget(after: outcome)
+    if case .nothingToSearch = outcome, steps.allSatisfy({ $0.deployAttempts.isEmpty }) { restoreTarget = nil }
+    if restoreTarget != nil { events(.restoring(restoreTarget.flatMap { try? info($0) })) }
     let restoration = await restoreAll(to: restoreTarget)
     let worst = restoration.worst
     events(.restored(worst))
+    if restoration.interrupted { outcome = .stopped(stopper.reason ?? .signal(SIGINT)) }
     // A stopped hunt stays open so that `resume` continues it; the locks go either way.
     if case .stopped = outcome {
     } else {
@@ -244,6 +253,11 @@ struct HuntSession {
     report.descent = descent
     report.confirmation = confirmation
     report.flaky = flakySummary
+    if case .nothingToSearch(.emptyRange) = outcome {
+      report.endpointsSwapped = goods.contains { good in
+        good != bad && ((try? repository.isAncestor(bad, of: good)) ?? false)
+      }
+    }
     if case .culprit(let culprit) = outcome {
       report.culpritFiles = (try? repository.changedFiles(of: culprit)) ?? []
       report.culpritMerge = descent?.commit != nil ? descent?.merge : mergeBringingIn(culprit)
@@ -281,8 +295,8 @@ struct HuntSession {
     case .culprit(let id): "culprit \(id.hex)"
     case .culpritAmong(let ids): "culprit-among \(ids.map(\.hex).joined(separator: " "))"
     case .noRegression: "no-regression"
-    case .contradiction(let conclusion): "contradiction \(conclusion)"
-    case .nothingToSearch(let conclusion): "nothing-to-search \(conclusion)"
+    case .contradiction(let conclusion): "contradiction: \(conclusion.explanation)"
+    case .nothingToSearch(let conclusion): "nothing-to-search: \(conclusion.explanation)"
     case .aborted(let why): "aborted: \(why)"
     case .stopped(let cause): "stopped \(cause)"
     }
@@ -389,7 +403,9 @@ struct HuntSession {
       movedFrom: record.moved ? record.environment : nil,
       runs: record.runVerdicts.compactMap { StepVerdict(rawValue: $0.rawValue) })
     switch record.result {
-    case .verdict(let value): verdict = StepVerdict(rawValue: value.rawValue)
+    case .verdict(let value):
+      verdict = StepVerdict(rawValue: value.rawValue)
+      if let why = record.note { note.others.append(why) }
     case .abort(let why): note.others.append(why)
     case .stopped: note.others.append("stopped")
     }
@@ -453,10 +469,14 @@ struct HuntSession {
       command: command,
       environment: commandEnvironment(for: bad, in: environments[0], checkout: workspace, step: 0, phase: "original"),
       workingDirectory: workspace, logFile: log, timeout: configuration.testTimeout,
-      gracePeriod: configuration.gracePeriod)
-    guard let result = try? await Runner.run(spec), result.succeeded else {
-      return .aborted("restore.original_command failed; see \(log.path)")
+      gracePeriod: configuration.gracePeriod, logLimit: configuration.logLimit)
+    let result: CommandResult
+    do {
+      result = try await Runner.run(spec)
+    } catch {
+      return .aborted("restore.original_command could not run: \(error.localizedDescription)")
     }
+    guard result.succeeded else { return .aborted("restore.original_command failed; see \(log.path)") }
     let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
     let printed =
       text.split(separator: "\n").map(String.init)
@@ -524,51 +544,93 @@ struct HuntSession {
             environment: commandEnvironment(
               for: target, in: environment, checkout: checkout, step: nextNumber, phase: "restore"),
             workingDirectory: checkout, logFile: logDirectory.appendingPathComponent(log),
-            timeout: configuration.restoreTimeout, gracePeriod: configuration.gracePeriod)
+            timeout: configuration.effectiveRestoreTimeout, gracePeriod: configuration.gracePeriod,
+            logLimit: configuration.logLimit)
         ))
     }
-    let outcomes = await withTaskGroup(of: (String, Result<CommandResult, any Error>).self) { group in
-      for (name, spec) in jobs {
-        group.addTask {
-          do {
-            return (name, .success(try await Runner.run(spec, whenCancelled: .finish)))
-          } catch {
-            return (name, .failure(error))
+    // The restore runs on a task of its own, so that the hunt's cancellation (the first
+    // Ctrl-C) does not reach it; one more stop request than there were at its start (at
+    // least two in all) cancels it.
+    let restore = Task {
+      await withTaskGroup(of: RestoreOutcome.self) { group in
+        for (name, spec) in jobs {
+          group.addTask {
+            // Awaited into a local, never inside the returned value: Swift 6.3.1 -O drops the
+            // store of `name` when a `try await` sits inside a returned aggregate
+            // (swiftlang/swift#91911).
+            let result: Result<CommandResult, any Error>
+            do {
+              let finished = try await Runner.run(spec, whenCancelled: .stop)
+              result = .success(finished)
+            } catch {
+              result = .failure(error)
+            }
+            return RestoreOutcome(environment: name, result: result)
           }
         }
+        var outcomes = [RestoreOutcome]()
+        for await outcome in group { outcomes.append(outcome) }
+        return outcomes
       }
-      var outcomes = [(String, Result<CommandResult, any Error>)]()
-      for await outcome in group { outcomes.append(outcome) }
-      return outcomes
     }
-    for (name, outcome) in outcomes {
-      switch outcome {
-      case .success(let result): restoration.results[name] = result
-      case .failure(let error): restoration.failures[name] = "cannot start the deploy: \(error.localizedDescription)"
+    let stopper = stopper
+    let forceAt = max(2, stopper.requests + 1)
+    let watcher = Task {
+      while !Task.isCancelled {
+        if stopper.requests >= forceAt {
+          restore.cancel()
+          return
+        }
+        try? await Task.sleep(for: .milliseconds(50))
+      }
+    }
+    let outcomes = await restore.value
+    watcher.cancel()
+    for outcome in outcomes {
+      switch outcome.result {
+      case .success(let result) where result.termination == .cancelled:
+        restoration.results[outcome.environment] = result
+        restoration.failures[outcome.environment] = "the restore was stopped by a second stop request"
+        restoration.interrupted = true
+      case .success(let result): restoration.results[outcome.environment] = result
+      case .failure(let error):
+        restoration.failures[outcome.environment] = "cannot start the deploy: \(error.localizedDescription)"
       }
     }
     return restoration
   }
 
+  /// One environment's restore, as its child task hands it back.
+  struct RestoreOutcome: Sendable {
+    var environment: String
+    var result: Result<CommandResult, any Error>
+  }
+
   /// How the restore went in each environment.
   struct Restoration {
     var results: [String: CommandResult] = [:]
-    /// Environments where the restore deploy could not even start, with why.
+    /// Environments where the restore deploy could not even start, or was stopped, with why.
     var failures: [String: String] = [:]
+    /// A second stop request ended the restore: the hunt stays open, so that `resume`
+    /// finishes it (and restores).
+    var interrupted = false
 
     /// The result to show when only one is shown: a failed one first.
     var worst: CommandResult? { results.values.sorted { !$0.succeeded && $1.succeeded }.first }
   }
 
-  /// A fresh clean checkout of `commit` in `environment`'s workspace; the previous one is
-  /// removed.
+  /// A fresh clean checkout of `commit` in `environment`'s workspace; the previous
+  /// checkouts the tool made there are removed, nothing else.
+  ///
+  /// - Throws: `HuntError.workspace` when the workspace cannot be emptied or the folder made;
+  ///   `GitError` only when the commit's tree itself cannot be checked out.
   func prepareCheckout(_ commit: ObjectID, label: String, in environment: DeployEnvironment) throws -> URL {
-    let files = FileManager.default
-    let workspace = workspace(for: environment)
-    for old in (try? files.contentsOfDirectory(atPath: workspace.path)) ?? [] {
-      try files.removeItem(at: workspace.appendingPathComponent(old))
+    let checkout = try Workspace(folder: workspace(for: environment)).replaceCheckouts(with: label)
+    do {
+      try FileManager.default.createDirectory(at: checkout, withIntermediateDirectories: true)
+    } catch {
+      throw HuntError.workspace(path: checkout.path, reason: error.localizedDescription)
     }
-    let checkout = workspace.appendingPathComponent(label)
     try repository.export(commit, to: checkout)
     return checkout
   }

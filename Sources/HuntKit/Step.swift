@@ -50,7 +50,7 @@ func deployAndTest(
       let spec = CommandSpec(
         command: deploy, environment: environment, workingDirectory: checkout,
         logFile: record.logDirectory.appendingPathComponent("deploy\(attempt == 0 ? "" : "-retry\(attempt)").log"),
-        timeout: configuration.deployTimeout, gracePeriod: configuration.gracePeriod)
+        timeout: configuration.deployTimeout, gracePeriod: configuration.gracePeriod, logLimit: configuration.logLimit)
       guard let result = await runCommand(spec, as: "deploy", into: \.deployAttempts, of: &record, stopper: stopper)
       else {
         return
@@ -74,14 +74,14 @@ func deployAndTest(
     let spec = CommandSpec(
       command: configuration.testCommand ?? "false", environment: environment, workingDirectory: checkout,
       logFile: record.logDirectory.appendingPathComponent(run == 1 ? "test.log" : "test-\(run).log"),
-      timeout: configuration.testTimeout, gracePeriod: configuration.gracePeriod)
+      timeout: configuration.testTimeout, gracePeriod: configuration.gracePeriod, logLimit: configuration.logLimit)
     guard let result = await runCommand(spec, as: "test", into: \.tests, of: &record, stopper: stopper) else { return }
     switch TestVerdict(result.termination, timeoutPolicy: configuration.testTimeoutPolicy) {
     case .good: record.runVerdicts.append(.good)
     case .bad: record.runVerdicts.append(.bad)
     case .skip: record.runVerdicts.append(.skip)
     case .abort:
-      record.result = .abort("the test of \(commit.short()) ended with \(result.termination) (above 127 aborts)")
+      record.result = .abort("the test of \(commit.short()) \(result.termination) (a status above 127 aborts the hunt)")
       return
     }
     if runs.stopEarly, let verdict = runs.verdict(of: record.runVerdicts, final: false) {
@@ -98,8 +98,12 @@ private func runCommand(
   _ spec: CommandSpec, as name: String, into list: WritableKeyPath<StepRecord, [CommandResult]>,
   of record: inout StepRecord, stopper: HuntStopper
 ) async -> CommandResult? {
-  guard let result = try? await Runner.run(spec) else {
-    record.result = .abort("cannot start the \(name) command")
+  let result: CommandResult
+  do {
+    result = try await Runner.run(spec)
+  } catch {
+    // The runner's message names the log or the variable at fault.
+    record.result = .abort("cannot start the \(name) command: \(error.localizedDescription)")
     return nil
   }
   record[keyPath: list].append(result)

@@ -1,4 +1,5 @@
 import Foundation
+import History
 
 /// The hunt as GitHub-flavoured Markdown, for pasting into an issue or a pull request.
 ///
@@ -142,7 +143,9 @@ public func markdownReport(_ summary: HuntSummary) -> String {
       lines.append("</details>")
     }
   }
-  return lines.joined(separator: "\n") + "\n"
+  // A Markdown file is read in terminals too (cat, less -R, git diff): no control character from
+  // repository data or command output reaches it raw.
+  return (lines.joined(separator: "\n") + "\n").terminalSafe(keepingNewlines: true)
 }
 
 private func commitLines(_ commit: CommitDetails) -> [String] {

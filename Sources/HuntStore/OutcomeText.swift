@@ -104,7 +104,10 @@ public struct OutcomeText: Sendable, Hashable {
     self.first = first
     let words = first.split(separator: " ").map(String.init)
     commits = []
-    switch words.first ?? "" {
+    // "contradiction: …" and "nothing-to-search: …" (older versions wrote no colon).
+    var head = words.first ?? ""
+    if head.hasSuffix(":") && head != "aborted:" { head.removeLast() }
+    switch head {
     case "culprit":
       kind = .culprit
       commits = Array(words.dropFirst().prefix(1).filter(isObjectHash))

@@ -33,8 +33,14 @@ public final class StateStore: Sendable {
   public init(path: String) throws(StoreError) {
     self.path = path
     let url = URL(fileURLWithPath: path)
+    let folder = url.deletingLastPathComponent()
     do {
-      try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+      // The state holds command lines, which may hold secrets: a folder it creates is for
+      // its owner only.
+      if !FileManager.default.fileExists(atPath: folder.path) {
+        try FileManager.default.createDirectory(
+          at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+      }
     } catch {
       throw .cannotOpen(path: path, reason: "cannot create its folder: \(error.localizedDescription)")
     }
@@ -48,6 +54,15 @@ public final class StateStore: Sendable {
       queue = try DatabaseQueue(path: path, configuration: configuration)
     } catch {
       throw Self.storeError(error, path: path)
+    }
+    // Owner only, before the WAL and shared-memory files exist: SQLite gives them the
+    // database file's mode. Files of other owners are left as they are.
+    if let owner = try? FileManager.default.attributesOfItem(atPath: path)[.ownerAccountID] as? NSNumber,
+      owner.uint32Value == getuid()
+    {
+      for file in [path, path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) {
+        chmod(file, 0o600)
+      }
     }
     try Self.inspect(queue, path: path)
     // Switching to WAL needs a moment alone with the file: another process opening it at the

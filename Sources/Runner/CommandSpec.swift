@@ -21,6 +21,9 @@ public struct CommandSpec: Sendable, Hashable {
   /// created (mode 0600, as deploy output may contain secrets) when missing; its directory
   /// must exist.
   public var logFile: URL
+  /// The most bytes the log keeps (nil: no limit): past it, the start and the newest output
+  /// stay with a note of what was dropped between them.
+  public var logLimit: Int?
 
   /// Makes a spec; see the properties for the meaning of each argument.
   public init(
@@ -29,7 +32,8 @@ public struct CommandSpec: Sendable, Hashable {
     workingDirectory: URL,
     logFile: URL,
     timeout: Duration? = nil,
-    gracePeriod: Duration = .seconds(5)
+    gracePeriod: Duration = .seconds(5),
+    logLimit: Int? = defaultLogLimit
   ) {
     self.command = command
     self.environment = environment
@@ -37,6 +41,7 @@ public struct CommandSpec: Sendable, Hashable {
     self.logFile = logFile
     self.timeout = timeout
     self.gracePeriod = gracePeriod
+    self.logLimit = logLimit
   }
 }
 

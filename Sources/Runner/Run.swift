@@ -50,6 +50,10 @@ private func execute(_ spec: CommandSpec) async throws -> CommandResult {
       termination: .cancelled, duration: .zero, logFile: spec.logFile, processGroup: nil)
   }
 
+  // The command's output is kept within its limit as it comes, and secrets are taken out
+  // once it ended (after the runner's last line).
+  var keeper = LogKeeper(url: spec.logFile, limit: spec.logLimit, secrets: secretValues(in: spec.environment))
+  defer { keeper.redact() }
   let clock = ContinuousClock()
   let start = clock.now
   let pid = try spawnShell(spec, log: log)
@@ -62,6 +66,7 @@ private func execute(_ spec: CommandSpec) async throws -> CommandResult {
     switch reapIfEnded(pid) {
     case .ended(let termination):
       let duration = clock.now - start
+      keeper.enforceLimit()
       log.writeLine("\(logPrefix()) \(termination) after \(seconds(duration))")
       return CommandResult(
         termination: termination, duration: duration, logFile: spec.logFile, processGroup: pid)
@@ -71,6 +76,7 @@ private func execute(_ spec: CommandSpec) async throws -> CommandResult {
     case .running:
       break
     }
+    keeper.enforceLimit()
     let now = clock.now
     if let deadline, now >= deadline {
       stopReason = .timedOut
@@ -94,6 +100,7 @@ private func execute(_ spec: CommandSpec) async throws -> CommandResult {
   if teardown.neededKill { note += ", then SIGKILL after \(seconds(grace))" }
   if teardown.survivors { note += "; some processes of the group did not die" }
   if !teardown.reapedLeader { note += "; the shell could not be reaped" }
+  keeper.enforceLimit()
   log.writeLine(note)
   return CommandResult(
     termination: stopReason, duration: duration, logFile: spec.logFile, processGroup: pid)

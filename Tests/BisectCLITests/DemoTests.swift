@@ -7,10 +7,24 @@ import Testing
 @Suite(.serialized) struct DemoTests {
   static let fixture = fixturesDirectory.appendingPathComponent("incident")
 
-  @Test("bisect-deploy demo names the planted culprit and shows the 2017 check passing on it")
+  @Test(
+    "an installed bisect-deploy demo, run from any folder, names the culprit and shows the 2017 check passing on it")
   func demo() throws {
+    // Installed as a user would: the executable and SwiftPM's resource bundle beside it,
+    // copied away from the source checkout, run from an unrelated folder.
+    let install = try TemporaryDirectory("bisect-deploy-install")
+    let elsewhere = try TemporaryDirectory("bisect-deploy-cwd")
+    let bundle = bisectDeployExecutable.deletingLastPathComponent()
+      .appendingPathComponent("bisect-deploy_DemoFixture.resources")
+    let installed = install.url.appendingPathComponent("bin/bisect-deploy")
+    try FileManager.default.createDirectory(
+      at: installed.deletingLastPathComponent(), withIntermediateDirectories: true)
+    try FileManager.default.copyItem(at: bisectDeployExecutable, to: installed)
+    try FileManager.default.copyItem(
+      at: bundle, to: installed.deletingLastPathComponent().appendingPathComponent(bundle.lastPathComponent))
     let started = Date()
-    let output = try bisectDeploy(["demo"], environment: ProcessInfo.processInfo.environment)
+    let output = try runProcess(
+      installed.path, ["demo"], in: elsewhere.url, environment: ProcessInfo.processInfo.environment)
     #expect(output.status == 0, "\(output.stdout)\(output.stderr)")
     #expect(output.stdout.contains("The first bad commit is"))
     #expect(output.stdout.contains("Generalization cleanup"))
@@ -22,6 +36,17 @@ import Testing
     #expect(output.stdout.contains("Restored dev to \(short)"), "\(output.stdout)")
     // First use also builds the Python environment; later runs are quicker.
     #expect(Date().timeIntervalSince(started) < 240)
+  }
+
+  @Test("an installed binary without its resource bundle says where the fixture should be, and does not crash")
+  func demoWithoutBundle() throws {
+    let install = try TemporaryDirectory("bisect-deploy-install")
+    let installed = install.url.appendingPathComponent("bisect-deploy")
+    try FileManager.default.copyItem(at: bisectDeployExecutable, to: installed)
+    let output = try runProcess(installed.path, ["demo"], in: install.url)
+    #expect(output.status == 64, "\(output.stdout)\(output.stderr)")
+    #expect(output.stderr.contains("bisect-deploy_DemoFixture.resources"), "\(output.stderr)")
+    #expect(output.stderr.contains("--fixtures"))
   }
 
   @Test("the 2017 check passes on both endpoints; the kernel test fails on the culprit and passes on its parent")

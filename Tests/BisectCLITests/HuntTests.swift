@@ -41,7 +41,7 @@ import Testing
     /// (the deploy touches "$MARKERS/deploying").
     func startHunt(deploy: String) throws -> Process {
       let process = Process()
-      process.executableURL = productsDirectory.appendingPathComponent("bisect-deploy")
+      process.executableURL = bisectDeployExecutable
       process.arguments = [
         "--repo", repo.path, "--good", "v0.1", "--bad", "main", "--deploy", deploy, "--test", "exit 1",
       ]

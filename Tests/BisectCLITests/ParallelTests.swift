@@ -25,7 +25,7 @@ import Testing
   /// Starts a hunt from v0.1 to main in the background, its output discarded.
   static func start(_ bench: Bench, _ arguments: [String]) throws -> Process {
     let process = Process()
-    process.executableURL = productsDirectory.appendingPathComponent("bisect-deploy")
+    process.executableURL = bisectDeployExecutable
     process.arguments = ["--repo", bench.repo.path, "--good", "v0.1", "--bad", "main"] + arguments
     process.environment = bench.environment
     process.standardOutput = FileHandle.nullDevice

@@ -40,7 +40,7 @@ import Testing
 
     func start(_ arguments: [String]) throws -> Process {
       let process = Process()
-      process.executableURL = productsDirectory.appendingPathComponent("bisect-deploy")
+      process.executableURL = bisectDeployExecutable
       process.arguments = arguments
       process.currentDirectoryURL = repo
       process.environment = environment

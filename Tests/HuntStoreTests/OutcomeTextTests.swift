@@ -77,6 +77,8 @@ struct OutcomeTextTests {
       ("aborted: a; probability 2.5 (confident, 3 test runs)", .aborted),
       ("contradiction goodFoundBad(commit: abc)", .contradiction),
       ("nothing-to-search emptyRange", .nothingToSearch),
+      ("contradiction: 1234567 is good (or an ancestor of good) but tested bad", .contradiction),
+      ("nothing-to-search: bad is good or one of its ancestors: nothing to search", .nothingToSearch),
       ("no-regression", .noRegression),
       ("reset", .stopped),
       ("stopped signal(2)", .stopped),

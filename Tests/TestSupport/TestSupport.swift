@@ -155,12 +155,20 @@ public let productsDirectory: URL = {
   return directory
 }()
 
-/// Runs the built `bisect-deploy` executable with `arguments`.
+/// The `bisect-deploy` executable the end-to-end tests run: `BISECT_DEPLOY_BINARY` when set
+/// (scripts/test points it at the release build, which is what users run), else the one
+/// built beside the tests.
+public let bisectDeployExecutable: URL = {
+  if let path = ProcessInfo.processInfo.environment["BISECT_DEPLOY_BINARY"], !path.isEmpty {
+    return URL(fileURLWithPath: path).standardizedFileURL
+  }
+  return productsDirectory.appendingPathComponent("bisect-deploy")
+}()
+
+/// Runs the `bisect-deploy` executable (`bisectDeployExecutable`) with `arguments`.
 @discardableResult
 public func bisectDeploy(_ arguments: [String], in directory: URL? = nil, environment: [String: String]? = nil)
   throws -> ProcessOutput
 {
-  try runProcess(
-    productsDirectory.appendingPathComponent("bisect-deploy").path, arguments, in: directory,
-    environment: environment ?? gitEnvironment)
+  try runProcess(bisectDeployExecutable.path, arguments, in: directory, environment: environment ?? gitEnvironment)
 }

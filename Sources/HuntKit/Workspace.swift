@@ -1,0 +1,124 @@
+import Foundation
+
+/// One environment's workspace folder, where clean checkouts of candidates are made.
+///
+/// bisect-deploy empties checkouts between steps, so it must only ever delete what it made:
+/// a workspace carries a marker file, written when the tool created the folder, that lists
+/// every checkout the tool made in it. A folder without the marker (the user's `./dev/` under
+/// `workspace: .`), or a marked one holding anything the marker does not list, is refused
+/// before anything is deployed, with the folder named. Only an empty folder is taken over:
+/// there is nothing in it to lose.
+struct Workspace: Sendable {
+  /// The marker's file name inside the workspace.
+  static let markerName = ".bisect-deploy-workspace"
+  static let markerHeader =
+    "This folder was created by bisect-deploy for clean checkouts; it removes the folders listed below between steps."
+  private static let entryPrefix = "checkout "
+
+  let folder: URL
+
+  private var marker: URL { folder.appendingPathComponent(Self.markerName) }
+
+  /// Creates the workspace (and the folders above it) when missing, or checks that the
+  /// folder there is one this tool created and holds nothing else.
+  static func claim(_ folder: URL) throws(HuntError) -> Workspace {
+    let workspace = Workspace(folder: folder)
+    let files = FileManager.default
+    var isDirectory: ObjCBool = false
+    let exists = files.fileExists(atPath: folder.path, isDirectory: &isDirectory)
+    if exists && !isDirectory.boolValue {
+      throw .workspace(path: folder.path, reason: "it is a file, not a folder. Choose another 'workspace:'")
+    }
+    let entries: [String]
+    do {
+      if !exists { try files.createDirectory(at: folder, withIntermediateDirectories: true) }
+      entries = try files.contentsOfDirectory(atPath: folder.path)
+    } catch {
+      throw .workspace(path: folder.path, reason: error.localizedDescription)
+    }
+    if entries.isEmpty {
+      try workspace.writeMarker(listing: [])
+      return workspace
+    }
+    guard entries.contains(markerName) else {
+      throw .workspace(
+        path: folder.path,
+        reason:
+          "it was not created by bisect-deploy (no \(markerName) file) and is not empty, so its files could be lost. Choose another 'workspace:' in the configuration, or move the folder away"
+      )
+    }
+    let ours = try workspace.listedCheckouts()
+    let foreign = entries.filter { $0 != markerName && $0 != freshMarkerName && !ours.contains($0) }.sorted()
+    guard foreign.isEmpty else {
+      throw .workspace(
+        path: folder.path,
+        reason:
+          "it holds files bisect-deploy did not make (\(foreign.prefix(3).joined(separator: ", "))\(foreign.count > 3 ? ", …" : "")). Move them away; the tool removes only its own checkouts"
+      )
+    }
+    return workspace
+  }
+
+  /// Removes every checkout this tool made here, then records `name` as the next one, so
+  /// that it is removed in turn even if the tool is killed while making it. Returns the
+  /// checkout's (not yet existing) folder.
+  func replaceCheckouts(with name: String) throws(HuntError) -> URL {
+    let files = FileManager.default
+    let listed = try listedCheckouts()
+    for entry in listed.sorted() {
+      let path = folder.appendingPathComponent(entry)
+      // A listed name that is not there (removed by hand, or never made) is fine.
+      guard files.fileExists(atPath: path.path) || (try? files.destinationOfSymbolicLink(atPath: path.path)) != nil
+      else { continue }
+      do {
+        try files.removeItem(at: path)
+      } catch {
+        throw .workspace(path: path.path, reason: "cannot remove the previous checkout: \(error.localizedDescription)")
+      }
+    }
+    try writeMarker(listing: [name])
+    return folder.appendingPathComponent(name)
+  }
+
+  /// The checkout names the marker lists.
+  private func listedCheckouts() throws(HuntError) -> Set<String> {
+    let text: String
+    do {
+      text = try String(contentsOf: marker, encoding: .utf8)
+    } catch {
+      throw .workspace(path: marker.path, reason: "cannot read the workspace marker: \(error.localizedDescription)")
+    }
+    var names = Set<String>()
+    for line in text.split(separator: "\n") where line.hasPrefix(Self.entryPrefix) {
+      let name = String(line.dropFirst(Self.entryPrefix.count))
+      // Only plain names inside the workspace: a hand-edited marker cannot point elsewhere.
+      if Self.isPlainName(name) { names.insert(name) }
+    }
+    return names
+  }
+
+  /// Writes the marker under a name of its own, then renames it over the old one, so that a
+  /// kill at any moment leaves either marker whole. (Foundation's atomic write would leave a
+  /// temporary file of another name in the workspace, which a later claim could not tell
+  /// from the user's.)
+  private func writeMarker(listing names: [String]) throws(HuntError) {
+    let text = ([Self.markerHeader] + names.map { Self.entryPrefix + $0 }).joined(separator: "\n") + "\n"
+    let fresh = folder.appendingPathComponent(Self.freshMarkerName)
+    do {
+      try Data(text.utf8).write(to: fresh)
+      guard rename(fresh.path, marker.path) == 0 else {
+        throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: marker.path])
+      }
+    } catch {
+      throw .workspace(path: marker.path, reason: "cannot write the workspace marker: \(error.localizedDescription)")
+    }
+  }
+
+  /// The marker being written, before its rename: the tool's own too.
+  static let freshMarkerName = markerName + ".new"
+
+  static func isPlainName(_ name: String) -> Bool {
+    !name.isEmpty && name != "." && name != ".." && name != markerName && name != freshMarkerName
+      && !name.contains("/")
+  }
+}
