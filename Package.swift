@@ -31,6 +31,9 @@ let package = Package(
     .target(name: "HuntStore", dependencies: ["History", .product(name: "GRDB", package: "GRDB.swift")]),
     // Markdown and self-contained HTML reports of a hunt; pure rendering, Foundation only.
     .target(name: "HuntReport", dependencies: ["History"]),
+    // A stored hunt made into a report's summary (state database and repository in, plain
+    // values out): reports and notifications share it.
+    .target(name: "HuntSummaries", dependencies: ["GitKit", "History", "HuntReport", "HuntStore", "Runner"]),
     // A whole hunt: configuration, endpoint checks, deploy-and-test steps, restore.
     .target(
       name: "HuntKit",
@@ -50,7 +53,8 @@ let package = Package(
     .target(
       name: "BisectCLI",
       dependencies: [
-        "GitKit", "History", "BisectEngine", "HuntKit", "HuntReport", "HuntStore", "Runner", "DemoFixture",
+        "GitKit", "History", "BisectEngine", "HuntKit", "HuntReport", "HuntStore", "HuntSummaries", "Runner",
+        "DemoFixture",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),

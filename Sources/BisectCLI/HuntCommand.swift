@@ -6,6 +6,7 @@ import History
 import HuntKit
 import HuntReport
 import HuntStore
+import HuntSummaries
 import Runner
 
 /// `bisect-deploy --good <rev> --bad <rev>`: the whole hunt, from endpoints to culprit to restore.

@@ -4,6 +4,7 @@ import GitKit
 import History
 import HuntKit
 import HuntStore
+import HuntSummaries
 import Runner
 
 /// `bisect-deploy nightly`: for a scheduler. Tests the branch tip once; when it turned bad

@@ -143,7 +143,7 @@ struct MarkCommand: ParsableCommand {
   @OptionGroup var options: StateOptions
 
   func validate() throws {
-    guard StepVerdict(rawValue: verdict) != nil else {
+    guard Verdict(rawValue: verdict) != nil else {
       throw ValidationError("The verdict must be good, bad or skip, not '\(verdict)'.")
     }
   }
@@ -160,7 +160,7 @@ struct MarkCommand: ParsableCommand {
       try store.recordStep(
         StepRow(
           huntID: hunt.id, number: number, commit: id.hex, environment: hunt.environment, purpose: .manual,
-          verdict: StepVerdict(rawValue: verdict), startedAt: Date(), endedAt: Date(), note: "given by hand"))
+          verdict: Verdict(rawValue: verdict), startedAt: Date(), endedAt: Date(), note: "given by hand"))
       print("Marked \(id.short()) \(verdict) in hunt #\(hunt.id). Continue with: bisect-deploy resume")
     } catch let failure as CommandFailure {
       throw failure

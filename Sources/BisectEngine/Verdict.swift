@@ -1,14 +1,6 @@
 import History
 
-/// What testing one deployed commit said.
-public enum Verdict: String, Sendable, Hashable, CaseIterable {
-  /// The smoke test passed: the regression is not in this commit.
-  case good
-  /// The smoke test failed: the regression is in this commit or one of its ancestors.
-  case bad
-  /// The commit could not be deployed or tested; it is never chosen again.
-  case skip
-}
+// `Verdict` itself is defined in History, shared with the store and the reports.
 
 /// One verdict as it was recorded, in order: replaying a bisection's `verdicts` into a new
 /// `Bisection` built from the same graph gives the same state and the same next steps.

@@ -113,18 +113,8 @@ public enum HuntEvent: Sendable {
 
 /// One deploy-and-test of one commit, as it happened.
 public struct StepRecord: Sendable {
-  public enum Purpose: String, Sendable {
-    /// Checking that bad is bad or good is good before bisecting.
-    case verifyBad = "verify-bad"
-    case verifyGood = "verify-good"
-    case bisect
-    /// A verdict given by hand with `bisect-deploy good|bad|skip`.
-    case manual
-    /// `--descend`: a commit inside the merge that the first-parent search blamed.
-    case descend
-    /// `--confirm N`: the culprit or one of its parents, tested N more times.
-    case confirm
-  }
+  /// History's `StepPurpose`: one definition for the hunt, the store and the reports.
+  public typealias Purpose = StepPurpose
 
   /// What the step concluded.
   public enum Result: Sendable, Hashable {

@@ -10,7 +10,7 @@ public enum NightlyOutcome: Sendable {
   /// The tip tested good.
   case good(ObjectID)
   /// This tip was tested by an earlier run; nothing was deployed.
-  case alreadyTested(ObjectID, StepVerdict, huntOutcome: String?)
+  case alreadyTested(ObjectID, Verdict, huntOutcome: String?)
   /// The tip is bad and no earlier night was good: nothing to hunt between.
   case badWithoutGoodNight(ObjectID)
   /// The tip is bad; the hunt from the last good night ran.

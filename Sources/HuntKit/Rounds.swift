@@ -134,9 +134,9 @@ extension HuntSession {
 
   /// A verdict from an earlier hunt, when `reuse_verdicts` allows one for this job.
   private mutating func reused(_ job: Job) -> StepRecord? {
-    guard job.purpose == .bisect || job.purpose == .descend, let cached = cachedVerdicts[job.commit.hex],
-      let verdict = Verdict(rawValue: cached.rawValue)
-    else { return nil }
+    guard job.purpose == .bisect || job.purpose == .descend, let verdict = cachedVerdicts[job.commit.hex] else {
+      return nil
+    }
     // One stored verdict is one piece of evidence: a commit asked for again (the
     // probabilistic mode retests) is really tested.
     guard !steps.contains(where: { $0.reused && $0.commit == job.commit }) else { return nil }

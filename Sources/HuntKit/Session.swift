@@ -36,7 +36,7 @@ struct HuntSession {
   let huntID: Int64
   let fingerprint: String
   /// Verdicts of earlier hunts that may stand in for tests (commit hex to verdict).
-  let cachedVerdicts: [String: StepVerdict]
+  let cachedVerdicts: [String: Verdict]
   /// Steps recorded before the tool was stopped, replayed instead of run again.
   var replay: [StepRow]
   /// The next step number: above every number stored, so a rerun never takes a used one.
@@ -148,7 +148,7 @@ struct HuntSession {
       do {
         // Verdicts are cached under the environment each step ran in, with the hunt's
         // fingerprint: a hunt over several environments reads every one of them.
-        var cached = [String: StepVerdict]()
+        var cached = [String: Verdict]()
         if configuration.reuseVerdicts {
           // In the order named, so that the same store always gives the same answers.
           let joined = huntEnvironment
@@ -308,7 +308,7 @@ struct HuntSession {
     while let next = replay.first, next.purpose == .manual {
       replay.removeFirst()
       guard let verdict = next.verdict, let id = ObjectID(hex: next.commit) else { continue }
-      let value = Verdict(rawValue: verdict.rawValue) ?? .skip
+      let value = verdict
       bisection.record(value, for: id)
       var record = StepRecord(number: next.number, commit: id, purpose: .manual, logDirectory: logDirectory)
       record.result = .verdict(value)
@@ -398,13 +398,13 @@ struct HuntSession {
 
   /// The stored form of a step.
   func row(for record: StepRecord) -> StepRow {
-    var verdict: StepVerdict?
+    var verdict: Verdict?
     var note = StepNote(
       movedFrom: record.moved ? record.environment : nil,
-      runs: record.runVerdicts.compactMap { StepVerdict(rawValue: $0.rawValue) })
+      runs: record.runVerdicts)
     switch record.result {
     case .verdict(let value):
-      verdict = StepVerdict(rawValue: value.rawValue)
+      verdict = value
       if let why = record.note { note.others.append(why) }
     case .abort(let why): note.others.append(why)
     case .stopped: note.others.append("stopped")
@@ -420,7 +420,7 @@ struct HuntSession {
     return StepRow(
       huntID: huntID, number: record.number, commit: record.commit.hex,
       environment: record.environment.isEmpty ? huntEnvironment : record.environment,
-      purpose: StepPurpose(rawValue: record.purpose.rawValue) ?? .bisect, verdict: verdict, exitCode: exitCode,
+      purpose: record.purpose, verdict: verdict, exitCode: exitCode,
       deploySeconds: record.deployAttempts.isEmpty ? nil : seconds(deployTime),
       testSeconds: record.tests.isEmpty ? nil : seconds(testTime), logPath: record.logDirectory.path,
       startedAt: ended.addingTimeInterval(-seconds(record.totalTime)), endedAt: ended, reused: record.reused,
@@ -431,16 +431,16 @@ struct HuntSession {
   func record(from stored: StepRow) -> StepRecord {
     var record = StepRecord(
       number: stored.number, commit: ObjectID(hex: stored.commit) ?? bad,
-      purpose: StepRecord.Purpose(rawValue: stored.purpose.rawValue) ?? .bisect,
+      purpose: stored.purpose,
       logDirectory: URL(fileURLWithPath: stored.logPath ?? logDirectory.path))
     record.environment = stored.environment
     record.replayed = true
     record.reused = stored.reused
     let note = StepNote(stored.note)
     record.moved = note.moved
-    record.runVerdicts = note.runs.compactMap { Verdict(rawValue: $0.rawValue) }
+    record.runVerdicts = note.runs
     record.result =
-      stored.verdict.map { .verdict(Verdict(rawValue: $0.rawValue) ?? .skip) } ?? .abort(note.others.first ?? "aborted")
+      stored.verdict.map { .verdict($0) } ?? .abort(note.others.first ?? "aborted")
     return record
   }
 

@@ -1,5 +1,6 @@
 import BisectEngine
 import Foundation
+import History
 import Runner
 
 /// How many times one step runs the smoke test, and how the runs make one verdict.

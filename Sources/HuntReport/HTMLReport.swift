@@ -1,4 +1,5 @@
 import Foundation
+import History
 
 /// The hunt as one self-contained HTML5 page: inline CSS, an inline SVG picture of the search,
 /// no scripts and no external references of any kind (fonts, images, links).
@@ -106,7 +107,7 @@ public func htmlReport(_ summary: HuntSummary) -> String {
     page += "<th>Subject</th><th>Purpose</th><th>Verdict</th>"
     page += "<th>Deploy (s)</th><th>Test (s)</th><th>Total</th><th>Notes</th></tr></thead>\n<tbody>\n"
     for step in summary.steps {
-      page += "<tr class='\(step.moved ? "moved" : "verdict-\(step.verdict.rawValue)")'>"
+      page += "<tr class='\(step.moved ? "moved" : "verdict-\(step.verdict.word)")'>"
       page += "<td class='number'>\(step.number)</td>"
       page += "<td><code title='\(htmlEscaped(step.hash))'>\(htmlEscaped(step.shortHash))</code></td>"
       if showsEnvironment {
@@ -135,7 +136,7 @@ public func htmlReport(_ summary: HuntSummary) -> String {
   if !logged.isEmpty {
     page += "<section class='logs'>\n<h2>Logs</h2>\n"
     for step in logged {
-      page += "<details class='log \(step.moved ? "moved" : "verdict-\(step.verdict.rawValue)")'><summary>"
+      page += "<details class='log \(step.moved ? "moved" : "verdict-\(step.verdict.word)")'><summary>"
       page += "Step \(step.number): <code>\(htmlEscaped(step.shortHash))</code> \(htmlEscaped(step.subject)) "
       page += "(\(htmlEscaped(verdictWord(step))))</summary><pre>\(htmlEscaped(step.logTail))</pre></details>\n"
     }

@@ -1,4 +1,5 @@
 import Foundation
+import History
 
 // The input of the reports: plain values copied out of a finished (or stopped) hunt. The CLI
 // fills them from the store and the repository; this module never reads either.
@@ -60,25 +61,34 @@ public struct CommitDetails: Sendable, Hashable {
   }
 }
 
-/// Why a step tested its commit.
-public enum StepPurpose: String, Sendable, Hashable, CaseIterable {
-  case verifyBad = "verify-bad"
-  case verifyGood = "verify-good"
-  case bisect
-  case manual
-  /// A commit inside the merge that the first-parent search blamed (`--descend`).
-  case descend
-  /// The culprit or one of its parents tested N more times (`--confirm N`).
-  case confirm
-}
-
-/// What a step concluded about its commit.
-public enum StepVerdict: String, Sendable, Hashable, CaseIterable {
+/// How a step ended, as a report shows it: a verdict, or no verdict because the step
+/// aborted the hunt or was stopped. (The verdict itself is History's `Verdict`.)
+public enum StepEnd: Sendable, Hashable, CaseIterable {
   case good
   case bad
   case skip
   case abort
   case stopped
+
+  /// The step's end for a verdict.
+  public init(_ verdict: Verdict) {
+    switch verdict {
+    case .good: self = .good
+    case .bad: self = .bad
+    case .skip: self = .skip
+    }
+  }
+
+  /// The word reports print.
+  public var word: String {
+    switch self {
+    case .good: "good"
+    case .bad: "bad"
+    case .skip: "skip"
+    case .abort: "abort"
+    case .stopped: "stopped"
+    }
+  }
 }
 
 /// One deploy-and-test step of the hunt.
@@ -89,7 +99,7 @@ public struct StepSummary: Sendable, Hashable {
   public var shortHash: String
   public var subject: String
   public var purpose: StepPurpose
-  public var verdict: StepVerdict
+  public var verdict: StepEnd
   /// The verdict came from the verdict cache of an earlier hunt: nothing was deployed.
   public var reused: Bool
   /// The verdict was replayed from this hunt's saved state after a resume.
@@ -107,13 +117,13 @@ public struct StepSummary: Sendable, Hashable {
   public var moved: Bool
   /// The verdict of each test run when the test ran more than once (`repeat: N`, `--confirm N`);
   /// empty for a single run.
-  public var runVerdicts: [StepVerdict]
+  public var runVerdicts: [Verdict]
 
   public init(
     number: Int, hash: String, shortHash: String, subject: String, purpose: StepPurpose,
-    verdict: StepVerdict, reused: Bool = false, replayed: Bool = false, deploySeconds: Double? = nil,
+    verdict: StepEnd, reused: Bool = false, replayed: Bool = false, deploySeconds: Double? = nil,
     testSeconds: Double? = nil, totalSeconds: Double, logTail: String = "", environment: String = "",
-    moved: Bool = false, runVerdicts: [StepVerdict] = []
+    moved: Bool = false, runVerdicts: [Verdict] = []
   ) {
     self.number = number
     self.hash = hash

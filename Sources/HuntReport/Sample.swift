@@ -1,4 +1,5 @@
 import Foundation
+import History
 
 extension HuntSummary {
   /// An example hunt for documentation and tests, shaped like the 2017-03-23 kernel-death
@@ -74,7 +75,7 @@ extension HuntSummary {
       FAIL: expected 2, got nothing
       """
     func step(
-      _ number: Int, _ key: Int, _ purpose: StepPurpose, _ verdict: StepVerdict, deploy: Double?, test: Double?,
+      _ number: Int, _ key: Int, _ purpose: StepPurpose, _ verdict: StepEnd, deploy: Double?, test: Double?,
       reused: Bool = false, replayed: Bool = false, log: String = ""
     ) -> StepSummary {
       StepSummary(
@@ -119,8 +120,8 @@ extension HuntSummary {
     let subjects = Dictionary(summary.timeline.map { ($0.hash, $0.subject) }, uniquingKeysWith: { first, _ in first })
     let kernelDied = summary.steps[0].logTail
     func step(
-      _ number: Int, _ key: Int, _ purpose: StepPurpose, _ verdict: StepVerdict, on environment: String,
-      deploy: Double?, test: Double?, moved: Bool = false, runs: [StepVerdict] = [], log: String = ""
+      _ number: Int, _ key: Int, _ purpose: StepPurpose, _ verdict: StepEnd, on environment: String,
+      deploy: Double?, test: Double?, moved: Bool = false, runs: [Verdict] = [], log: String = ""
     ) -> StepSummary {
       let hash = sampleHash(key)
       return StepSummary(

@@ -1,4 +1,5 @@
 import Foundation
+import History
 
 // The picture of the search: the candidate range as a timeline, oldest on the left and the bad
 // commit on the right. First-parent commits sit on the main lane; side-branch commits on lanes
@@ -7,7 +8,7 @@ import Foundation
 // commit, so numbers stay readable when the last steps test neighbours in a range of thousands.
 
 /// Colours of the verdicts, shared by the picture, the legend and the steps table.
-func verdictColour(_ verdict: StepVerdict) -> String {
+func verdictColour(_ verdict: StepEnd) -> String {
   switch verdict {
   case .good: "#2e7d32"
   case .bad: "#c62828"
@@ -123,7 +124,7 @@ func searchPicture(_ summary: HuntSummary) -> String {
     let said =
       step.moved && !step.environment.isEmpty ? "deploy failed in \(step.environment), moved" : verdictWord(step)
     markers +=
-      "<g class='step \(step.moved ? "moved" : "verdict-\(step.verdict.rawValue)")' data-step='\(step.number)'>"
+      "<g class='step \(step.moved ? "moved" : "verdict-\(step.verdict.word)")' data-step='\(step.number)'>"
     markers += "<title>Step \(step.number): \(htmlEscaped(step.shortHash)) \(htmlEscaped(step.subject)) "
     markers += "(\(htmlEscaped(said)))</title>"
     if level > 0 {

@@ -1,4 +1,5 @@
 import Foundation
+import History
 
 // Escaping and formatting shared by both reports. Everything here is deterministic: no
 // locale, no current time zone, so a report renders the same on every machine.
@@ -139,7 +140,7 @@ func runsText(_ step: StepSummary) -> String? {
 
 /// What a step concluded in words: its verdict, or that its deploy failed and it moved on.
 func verdictWord(_ step: StepSummary) -> String {
-  step.moved ? "deploy failed, moved" : step.verdict.rawValue
+  step.moved ? "deploy failed, moved" : step.verdict.word
 }
 
 /// The notes column of the steps tables: test runs, then where a verdict came from.

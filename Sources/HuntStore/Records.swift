@@ -1,26 +1,7 @@
 import Foundation
+import History
 
-/// What one step concluded, as stored. The engine's `Verdict` has the same raw values.
-public enum StepVerdict: String, Sendable, Hashable, CaseIterable, Codable {
-  case good, bad, skip
-}
-
-/// Why a commit was deployed and tested. HuntKit's `StepRecord.Purpose` has the same raw
-/// values.
-public enum StepPurpose: String, Sendable, Hashable, CaseIterable, Codable {
-  /// Checking that bad is bad before bisecting.
-  case verifyBad = "verify-bad"
-  /// Checking that a good endpoint is good before bisecting.
-  case verifyGood = "verify-good"
-  /// A commit the engine chose.
-  case bisect
-  /// A verdict the user gave by hand.
-  case manual
-  /// A commit inside the merge a first-parent search blamed (`--descend`).
-  case descend
-  /// The culprit or a parent tested again (`--confirm N`).
-  case confirm
-}
+// Steps are stored with History's `Verdict` and `StepPurpose`.
 
 /// A hunt about to start: what `createHunt` stores.
 public struct NewHunt: Sendable, Hashable {
@@ -91,7 +72,7 @@ public struct StepRow: Sendable, Hashable {
   public var environment: String
   public var purpose: StepPurpose
   /// Nil when the step aborted the hunt (see `note`).
-  public var verdict: StepVerdict?
+  public var verdict: Verdict?
   /// The test command's exit status; nil when it did not run or ended by a signal.
   public var exitCode: Int32?
   public var deploySeconds: Double?
@@ -106,7 +87,7 @@ public struct StepRow: Sendable, Hashable {
   public var note: String?
 
   public init(
-    huntID: Int64, number: Int, commit: String, environment: String, purpose: StepPurpose, verdict: StepVerdict?,
+    huntID: Int64, number: Int, commit: String, environment: String, purpose: StepPurpose, verdict: Verdict?,
     exitCode: Int32? = nil, deploySeconds: Double? = nil, testSeconds: Double? = nil, logPath: String? = nil,
     startedAt: Date, endedAt: Date, reused: Bool = false, note: String? = nil
   ) {
@@ -155,14 +136,14 @@ public struct StepNote: Sendable, Hashable {
   /// handed to another one.
   public var movedFrom: String?
   /// "runs: bad,good,bad": each test run's verdict.
-  public var runs: [StepVerdict]
+  public var runs: [Verdict]
   /// The other parts (why a step aborted, "stopped"), in order.
   public var others: [String]
 
   static let movedPrefix = "moved: deploy failed"
   static let runsPrefix = "runs: "
 
-  public init(movedFrom: String? = nil, runs: [StepVerdict] = [], others: [String] = []) {
+  public init(movedFrom: String? = nil, runs: [Verdict] = [], others: [String] = []) {
     self.movedFrom = movedFrom
     self.runs = runs
     self.others = others
@@ -178,7 +159,7 @@ public struct StepNote: Sendable, Hashable {
         movedFrom = rest.hasPrefix(" from ") ? String(rest.dropFirst(" from ".count)) : ""
       } else if part.hasPrefix(Self.runsPrefix) {
         runs = part.dropFirst(Self.runsPrefix.count).split(separator: ",").compactMap {
-          StepVerdict(rawValue: $0.trimmingCharacters(in: .whitespaces))
+          Verdict(rawValue: $0.trimmingCharacters(in: .whitespaces))
         }
       } else {
         others.append(part)

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import History
 
 extension StateStore {
   /// Stores a new hunt and returns it with its id. Takes no lock: see `createLockedHunt`.
@@ -88,14 +89,14 @@ extension StateStore {
 
   /// Verdicts earlier hunts found with the same fingerprint on the same environment, by
   /// commit (40 lowercase hexadecimal digits). Only tested good and bad verdicts are cached.
-  public func cachedVerdicts(fingerprint: String, environment: String) throws(StoreError) -> [String: StepVerdict] {
+  public func cachedVerdicts(fingerprint: String, environment: String) throws(StoreError) -> [String: Verdict] {
     try read { db in
-      var verdicts = [String: StepVerdict]()
+      var verdicts = [String: Verdict]()
       let rows = try Row.fetchCursor(
         db, sql: "SELECT commit_hex, verdict FROM verdict_cache WHERE fingerprint = ? AND environment = ?",
         arguments: [fingerprint, environment])
       while let row = try rows.next() {
-        if let verdict = StepVerdict(rawValue: row["verdict"]) { verdicts[row["commit_hex"]] = verdict }
+        if let verdict = Verdict(rawValue: row["verdict"]) { verdicts[row["commit_hex"]] = verdict }
       }
       return verdicts
     }
@@ -135,7 +136,7 @@ extension StateStore {
     let verdictText: String? = row["verdict"]
     return StepRow(
       huntID: row["hunt_id"], number: row["number"], commit: row["commit_hex"], environment: row["environment"],
-      purpose: purpose, verdict: verdictText.flatMap(StepVerdict.init(rawValue:)), exitCode: row["exit_code"],
+      purpose: purpose, verdict: verdictText.flatMap(Verdict.init(rawValue:)), exitCode: row["exit_code"],
       deploySeconds: row["deploy_seconds"], testSeconds: row["test_seconds"], logPath: row["log_path"],
       startedAt: row["started_at"], endedAt: row["ended_at"], reused: row["reused"], note: row["note"])
   }

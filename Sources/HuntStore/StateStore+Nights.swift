@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import History
 
 /// One nightly run: the tip of a branch deployed and tested on an environment.
 public struct NightRecord: Sendable, Hashable {
@@ -9,7 +10,7 @@ public struct NightRecord: Sendable, Hashable {
   public var configFingerprint: String
   /// The tip that was tested, 40 hexadecimal digits.
   public var commit: String
-  public var verdict: StepVerdict
+  public var verdict: Verdict
   public var testedAt: Date
   /// The hunt the night started when its tip was bad, if any.
   public var huntID: Int64?
@@ -19,7 +20,7 @@ extension StateStore {
   /// Records the verdict on a branch tip; a tip already recorded keeps its first verdict.
   @discardableResult
   public func recordNight(
-    branch: String, environment: String, fingerprint: String, commit: String, verdict: StepVerdict,
+    branch: String, environment: String, fingerprint: String, commit: String, verdict: Verdict,
     testedAt: Date = Date()
   ) throws(StoreError) -> NightRecord {
     try write { db in
@@ -76,6 +77,6 @@ extension StateStore {
     NightRecord(
       id: row["id"], branch: row["branch"], environment: row["environment"],
       configFingerprint: row["config_fingerprint"], commit: row["commit_hex"],
-      verdict: StepVerdict(rawValue: row["verdict"]) ?? .skip, testedAt: row["tested_at"], huntID: row["hunt_id"])
+      verdict: Verdict(rawValue: row["verdict"]) ?? .skip, testedAt: row["tested_at"], huntID: row["hunt_id"])
   }
 }

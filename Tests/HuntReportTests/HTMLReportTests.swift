@@ -26,7 +26,7 @@ struct HTMLReportTests {
     #expect(Set(numbers) == Set(summary.steps.map { "\($0.number)" }))
     for step in summary.steps {
       let group = try #require(groups.first { $0.attributes["data-step"] == "\(step.number)" })
-      #expect(group.attributes["class"] == "step verdict-\(step.verdict.rawValue)")
+      #expect(group.attributes["class"] == "step verdict-\(step.verdict.word)")
     }
     #expect(page.all("circle").filter { $0.attributes["class"] == "culprit-ring" }.count == 1)
     #expect(page.all("text").contains { $0.text == "culprit \(summary.culprit!.shortHash)" })
@@ -164,7 +164,7 @@ func largeSummary(commits: Int) -> HuntSummary {
   var (bad, good) = (0, count - 1)
   while good - bad > 1 {
     let middle = (bad + good) / 2
-    let verdict: StepVerdict = middle < count / 3 ? .bad : .good
+    let verdict: StepEnd = middle < count / 3 ? .bad : .good
     if verdict == .bad { bad = middle } else { good = middle }
     let commit = timeline[middle]
     steps.append(

@@ -1,4 +1,5 @@
 import Foundation
+import History
 import HuntStore
 import TestSupport
 import Testing

@@ -1,4 +1,5 @@
 import Foundation
+import History
 import HuntStore
 import TestSupport
 import Testing
@@ -37,10 +38,10 @@ import Testing
     startArguments += [bad, good]
     if !shape.paths.isEmpty { startArguments += ["--"] + shape.paths }
     try git(["bisect", "start"] + startArguments, in: repo)
-    var tested = [(commit: String, verdict: StepVerdict)]()
+    var tested = [(commit: String, verdict: Verdict)]()
     while tested.count < 30 {
       let commit = try git(["rev-parse", "HEAD"], in: repo).trimmingCharacters(in: .whitespacesAndNewlines)
-      let verdict: StepVerdict = tested.isEmpty ? .skip : try isBad(commit) ? .bad : .good
+      let verdict: Verdict = tested.isEmpty ? .skip : try isBad(commit) ? .bad : .good
       tested.append((commit, verdict))
       let output = try git(["bisect", verdict.rawValue], in: repo)
       if output.contains("is the first bad commit") { break }

@@ -1,4 +1,5 @@
 import Foundation
+import History
 import HuntStore
 import TestSupport
 
@@ -36,7 +37,7 @@ func commitHex(_ number: Int) -> String {
 
 /// A step whose every field follows from its number, so a reader can check it.
 func sampleStep(huntID: Int64, number: Int, environment: String = "staging") -> StepRow {
-  let verdicts: [StepVerdict?] = [.good, .bad, .skip, nil]
+  let verdicts: [Verdict?] = [.good, .bad, .skip, nil]
   return StepRow(
     huntID: huntID, number: number, commit: commitHex(number), environment: environment,
     purpose: number == 1 ? .verifyBad : .bisect, verdict: verdicts[number % 4], exitCode: Int32(number % 200),

@@ -1,10 +1,11 @@
 import Foundation
+import History
 import HuntStore
 import Testing
 
 @Suite struct VerdictCacheTests {
   func step(
-    _ huntID: Int64, _ number: Int, _ commit: Int, _ verdict: StepVerdict?, reused: Bool = false,
+    _ huntID: Int64, _ number: Int, _ commit: Int, _ verdict: Verdict?, reused: Bool = false,
     environment: String = "staging"
   ) -> StepRow {
     StepRow(
@@ -19,7 +20,7 @@ import Testing
     try store.recordStep(step(first.id, 2, 11, .good))
     try store.recordStep(step(first.id, 3, 12, .skip))
     try store.recordStep(step(first.id, 4, 13, nil))
-    let expected: [String: StepVerdict] = [commitHex(10): .bad, commitHex(11): .good]
+    let expected: [String: Verdict] = [commitHex(10): .bad, commitHex(11): .good]
     #expect(try store.cachedVerdicts(fingerprint: "fp-1", environment: "staging") == expected)
     #expect(try store.cachedVerdicts(fingerprint: "fp-2", environment: "staging").isEmpty)
     #expect(try store.cachedVerdicts(fingerprint: "fp-1", environment: "prod").isEmpty)
