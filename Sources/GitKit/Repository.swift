@@ -128,32 +128,6 @@ public final class Repository {
       summary: summary, message: message)
   }
 
-  /// True when `ancestor` is `descendant` itself or one of its ancestors.
-  public func isAncestor(_ ancestor: ObjectID, of descendant: ObjectID) throws(GitError) -> Bool {
-    if ancestor == descendant { return true }
-    var commitOID = descendant.oid
-    var ancestorOID = ancestor.oid
-    let code = git_graph_descendant_of(handle, &commitOID, &ancestorOID)
-    try check(code, "check whether \(ancestor.short()) is an ancestor of \(descendant.short())")
-    return code == 1
-  }
-
-  /// The best common ancestors of `first` and `second` (several when the history criss-crosses),
-  /// empty when they share no history.
-  public func mergeBases(_ first: ObjectID, _ second: ObjectID) throws(GitError) -> [ObjectID] {
-    var array = git_oidarray()
-    var one = first.oid
-    var two = second.oid
-    let code = git_merge_bases(&array, handle, &one, &two)
-    if code == GIT_ENOTFOUND.rawValue {
-      git_error_clear()
-      return []
-    }
-    try check(code, "find the merge base of \(first.short()) and \(second.short())")
-    defer { git_oidarray_dispose(&array) }
-    return (0..<array.count).map { ObjectID(array.ids[$0]) }.sorted()
-  }
-
   /// The merge bases of `bad` with each of `goods` that is not its ancestor: what git tests
   /// first when a good commit lies on another branch. Empty when every good is an ancestor.
   public func mergeBasesToCheck(bad: ObjectID, goods: [ObjectID]) throws(GitError) -> [ObjectID] {
