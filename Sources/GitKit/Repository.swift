@@ -111,18 +111,15 @@ public final class Repository {
     return ObjectID(git_object_id(commit).pointee)
   }
 
-  /// The facts of commit `id`: parents, author, committer, summary and message.
+  /// The facts of commit `id`: parents, author, committer, summary and message. A shallow
+  /// clone's boundary commits have no parents, as in git.
   public func commit(_ id: ObjectID) throws(GitError) -> CommitInfo {
     let commit = try CommitHandle(in: self, id: id)
     let pointer = commit.handle
-    var parents = [ObjectID]()
-    for index in 0..<git_commit_parentcount(pointer) {
-      if let parent = git_commit_parent_id(pointer, index) { parents.append(ObjectID(parent.pointee)) }
-    }
     let message = git_commit_message(pointer).map { String(cString: $0) } ?? ""
     let summary = git_commit_summary(pointer).map { String(cString: $0) } ?? ""
     return CommitInfo(
-      id: id, parents: parents,
+      id: id, parents: commit.parents,
       author: Signature(git_commit_author(pointer)),
       committer: Signature(git_commit_committer(pointer)),
       summary: summary, message: message)
@@ -141,11 +138,17 @@ public final class Repository {
   /// The newest commit of `tip`'s first-parent history whose committer time is at or before
   /// `time` (seconds since 1970): what the branch pointed at then. Nil when the history
   /// starts later.
+  ///
+  /// - Throws: `shallowHistory` when the answer lies beyond a shallow clone's boundary.
   public func firstParentCommit(from tip: ObjectID, atOrBefore time: Int64) throws(GitError) -> ObjectID? {
+    let boundaries = isShallow ? shallowBoundaries() : []
     var cursor: ObjectID? = tip
     while let current = cursor {
       let facts = try commit(current)
       if facts.committer.time <= time { return current }
+      if boundaries.contains(current) {
+        throw .shallowHistory(repository: requestedPath, boundary: current.hex)
+      }
       cursor = facts.parents.first
     }
     return nil
@@ -224,6 +227,20 @@ final class CommitHandle {
 
   /// The id of the commit's root tree.
   var treeID: ObjectID { ObjectID(git_commit_tree_id(handle).pointee) }
+
+  /// The commit's parents as git sees them: none for a shallow clone's boundary commit
+  /// (libgit2 1.5.1 would list parents that were never fetched).
+  var parents: [ObjectID] {
+    let count = git_commit_parentcount(handle)
+    guard count > 0 else { return [] }
+    let id = ObjectID(git_commit_id(handle).pointee)
+    if repository.isShallow && repository.shallowBoundaries().contains(id) { return [] }
+    var parents = [ObjectID]()
+    for index in 0..<count {
+      if let parent = git_commit_parent_id(handle, index) { parents.append(ObjectID(parent.pointee)) }
+    }
+    return parents
+  }
 }
 
 /// An owned `git_tree` handle, freed in `deinit`.
