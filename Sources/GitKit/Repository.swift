@@ -111,18 +111,18 @@ public final class Repository {
     return ObjectID(git_object_id(commit).pointee)
   }
 
-  /// The facts of commit `id`: parents, author, committer, summary and message. A shallow
-  /// clone's boundary commits have no parents, as in git.
+  /// The facts of commit `id`: parents, author, committer, summary and message. Text in
+  /// another encoding than UTF-8 (the commit's `encoding` header) is decoded from it, as
+  /// `git log` shows it. A shallow clone's boundary commits have no parents, as in git.
   public func commit(_ id: ObjectID) throws(GitError) -> CommitInfo {
     let commit = try CommitHandle(in: self, id: id)
     let pointer = commit.handle
-    let message = git_commit_message(pointer).map { String(cString: $0) } ?? ""
-    let summary = git_commit_summary(pointer).map { String(cString: $0) } ?? ""
+    let text = CommitText(header: git_commit_message_encoding(pointer).map { String(cString: $0) })
     return CommitInfo(
       id: id, parents: commit.parents,
-      author: Signature(git_commit_author(pointer)),
-      committer: Signature(git_commit_committer(pointer)),
-      summary: summary, message: message)
+      author: Signature(git_commit_author(pointer), text: text),
+      committer: Signature(git_commit_committer(pointer), text: text),
+      summary: text.string(git_commit_summary(pointer)), message: text.string(git_commit_message(pointer)))
   }
 
   /// The merge bases of `bad` with each of `goods` that is not its ancestor: what git tests
@@ -192,14 +192,14 @@ public final class Repository {
 }
 
 extension Signature {
-  init(_ signature: UnsafePointer<git_signature>?) {
+  /// Copies libgit2's signature; the name and email are in the commit's encoding (`text`).
+  init(_ signature: UnsafePointer<git_signature>?, text: CommitText) {
     guard let signature = signature?.pointee else {
       self.init(name: "", email: "", time: 0, utcOffsetMinutes: 0)
       return
     }
     self.init(
-      name: signature.name.map { String(cString: $0) } ?? "",
-      email: signature.email.map { String(cString: $0) } ?? "",
+      name: text.string(signature.name), email: text.string(signature.email),
       time: Int64(signature.when.time),
       utcOffsetMinutes: Int32(signature.when.offset))
   }
