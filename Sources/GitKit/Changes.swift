@@ -17,13 +17,14 @@ public struct FileChange: Sendable, Hashable {
 
 extension Repository {
   /// The files commit `id` changes against its first parent (against nothing for a root
-  /// commit), sorted by path. Renames show as a deletion and an addition.
+  /// commit, or a shallow clone's boundary commit, as git shows them), sorted by path. Renames
+  /// show as a deletion and an addition.
   public func changedFiles(of id: ObjectID) throws(GitError) -> [FileChange] {
     let commit = try CommitHandle(in: self, id: id)
     let tree = try TreeHandle(in: self, id: commit.treeID)
     var parentTree: TreeHandle?
-    if git_commit_parentcount(commit.handle) > 0, let parentID = git_commit_parent_id(commit.handle, 0) {
-      let parent = try CommitHandle(in: self, id: ObjectID(parentID.pointee))
+    if let parentID = commit.parents.first {
+      let parent = try CommitHandle(in: self, id: parentID)
       parentTree = try TreeHandle(in: self, id: parent.treeID)
     }
     let diff = try Diff(in: self, from: parentTree, to: tree, pathspec: [])

@@ -111,47 +111,18 @@ public final class Repository {
     return ObjectID(git_object_id(commit).pointee)
   }
 
-  /// The facts of commit `id`: parents, author, committer, summary and message.
+  /// The facts of commit `id`: parents, author, committer, summary and message. Text in
+  /// another encoding than UTF-8 (the commit's `encoding` header) is decoded from it, as
+  /// `git log` shows it. A shallow clone's boundary commits have no parents, as in git.
   public func commit(_ id: ObjectID) throws(GitError) -> CommitInfo {
     let commit = try CommitHandle(in: self, id: id)
     let pointer = commit.handle
-    var parents = [ObjectID]()
-    for index in 0..<git_commit_parentcount(pointer) {
-      if let parent = git_commit_parent_id(pointer, index) { parents.append(ObjectID(parent.pointee)) }
-    }
-    let message = git_commit_message(pointer).map { String(cString: $0) } ?? ""
-    let summary = git_commit_summary(pointer).map { String(cString: $0) } ?? ""
+    let text = CommitText(header: git_commit_message_encoding(pointer).map { String(cString: $0) })
     return CommitInfo(
-      id: id, parents: parents,
-      author: Signature(git_commit_author(pointer)),
-      committer: Signature(git_commit_committer(pointer)),
-      summary: summary, message: message)
-  }
-
-  /// True when `ancestor` is `descendant` itself or one of its ancestors.
-  public func isAncestor(_ ancestor: ObjectID, of descendant: ObjectID) throws(GitError) -> Bool {
-    if ancestor == descendant { return true }
-    var commitOID = descendant.oid
-    var ancestorOID = ancestor.oid
-    let code = git_graph_descendant_of(handle, &commitOID, &ancestorOID)
-    try check(code, "check whether \(ancestor.short()) is an ancestor of \(descendant.short())")
-    return code == 1
-  }
-
-  /// The best common ancestors of `first` and `second` (several when the history criss-crosses),
-  /// empty when they share no history.
-  public func mergeBases(_ first: ObjectID, _ second: ObjectID) throws(GitError) -> [ObjectID] {
-    var array = git_oidarray()
-    var one = first.oid
-    var two = second.oid
-    let code = git_merge_bases(&array, handle, &one, &two)
-    if code == GIT_ENOTFOUND.rawValue {
-      git_error_clear()
-      return []
-    }
-    try check(code, "find the merge base of \(first.short()) and \(second.short())")
-    defer { git_oidarray_dispose(&array) }
-    return (0..<array.count).map { ObjectID(array.ids[$0]) }.sorted()
+      id: id, parents: commit.parents,
+      author: Signature(git_commit_author(pointer), text: text),
+      committer: Signature(git_commit_committer(pointer), text: text),
+      summary: text.string(git_commit_summary(pointer)), message: text.string(git_commit_message(pointer)))
   }
 
   /// The merge bases of `bad` with each of `goods` that is not its ancestor: what git tests
@@ -167,11 +138,17 @@ public final class Repository {
   /// The newest commit of `tip`'s first-parent history whose committer time is at or before
   /// `time` (seconds since 1970): what the branch pointed at then. Nil when the history
   /// starts later.
+  ///
+  /// - Throws: `shallowHistory` when the answer lies beyond a shallow clone's boundary.
   public func firstParentCommit(from tip: ObjectID, atOrBefore time: Int64) throws(GitError) -> ObjectID? {
+    let boundaries = isShallow ? shallowBoundaries() : []
     var cursor: ObjectID? = tip
     while let current = cursor {
       let facts = try commit(current)
       if facts.committer.time <= time { return current }
+      if boundaries.contains(current) {
+        throw .shallowHistory(repository: requestedPath, boundary: current.hex)
+      }
       cursor = facts.parents.first
     }
     return nil
@@ -215,14 +192,14 @@ public final class Repository {
 }
 
 extension Signature {
-  init(_ signature: UnsafePointer<git_signature>?) {
+  /// Copies libgit2's signature; the name and email are in the commit's encoding (`text`).
+  init(_ signature: UnsafePointer<git_signature>?, text: CommitText) {
     guard let signature = signature?.pointee else {
       self.init(name: "", email: "", time: 0, utcOffsetMinutes: 0)
       return
     }
     self.init(
-      name: signature.name.map { String(cString: $0) } ?? "",
-      email: signature.email.map { String(cString: $0) } ?? "",
+      name: text.string(signature.name), email: text.string(signature.email),
       time: Int64(signature.when.time),
       utcOffsetMinutes: Int32(signature.when.offset))
   }
@@ -250,6 +227,20 @@ final class CommitHandle {
 
   /// The id of the commit's root tree.
   var treeID: ObjectID { ObjectID(git_commit_tree_id(handle).pointee) }
+
+  /// The commit's parents as git sees them: none for a shallow clone's boundary commit
+  /// (libgit2 1.5.1 would list parents that were never fetched).
+  var parents: [ObjectID] {
+    let count = git_commit_parentcount(handle)
+    guard count > 0 else { return [] }
+    let id = ObjectID(git_commit_id(handle).pointee)
+    if repository.isShallow && repository.shallowBoundaries().contains(id) { return [] }
+    var parents = [ObjectID]()
+    for index in 0..<count {
+      if let parent = git_commit_parent_id(handle, index) { parents.append(ObjectID(parent.pointee)) }
+    }
+    return parents
+  }
 }
 
 /// An owned `git_tree` handle, freed in `deinit`.

@@ -74,6 +74,31 @@ struct SplitMix64: RandomNumberGenerator {
     }
   }
 
+  @Test("isAncestor and mergeBases equal git merge-base --is-ancestor and --all", arguments: Array(1...12))
+  func ancestryMatchesGit(seed: Int) throws {
+    let directory = try TemporaryDirectory()
+    let path = try makeHistory(
+      HistoryShape(commits: 60 + seed * 20, seed: 200 + seed, mergeRatio: 0.1 + Double(seed % 4) * 0.1),
+      in: directory.url)
+    let repository = try Repository(at: path.path)
+    let all = lines(try git(["rev-list", "--all"], in: path))
+    var random = SplitMix64(seed: UInt64(seed))
+    for trial in 0..<20 {
+      let one = all[Int.random(in: 0..<all.count, using: &random)]
+      let two = trial % 4 == 0 ? "main" : all[Int.random(in: 0..<all.count, using: &random)]
+      let oneID = try repository.resolve(one)
+      let twoID = try repository.resolve(two)
+      let isAncestor = try runProcess(
+        "/usr/bin/env", ["git", "merge-base", "--is-ancestor", one, two], in: path, environment: gitEnvironment)
+      #expect(try repository.isAncestor(oneID, of: twoID) == (isAncestor.status == 0), "seed \(seed): \(one) \(two)")
+      let bases = try runProcess(
+        "/usr/bin/env", ["git", "merge-base", "--all", one, two], in: path, environment: gitEnvironment)
+      #expect(
+        try repository.mergeBases(oneID, twoID).map(\.hex) == lines(bases.stdout).sorted(),
+        "seed \(seed): \(one) \(two)")
+    }
+  }
+
   @Test("commits are numbered children first, the tip first")
   func topologicalOrder() throws {
     let directory = try TemporaryDirectory()
