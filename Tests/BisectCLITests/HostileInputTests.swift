@@ -135,6 +135,55 @@ import Testing
     #expect(output.stderr.contains("at most 366 days") || output.stderr.contains("above 0"))
   }
 
+  // MARK: 3. Shallow clones
+
+  @Test("a shallow clone works where git works, and a range past its boundary says so (68)")
+  func shallowClone() throws {
+    let bench = try Repo(count: 30)
+    let shallow = bench.directory.url.appendingPathComponent("shallow")
+    try git(["clone", "-q", "--depth", "10", "file://\(bench.repo.path)", shallow.path], in: bench.directory.url)
+    let inside = try bisectDeploy(["range", "--repo", shallow.path, "--good", "HEAD~8", "--bad", "HEAD"])
+    #expect(inside.status == 0, "\(inside.stderr)")
+    let oracle = lines(try git(["rev-list", "HEAD~8..HEAD"], in: shallow))
+    #expect(oracle.count == 8)
+    #expect(
+      lines(inside.stdout).compactMap { $0.split(separator: " ").first.map(String.init) }.filter {
+        $0.count == 40
+      } == oracle)
+    // A hunt runs there too.
+    let culprit = try git(["rev-parse", "HEAD~3"], in: shallow).trimmingCharacters(in: .whitespacesAndNewlines)
+    let hunt = try bisectDeploy(
+      ["--repo", shallow.path, "--good", "HEAD~8", "--bad", "HEAD", "--test", Repo.predicate(culprit)],
+      environment: bench.environment)
+    #expect(hunt.status == 0, "\(hunt.stderr)")
+    #expect(hunt.stdout.contains("The first bad commit is \(culprit)"))
+    // A good on a side branch whose history crosses the boundary: the clone lacks it.
+    try git(["checkout", "-q", "-b", "side", "c2"], in: bench.repo)
+    try Data("side\n".utf8).write(to: bench.repo.appendingPathComponent("side.txt"))
+    try git(["add", "-A"], in: bench.repo)
+    try git(["commit", "-q", "-m", "side"], in: bench.repo)
+    try git(["fetch", "-q", "--depth", "2", "origin", "side:side"], in: shallow)
+    let crossing = try bisectDeploy(["range", "--repo", shallow.path, "--good", "side", "--bad", "HEAD"])
+    #expect(crossing.status == 68, "\(crossing.stdout)\(crossing.stderr)")
+    #expect(crossing.stderr.contains("shallow"))
+  }
+
+  // MARK: 13. Encodings
+
+  @Test("a commit in latin1 shows as git shows it (café), not with replacement characters")
+  func latin1Commit() throws {
+    let bench = try Repo(count: 2)
+    try Data("x\n".utf8).write(to: bench.repo.appendingPathComponent("x.txt"))
+    try git(["add", "-A"], in: bench.repo)
+    let message = bench.directory.url.appendingPathComponent("message")
+    try Data([0x63, 0x61, 0x66, 0xE9, 0x20, 0x6F, 0x75, 0x76, 0x65, 0x72, 0x74, 0x0A]).write(to: message)
+    try git(["-c", "i18n.commitEncoding=latin1", "commit", "-q", "-F", message.path], in: bench.repo)
+    let range = try bench.run(["range", "--good", "c2", "--bad", "main"])
+    #expect(range.status == 0)
+    #expect(range.stdout.contains("café ouvert"), "\(range.stdout)")
+    #expect(!range.stdout.contains("\u{FFFD}"))
+  }
+
   // MARK: 4. Terminal injection
 
   @Test("control characters in subjects and authors never reach the terminal or a Markdown report raw")
