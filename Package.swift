@@ -74,7 +74,7 @@ let package = Package(
     .testTarget(name: "BisectCLITests", dependencies: ["TestSupport"]),
     .testTarget(name: "BisectEngineTests", dependencies: ["BisectEngine", "History", "TestSupport"]),
     .testTarget(name: "RunnerTests", dependencies: ["Runner", "TestSupport"]),
-    .testTarget(name: "HuntKitTests", dependencies: ["HuntKit", "Runner", "TestSupport"]),
+    .testTarget(name: "HuntKitTests", dependencies: ["HuntKit", "History", "Runner", "TestSupport"]),
     .testTarget(name: "HuntStoreTests", dependencies: ["HuntStore", "History", "TestSupport"]),
     .testTarget(name: "HuntReportTests", dependencies: ["HuntReport"]),
   ],

@@ -3,6 +3,8 @@ import Foundation
 import GitKit
 import HuntKit
 import HuntStore
+import HuntSummaries
+import Runner
 
 /// Exit codes, as documented in docs/exit-codes.md.
 public enum ExitStatus: Int32, CaseIterable, Sendable {
@@ -64,7 +66,7 @@ struct CommandFailure: Error, CustomStringConvertible {
       case .git(let git), .restoreTarget(_, let git): status = Self.status(for: git)
       case .configuration(.protectedEnvironment): status = .protectedEnvironment
       case .configuration: status = .configuration
-      case .runner, .workspace: status = .ioError
+      case .workspace: status = .ioError
       case .originalUnknown: status = .configuration
       case .store(.locked): status = .locked
       case .store: status = .stateError
@@ -80,6 +82,16 @@ struct CommandFailure: Error, CustomStringConvertible {
       } else {
         status = .configuration
       }
+    case let report as ReportError:
+      message = report.errorDescription ?? "\(report)"
+      switch report {
+      case .unknownFormat: status = .usage
+      case .cannotWrite: status = .ioError
+      case .damagedHunt: status = .stateError
+      }
+    case let runner as RunnerError:
+      message = runner.errorDescription ?? "\(runner)"
+      status = .ioError
     case let validation as ValidationError:
       // A flag's value is wrong: the message names the flag.
       message = validation.message
@@ -116,28 +128,24 @@ func printError(_ line: String) {
 
 extension BisectDeploy {
   /// Runs the command line and exits with the documented code: the executable's only call.
+  ///
+  /// Errors are mapped here, once: parsing errors in ArgumentParser's words (help, version,
+  /// usage), everything a command throws through `CommandFailure`, which knows every module's
+  /// error type and its exit code. Commands do not wrap errors themselves.
   public static func runAndExit() async -> Never {
+    var command: any ParsableCommand
     do {
       var words = Array(CommandLine.arguments.dropFirst())
       if let first = words.first, ["good", "bad", "skip"].contains(first) { words.insert("mark", at: 0) }
       try refuseUnknownCommand(words)
-      var command = try parseAsRoot(words)
+      command = try parseAsRoot(words)
       // A hunt keeps the words that started it, so that `resume` can start it again.
       if var hunt = command as? HuntCommand {
         hunt.arguments = Array(words.drop { $0 == "hunt" })
         command = hunt
       }
-      if var asynchronous = command as? any AsyncParsableCommand {
-        try await asynchronous.run()
-      } else {
-        try command.run()
-      }
-      Foundation.exit(ExitStatus.success.rawValue)
     } catch let failure as CommandFailure {
-      printError("bisect-deploy: error: \(failure.message)")
-      Foundation.exit(failure.status.rawValue)
-    } catch let exit as ExitCode {
-      Foundation.exit(exit.rawValue)
+      exit(with: failure)
     } catch {
       let code = exitCode(for: error)
       if code == .success {
@@ -151,6 +159,29 @@ extension BisectDeploy {
       printError("See 'bisect-deploy --help' (or 'bisect-deploy help COMMAND').")
       Foundation.exit(code == .validationFailure || code.rawValue == 1 ? ExitStatus.usage.rawValue : code.rawValue)
     }
+    do {
+      if var asynchronous = command as? any AsyncParsableCommand {
+        try await asynchronous.run()
+      } else {
+        try command.run()
+      }
+      Foundation.exit(ExitStatus.success.rawValue)
+    } catch let exit as ExitCode {
+      // A hunt's outcome (3 to 8, 130, 143), already said in its summary.
+      Foundation.exit(exit.rawValue)
+    } catch {
+      // `help COMMAND` and `--help` run ArgumentParser's help command, which ends by throwing.
+      if exitCode(for: error) == .success {
+        Swift.print(fullMessage(for: error))
+        Foundation.exit(ExitStatus.success.rawValue)
+      }
+      exit(with: CommandFailure(error))
+    }
+  }
+
+  private static func exit(with failure: CommandFailure) -> Never {
+    printError("bisect-deploy: error: \(failure.message)")
+    Foundation.exit(failure.status.rawValue)
   }
 
   /// The words that may start a command line: subcommand names and `help`.

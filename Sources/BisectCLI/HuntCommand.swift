@@ -151,14 +151,7 @@ struct HuntCommand: AsyncParsableCommand {
   }
 
   func run() async throws {
-    let request: HuntRequest
-    do {
-      request = try makeRequest()
-    } catch let failure as CommandFailure {
-      throw failure
-    } catch {
-      throw CommandFailure(error)
-    }
+    let request = try makeRequest()
     let stopper = HuntStopper()
     let trap = SignalTrap()
     defer { trap.stop() }
@@ -191,12 +184,7 @@ struct HuntCommand: AsyncParsableCommand {
       watcher.cancel()
       deadline.cancel()
     }
-    let report: HuntReport
-    do {
-      report = try await hunt.value
-    } catch {
-      throw CommandFailure(error)
-    }
+    let report = try await hunt.value
     progress.finish()
     if let path = self.report { writeReport(of: report, to: path, statePath: request.statePath) }
     let status = Summary.exitStatus(for: report.outcome)
@@ -232,29 +220,16 @@ struct HuntCommand: AsyncParsableCommand {
     let environments = env.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
     if !environments.isEmpty { configuration.environmentNames = environments.filter { !$0.isEmpty } }
     if descend { configuration.descend = true }
-    if let repeatRuns {
-      guard repeatRuns >= 1 else { throw ValidationError("--repeat \(repeatRuns): give 1 or more runs.") }
-      configuration.testRuns = repeatRuns
-    }
-    if let repeatRule {
-      guard let rule = RepeatRule(rawValue: repeatRule) else {
-        throw ValidationError("--repeat-rule '\(repeatRule)': give majority or any-bad.")
-      }
-      configuration.repeatRule = rule
-    }
-    if let confirm {
-      guard confirm >= 0 else { throw ValidationError("--confirm \(confirm): give 0 or more runs.") }
-      configuration.confirmRuns = confirm
-    }
+    // The flags' values were checked in `validate()`.
+    if let repeatRuns { configuration.testRuns = repeatRuns }
+    if let repeatRule, let rule = RepeatRule(rawValue: repeatRule) { configuration.repeatRule = rule }
+    if let confirm { configuration.confirmRuns = confirm }
     if flaky || falseBad != nil || falseGood != nil || confidence != nil || budget != nil {
       var mode = configuration.flaky ?? FlakyMode()
       if let falseBad { mode.falseBad = try rate(falseBad, flag: "--false-bad", below: 0.5) }
       if let falseGood { mode.falseGood = try rate(falseGood, flag: "--false-good", below: 0.5) }
       if let confidence { mode.confidence = try rate(confidence, flag: "--confidence", below: 1, above: 0.5) }
-      if let budget {
-        guard budget >= 1 else { throw ValidationError("--budget \(budget): give 1 or more test runs.") }
-        mode.budget = budget
-      }
+      if let budget { mode.budget = budget }
       configuration.flaky = mode
     }
     if range.firstParent { configuration.firstParent = true }

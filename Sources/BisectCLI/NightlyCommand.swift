@@ -36,20 +36,16 @@ struct NightlyCommand: AsyncParsableCommand {
   func run() async throws {
     let request: HuntRequest
     let repository: Repository
-    do {
-      repository = try Repository(at: repo)
-      var configuration = try Configuration.discover(explicit: config, workTree: repository.workTree)
-      if let deploy { configuration.deployCommand = deploy }
-      if let test { configuration.testCommand = test }
-      if let env { configuration.environmentNames = env.split(separator: ",").map(String.init) }
-      // Nightly hunts reuse what earlier nights learned (docs/configuration.md).
-      configuration.reuseVerdicts = true
-      request = HuntRequest(
-        repositoryPath: repo, bad: branch, goods: [], configuration: configuration,
-        allowedProtected: Set(allowProtected), statePath: state, arguments: storedArguments())
-    } catch {
-      throw CommandFailure(error)
-    }
+    repository = try Repository(at: repo)
+    var configuration = try Configuration.discover(explicit: config, workTree: repository.workTree)
+    if let deploy { configuration.deployCommand = deploy }
+    if let test { configuration.testCommand = test }
+    if let env { configuration.environmentNames = env.split(separator: ",").map(String.init) }
+    // Nightly hunts reuse what earlier nights learned (docs/configuration.md).
+    configuration.reuseVerdicts = true
+    request = HuntRequest(
+      repositoryPath: repo, bad: branch, goods: [], configuration: configuration,
+      allowedProtected: Set(allowProtected), statePath: state, arguments: storedArguments())
     let stopper = HuntStopper()
     let trap = SignalTrap()
     defer { trap.stop() }
@@ -66,11 +62,7 @@ struct NightlyCommand: AsyncParsableCommand {
     }
     defer { watcher.cancel() }
     let outcome: NightlyOutcome
-    do {
-      outcome = try await night.value
-    } catch {
-      throw CommandFailure(error)
-    }
+    outcome = try await night.value
     progress.finish()
     switch outcome {
     case .good(let tip):

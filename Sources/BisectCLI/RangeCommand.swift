@@ -24,29 +24,25 @@ struct RangeCommand: ParsableCommand {
   var json = false
 
   func run() throws {
-    do {
-      let (repository, bad, goods, graph) = try range.load()
-      let listed = graph.ids.indices.filter { graph.isCandidate[$0] }
-      if json {
-        try printJSON(graph: graph, listed: listed, repository: repository)
-        return
-      }
-      for note in try ancestryNotes(bad: bad, goods: goods, repository: repository) { printError("note: \(note)") }
-      if count {
-        print(listed.count)
-        return
-      }
-      var infos = [CommitInfo]()
-      for number in listed { infos.append(try repository.commit(graph.ids[number])) }
-      // Merges as git counts them: commits with several parents, even when only the first is followed.
-      let merges = infos.filter { $0.parents.count > 1 }.count
-      print(
-        "\(listed.count) commit\(listed.count == 1 ? "" : "s") in range (\(merges) merge\(merges == 1 ? "" : "s"))"
-      )
-      for info in infos { print("\(info.id.hex) \(info.summary)") }
-    } catch {
-      throw CommandFailure(error)
+    let (repository, bad, goods, graph) = try range.load()
+    let listed = graph.ids.indices.filter { graph.isCandidate[$0] }
+    if json {
+      try printJSON(graph: graph, listed: listed, repository: repository)
+      return
     }
+    for note in try ancestryNotes(bad: bad, goods: goods, repository: repository) { printError("note: \(note)") }
+    if count {
+      print(listed.count)
+      return
+    }
+    var infos = [CommitInfo]()
+    for number in listed { infos.append(try repository.commit(graph.ids[number])) }
+    // Merges as git counts them: commits with several parents, even when only the first is followed.
+    let merges = infos.filter { $0.parents.count > 1 }.count
+    print(
+      "\(listed.count) commit\(listed.count == 1 ? "" : "s") in range (\(merges) merge\(merges == 1 ? "" : "s"))"
+    )
+    for info in infos { print("\(info.id.hex) \(info.summary)") }
   }
 
   /// Goods that are not ancestors of bad are legal (git takes them), but worth saying.

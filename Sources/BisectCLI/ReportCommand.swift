@@ -18,20 +18,14 @@ struct ReportCommand: ParsableCommand {
   var output: String?
 
   func run() throws {
-    do {
-      let (repository, store) = try options.open()
-      let record = try options.storedHunt(hunt, in: store)
-      let summary = try ReportBuilder.summary(of: record, store: store, repository: repository)
-      if let output {
-        try ReportBuilder.write(summary, to: output)
-        printError("wrote \(output)")
-      } else {
-        print(markdownReport(summary), terminator: "")
-      }
-    } catch let failure as CommandFailure {
-      throw failure
-    } catch {
-      throw CommandFailure(error)
+    let (repository, store) = try options.open()
+    let record = try options.storedHunt(hunt, in: store)
+    let summary = try ReportBuilder.summary(of: record, store: store, repository: repository)
+    if let output {
+      try ReportBuilder.write(summary, to: output)
+      printError("wrote \(output)")
+    } else {
+      print(markdownReport(summary), terminator: "")
     }
   }
 }

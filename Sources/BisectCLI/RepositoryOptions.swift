@@ -74,6 +74,9 @@ struct RangeOptions: ParsableArguments {
   /// end of that day ("fine on the 19th": the last commit of the 19th).
   static func parseDate(_ text: String) -> Date? {
     let trimmed = text.trimmingCharacters(in: .whitespaces)
+    // Dates are ASCII; other text (a combining mark after a digit) made Foundation's
+    // DateFormatter trap (found by fuzzing).
+    guard !trimmed.isEmpty, trimmed.unicodeScalars.allSatisfy(\.isASCII) else { return nil }
     if let date = ISO8601DateFormatter().date(from: trimmed) { return date }
     let formatter = DateFormatter()
     formatter.locale = Locale(identifier: "en_US_POSIX")

@@ -98,11 +98,7 @@ struct ResumeCommand: AsyncParsableCommand {
 
   func run() async throws {
     let hunt: HuntRecord
-    do {
-      hunt = try options.unfinishedHunt(in: try options.open().store)
-    } catch {
-      throw CommandFailure(error)
-    }
+    hunt = try options.unfinishedHunt(in: try options.open().store)
     var command = try storedHuntCommand(hunt)
     if let state = options.state { command.state = URL(fileURLWithPath: state).standardizedFileURL.path }
     if quiet { command.quiet = true }
@@ -118,18 +114,12 @@ struct ResetCommand: AsyncParsableCommand {
   @OptionGroup var options: StateOptions
 
   func run() async throws {
-    do {
-      let hunt = try options.unfinishedHunt(in: try options.open().store)
-      let command = try storedHuntCommand(hunt)
-      let report = try await resetHunt(try command.makeRequest()) { event in ProgressPrinter.printLine(event) }
-      print(
-        "Hunt #\(hunt.id) reset."
-          + (report.restoredTo.map { " Restored \(report.environment) to \($0.short())." } ?? ""))
-    } catch let failure as CommandFailure {
-      throw failure
-    } catch {
-      throw CommandFailure(error)
-    }
+    let hunt = try options.unfinishedHunt(in: try options.open().store)
+    let command = try storedHuntCommand(hunt)
+    let report = try await resetHunt(try command.makeRequest()) { event in ProgressPrinter.printLine(event) }
+    print(
+      "Hunt #\(hunt.id) reset."
+        + (report.restoredTo.map { " Restored \(report.environment) to \($0.short())." } ?? ""))
   }
 }
 
@@ -149,24 +139,18 @@ struct MarkCommand: ParsableCommand {
   }
 
   func run() throws {
-    do {
-      let (repository, store) = try options.open()
-      let hunt = try options.unfinishedHunt(in: store)
-      if let holder = try store.lockHolder(environment: hunt.environment), StateStore.isProcessAlive(holder.pid) {
-        throw StoreError.locked(environment: hunt.environment, holder: holder)
-      }
-      let id = try repository.resolve(revision)
-      let number = (try store.steps(huntID: hunt.id).map(\.number).max() ?? 0) + 1
-      try store.recordStep(
-        StepRow(
-          huntID: hunt.id, number: number, commit: id.hex, environment: hunt.environment, purpose: .manual,
-          verdict: Verdict(rawValue: verdict), startedAt: Date(), endedAt: Date(), note: "given by hand"))
-      print("Marked \(id.short()) \(verdict) in hunt #\(hunt.id). Continue with: bisect-deploy resume")
-    } catch let failure as CommandFailure {
-      throw failure
-    } catch {
-      throw CommandFailure(error)
+    let (repository, store) = try options.open()
+    let hunt = try options.unfinishedHunt(in: store)
+    if let holder = try store.lockHolder(environment: hunt.environment), StateStore.isProcessAlive(holder.pid) {
+      throw StoreError.locked(environment: hunt.environment, holder: holder)
     }
+    let id = try repository.resolve(revision)
+    let number = (try store.steps(huntID: hunt.id).map(\.number).max() ?? 0) + 1
+    try store.recordStep(
+      StepRow(
+        huntID: hunt.id, number: number, commit: id.hex, environment: hunt.environment, purpose: .manual,
+        verdict: Verdict(rawValue: verdict), startedAt: Date(), endedAt: Date(), note: "given by hand"))
+    print("Marked \(id.short()) \(verdict) in hunt #\(hunt.id). Continue with: bisect-deploy resume")
   }
 }
 
@@ -179,20 +163,14 @@ struct LogCommand: ParsableCommand {
   @Option(help: "The hunt's number (default: the newest).") var hunt: Int64?
 
   func run() throws {
-    do {
-      let (repository, store) = try options.open()
-      let record = try options.storedHunt(hunt, in: store)
-      let outcome = OutcomeText(record.outcome ?? "")
-      let culprit = outcome.kind == OutcomeText.Kind.culprit ? outcome.commits.first : nil
-      let text = try store.gitBisectLog(huntID: record.id, firstBadCommit: culprit) { hex in
-        ObjectID(hex: hex).flatMap { try? repository.commit($0).summary }
-      }
-      print(text, terminator: "")
-    } catch let failure as CommandFailure {
-      throw failure
-    } catch {
-      throw CommandFailure(error)
+    let (repository, store) = try options.open()
+    let record = try options.storedHunt(hunt, in: store)
+    let outcome = OutcomeText(record.outcome ?? "")
+    let culprit = outcome.kind == OutcomeText.Kind.culprit ? outcome.commits.first : nil
+    let text = try store.gitBisectLog(huntID: record.id, firstBadCommit: culprit) { hex in
+      ObjectID(hex: hex).flatMap { try? repository.commit($0).summary }
     }
+    print(text, terminator: "")
   }
 }
 
@@ -204,18 +182,14 @@ struct HuntsCommand: ParsableCommand {
   @Option(help: "How many, newest first.") var limit = 20
 
   func run() throws {
-    do {
-      let (_, store) = try options.open()
-      for hunt in try store.hunts(limit: limit) {
-        let steps = try store.steps(huntID: hunt.id)
-        let reused = steps.filter(\.reused).count
-        print(
-          "#\(hunt.id) \(hunt.startedAt.formatted(.iso8601)) \(hunt.environment) bad \(hunt.bad.prefix(10)) "
-            + "\(steps.count) steps\(reused > 0 ? " (\(reused) reused)" : "") \(hunt.outcome.map(readableOutcome) ?? "unfinished")"
-        )
-      }
-    } catch {
-      throw CommandFailure(error)
+    let (_, store) = try options.open()
+    for hunt in try store.hunts(limit: limit) {
+      let steps = try store.steps(huntID: hunt.id)
+      let reused = steps.filter(\.reused).count
+      print(
+        "#\(hunt.id) \(hunt.startedAt.formatted(.iso8601)) \(hunt.environment) bad \(hunt.bad.prefix(10)) "
+          + "\(steps.count) steps\(reused > 0 ? " (\(reused) reused)" : "") \(hunt.outcome.map(readableOutcome) ?? "unfinished")"
+      )
     }
   }
 }
@@ -227,26 +201,20 @@ struct StatusCommand: ParsableCommand {
   @OptionGroup var options: StateOptions
 
   func run() throws {
-    do {
-      let (_, store) = try options.open()
-      let hunt = try options.unfinishedHunt(in: store)
-      print("Hunt #\(hunt.id) on \(hunt.environment), started \(hunt.startedAt.formatted(.iso8601))")
-      print("  bad \(hunt.bad)  good \(hunt.goods.joined(separator: " "))")
-      if let holder = try store.lockHolder(environment: hunt.environment) {
-        let alive = StateStore.isProcessAlive(holder.pid) ? "running" : "not running (stale lock)"
-        print("  lock: pid \(holder.pid) on \(holder.host) since \(holder.startedAt.formatted(.iso8601)), \(alive)")
-      } else {
-        print("  not running: continue with bisect-deploy resume, or end with bisect-deploy reset")
-      }
-      for step in try store.steps(huntID: hunt.id) {
-        print(
-          "  [\(step.number)] \(step.commit.prefix(10)) \(step.purpose.rawValue): \(step.verdict?.rawValue ?? step.note ?? "-")"
-        )
-      }
-    } catch let failure as CommandFailure {
-      throw failure
-    } catch {
-      throw CommandFailure(error)
+    let (_, store) = try options.open()
+    let hunt = try options.unfinishedHunt(in: store)
+    print("Hunt #\(hunt.id) on \(hunt.environment), started \(hunt.startedAt.formatted(.iso8601))")
+    print("  bad \(hunt.bad)  good \(hunt.goods.joined(separator: " "))")
+    if let holder = try store.lockHolder(environment: hunt.environment) {
+      let alive = StateStore.isProcessAlive(holder.pid) ? "running" : "not running (stale lock)"
+      print("  lock: pid \(holder.pid) on \(holder.host) since \(holder.startedAt.formatted(.iso8601)), \(alive)")
+    } else {
+      print("  not running: continue with bisect-deploy resume, or end with bisect-deploy reset")
+    }
+    for step in try store.steps(huntID: hunt.id) {
+      print(
+        "  [\(step.number)] \(step.commit.prefix(10)) \(step.purpose.rawValue): \(step.verdict?.rawValue ?? step.note ?? "-")"
+      )
     }
   }
 }
@@ -269,29 +237,23 @@ struct UnlockCommand: ParsableCommand {
   @OptionGroup var options: StateOptions
 
   func run() throws {
-    do {
-      let (_, store) = try options.open()
-      guard let holder = try store.lockHolder(environment: environment) else {
-        print("No lock on '\(environment)'.")
-        return
-      }
-      let here = holder.host == ProcessInfo.processInfo.hostName
-      if here && StateStore.isProcessAlive(holder.pid) && !force {
-        throw CommandFailure(
-          message: "The lock of '\(environment)' belongs to process \(holder.pid) on this machine, which is still"
-            + " running (hunt #\(holder.huntID)). Stop it with Ctrl-C, or pass --force if you are sure.",
-          status: .locked)
-      }
-      let names = try store.breakLocks(ofHunt: holder.huntID)
-      print(
-        "Removed the lock(s) of \(names.joined(separator: ", ")) held by process \(holder.pid) on \(holder.host)"
-          + " since \(holder.startedAt.formatted(.iso8601)) for hunt #\(holder.huntID)."
-          + " Continue that hunt with bisect-deploy resume, or end it with bisect-deploy reset.")
-    } catch let failure as CommandFailure {
-      throw failure
-    } catch {
-      throw CommandFailure(error)
+    let (_, store) = try options.open()
+    guard let holder = try store.lockHolder(environment: environment) else {
+      print("No lock on '\(environment)'.")
+      return
     }
+    let here = holder.host == ProcessInfo.processInfo.hostName
+    if here && StateStore.isProcessAlive(holder.pid) && !force {
+      throw CommandFailure(
+        message: "The lock of '\(environment)' belongs to process \(holder.pid) on this machine, which is still"
+          + " running (hunt #\(holder.huntID)). Stop it with Ctrl-C, or pass --force if you are sure.",
+        status: .locked)
+    }
+    let names = try store.breakLocks(ofHunt: holder.huntID)
+    print(
+      "Removed the lock(s) of \(names.joined(separator: ", ")) held by process \(holder.pid) on \(holder.host)"
+        + " since \(holder.startedAt.formatted(.iso8601)) for hunt #\(holder.huntID)."
+        + " Continue that hunt with bisect-deploy resume, or end it with bisect-deploy reset.")
   }
 }
 

@@ -21,7 +21,7 @@ extension HuntSession {
         commit: record.commit, bad: record.runVerdicts.count { $0 == .bad },
         good: record.runVerdicts.count { $0 == .good }, skipped: record.runVerdicts.count { $0 == .skip })
     }
-    confirmation = Confirmation(culprit: tallies[0], parents: Array(tallies.dropFirst()))
+    findings.confirmation = Confirmation(culprit: tallies[0], parents: Array(tallies.dropFirst()))
     return nil
   }
 }

@@ -16,7 +16,7 @@ extension HuntSession {
       graph = try repository.commitGraph(
         bad: merge, goods: [facts.parents[0]] + goods, paths: configuration.paths, firstParent: false)
     } catch {
-      descent = Descent(
+      findings.descent = Descent(
         merge: merge, note: "its commits could not be read: \(error.localizedDescription)", innerCandidates: 0)
       return .culprit(merge)
     }
@@ -29,7 +29,7 @@ extension HuntSession {
       return outcome
     case .culprit(let commit) where commit != merge:
       found.commit = commit
-      descent = found
+      findings.descent = found
       return outcome
     case .culprit:
       found.note =
@@ -48,7 +48,7 @@ extension HuntSession {
     case .noRegression:
       break
     }
-    descent = found
+    findings.descent = found
     return .culprit(merge)
   }
 }

@@ -34,7 +34,7 @@ extension HuntSession {
         return conclude(conclusion, rates: engine.rates, confidence: mode.confidence)
       case .test(let commit):
         var mass = 0.0
-        plausibleCount =
+        findings.plausibleCount =
           engine.leaders(min(engine.candidateCount, 5000)).prefix { ranked in
             defer { mass += ranked.probability }
             return mass < mode.confidence
@@ -67,7 +67,7 @@ extension HuntSession {
   private mutating func conclude(
     _ conclusion: FlakyConclusion, rates: (falseBad: Double, falseGood: Double), confidence: Double
   ) -> HuntOutcome {
-    flakySummary = FlakySummary(
+    findings.flaky = FlakySummary(
       culprit: conclusion.culprit.commit, probability: conclusion.culprit.probability,
       runnerUp: conclusion.runnerUp?.commit, runnerUpProbability: conclusion.runnerUp?.probability,
       reason: conclusion.reason.rawValue, testRuns: conclusion.testRuns, confidence: confidence,

@@ -276,7 +276,6 @@ public struct FlakySummary: Sendable, Hashable {
 public enum HuntError: Error, Sendable, LocalizedError {
   case git(GitError)
   case configuration(ConfigurationError)
-  case runner(RunnerError)
   case workspace(path: String, reason: String)
   case originalUnknown(command: String, output: String)
   /// The revision `restore` names cannot be resolved: refused before anything is deployed.
@@ -289,7 +288,6 @@ public enum HuntError: Error, Sendable, LocalizedError {
     switch self {
     case .git(let error): error.errorDescription
     case .configuration(let error): error.errorDescription
-    case .runner(let error): error.errorDescription
     case .workspace(let path, let reason): "Cannot prepare the workspace '\(path)': \(reason)."
     case .originalUnknown(let command, let output):
       "restore.original_command (\(command)) did not print a revision this repository knows (last line: '\(output)')."
@@ -301,17 +299,6 @@ public enum HuntError: Error, Sendable, LocalizedError {
       "Hunt #\(id) on '\(environment)' (bad \(bad.prefix(10)), started \(startedAt.formatted(.iso8601))) was not finished. Continue it with `bisect-deploy resume`, or end it with `bisect-deploy reset`."
     }
   }
-}
-
-/// Runs a whole hunt: verify the endpoints, bisect by deploying and testing, restore.
-///
-/// Cancel the calling task (after `stopper.stop(_:)`) to stop it: the running command's process
-/// group is stopped and the restore step still runs.
-public func runHunt(
-  _ request: HuntRequest, stopper: HuntStopper, events: @escaping @Sendable (HuntEvent) -> Void
-) async throws(HuntError) -> HuntReport {
-  var hunt = try HuntSession(request: request, stopper: stopper, events: events)
-  return await hunt.run()
 }
 
 extension HuntRequest {

@@ -94,7 +94,8 @@ public func runNightly(
   }
   await deployAndTest(
     &record, checkout: checkout, environment: variables, configuration: configuration,
-    runs: TestRuns.of(configuration), stopper: stopper, events: events)
+    runs: TestRuns.of(configuration), stopper: stopper, events: events,
+    runCommand: { spec, response throws(RunnerError) in try await Runner.run(spec, whenCancelled: response) })
   events(.stepFinished(record))
   try? FileManager.default.removeItem(at: checkout)
 

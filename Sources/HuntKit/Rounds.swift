@@ -33,36 +33,32 @@ extension HuntSession {
     }
     guard !waiting.isEmpty else { return results.map { $0! } }
 
-    var free = active.map(\.name)
     // Once a step aborts the hunt, nothing more starts; running steps finish and are stored.
     var abortion: String?
+    let runCommand = self.runCommand
     await withTaskGroup(of: RanStep.self) { group in
+      var leases = RunningLeases(count: pool.all.count)
       while true {
         // Start what can start: each waiting job in the first free environment it did not
-        // fail in.
+        // fail in (the pool decides).
         var position = 0
-        while position < waiting.count, !free.isEmpty, stopper.reason == nil, abortion == nil {
+        while position < waiting.count, stopper.reason == nil, abortion == nil {
           let index = waiting[position]
-          let commit = jobs[index].commit
-          let tried = failedDeploys[commit] ?? []
-          let untried = active.filter { !tried.contains($0.name) }
-          let choice =
-            untried.isEmpty
-            ? free.first : free.first { name in untried.contains { $0.name == name } }
-          guard let name = choice, let environment = environments.first(where: { $0.name == name }) else {
+          guard let lease = pool.lease(for: jobs[index].commit) else {
             position += 1
             continue
           }
           waiting.remove(at: position)
-          free.removeAll { $0 == name }
+          let environment = lease.environment
           let stepStarted = ContinuousClock.now
           switch start(jobs[index], in: environment) {
           case .failure(let failure):
-            free.append(name)
+            pool.giveBack(lease)
             let finished = finish(failure.record, started: stepStarted)
             if case .abort(let why) = finished.result, abortion == nil { abortion = why }
             results[index] = finished
           case .success(let prepared):
+            leases.hold(lease, in: pool.position(of: environment.name)!)
             let configuration = configuration
             let stopper = stopper
             let events = events
@@ -70,27 +66,29 @@ extension HuntSession {
               var record = prepared.record
               await deployAndTest(
                 &record, checkout: prepared.checkout, environment: prepared.variables,
-                configuration: configuration, runs: runs, stopper: stopper, events: events)
+                configuration: configuration, runs: runs, stopper: stopper, events: events, runCommand: runCommand)
               return RanStep(index: index, record: record, started: stepStarted)
             }
           }
         }
         guard let ran = await group.next() else { break }
         let (index, record, stepStarted) = (ran.index, ran.record, ran.started)
-        free.append(record.environment)
-        free.sort { left, right in
-          (active.firstIndex { $0.name == left } ?? .max) < (active.firstIndex { $0.name == right } ?? .max)
+        if let slot = pool.position(of: record.environment), let lease = leases.release(slot) {
+          pool.giveBack(lease)
         }
-        free.removeAll { name in !active.contains { $0.name == name } }
         if shouldMove(record) {
           var moved = record
           moved.moved = true
-          failedDeploys[record.commit, default: []].insert(record.environment)
+          pool.deployFailed(record.commit, in: record.environment)
           _ = finish(moved, started: stepStarted)
           waiting.append(index)
           continue
         }
-        if !record.deployAttempts.isEmpty, !record.deployFailed { countStrikes(deployedElsewhere: record.commit) }
+        if !record.deployAttempts.isEmpty, !record.deployFailed {
+          for (name, reason) in pool.deployedElsewhere(record.commit) {
+            events(.environmentRetired(name, reason: reason))
+          }
+        }
         let finished = finish(record, started: stepStarted)
         if case .abort(let why) = finished.result, abortion == nil { abortion = why }
         results[index] = finished
@@ -124,7 +122,7 @@ extension HuntSession {
       steps.append(record)
       events(.stepFinished(record))
       if record.moved {
-        failedDeploys[job.commit, default: []].insert(record.environment)
+        pool.deployFailed(job.commit, in: record.environment)
         continue
       }
       return record
@@ -134,7 +132,7 @@ extension HuntSession {
 
   /// A verdict from an earlier hunt, when `reuse_verdicts` allows one for this job.
   private mutating func reused(_ job: Job) -> StepRecord? {
-    guard job.purpose == .bisect || job.purpose == .descend, let verdict = cachedVerdicts[job.commit.hex] else {
+    guard job.purpose == .bisect || job.purpose == .descend, let verdict = journal.cachedVerdicts[job.commit.hex] else {
       return nil
     }
     // One stored verdict is one piece of evidence: a commit asked for again (the
@@ -145,7 +143,7 @@ extension HuntSession {
     if let facts = try? info(job.commit) {
       events(
         .stepStarted(
-          number: record.number, commit: facts, remaining: plausibleCount ?? bisection.remainingCount,
+          number: record.number, commit: facts, remaining: findings.plausibleCount ?? bisection.remainingCount,
           purpose: job.purpose,
           environment: ""))
     }
@@ -179,7 +177,7 @@ extension HuntSession {
     if let facts = try? info(job.commit) {
       events(
         .stepStarted(
-          number: record.number, commit: facts, remaining: plausibleCount ?? bisection.remainingCount,
+          number: record.number, commit: facts, remaining: findings.plausibleCount ?? bisection.remainingCount,
           purpose: job.purpose,
           environment: environment.name))
     }
@@ -212,25 +210,7 @@ extension HuntSession {
     // Under `deploy_failure.then: abort` too: the hunt aborts only when every environment
     // failed to deploy the commit.
     guard record.deployFailed, record.result != .stopped, stopper.reason == nil else { return false }
-    let tried = (failedDeploys[record.commit] ?? []).union([record.environment])
-    return active.contains { !tried.contains($0.name) }
-  }
-
-  /// `commit` deployed after failing elsewhere: those environments get a strike, and one with
-  /// two leaves the hunt (unless it is the last).
-  private mutating func countStrikes(deployedElsewhere commit: ObjectID) {
-    // Each failure counts once, however often the commit is deployed later.
-    let failed = failedDeploys.removeValue(forKey: commit) ?? []
-    for name in failed.sorted() {
-      strikes[name, default: 0] += 1
-      guard strikes[name, default: 0] >= 2, active.count > 1, active.contains(where: { $0.name == name }) else {
-        continue
-      }
-      active.removeAll { $0.name == name }
-      let reason = "its deploys failed \(strikes[name, default: 0]) times for commits that deployed elsewhere"
-      retired[name] = reason
-      events(.environmentRetired(name, reason: reason))
-    }
+    return pool.canMove(record.commit, failedIn: record.environment)
   }
 
   /// Stores the step (durable before anything else happens) and reports it; a stopped step
@@ -240,7 +220,7 @@ extension HuntSession {
     record.totalTime = ContinuousClock.now - started
     if record.result != .stopped {
       do {
-        try store.recordStep(row(for: record))
+        try journal.record(row(for: record))
       } catch {
         record.result = .abort("cannot save the verdict in the state database: \(error.localizedDescription)")
       }

@@ -40,7 +40,7 @@ struct TestRuns: Sendable, Hashable {
 /// hunts and nightly runs.
 func deployAndTest(
   _ record: inout StepRecord, checkout: URL, environment: [String: String], configuration: Configuration,
-  runs: TestRuns, stopper: HuntStopper, events: @Sendable (HuntEvent) -> Void
+  runs: TestRuns, stopper: HuntStopper, events: @Sendable (HuntEvent) -> Void, runCommand: CommandRunner
 ) async {
   let number = record.number
   let commit = record.commit
@@ -52,7 +52,9 @@ func deployAndTest(
         command: deploy, environment: environment, workingDirectory: checkout,
         logFile: record.logDirectory.appendingPathComponent("deploy\(attempt == 0 ? "" : "-retry\(attempt)").log"),
         timeout: configuration.deployTimeout, gracePeriod: configuration.gracePeriod, logLimit: configuration.logLimit)
-      guard let result = await runCommand(spec, as: "deploy", into: \.deployAttempts, of: &record, stopper: stopper)
+      guard
+        let result = await runStepCommand(
+          spec, as: "deploy", into: \.deployAttempts, of: &record, stopper: stopper, runCommand: runCommand)
       else {
         return
       }
@@ -76,7 +78,10 @@ func deployAndTest(
       command: configuration.testCommand ?? "false", environment: environment, workingDirectory: checkout,
       logFile: record.logDirectory.appendingPathComponent(run == 1 ? "test.log" : "test-\(run).log"),
       timeout: configuration.testTimeout, gracePeriod: configuration.gracePeriod, logLimit: configuration.logLimit)
-    guard let result = await runCommand(spec, as: "test", into: \.tests, of: &record, stopper: stopper) else { return }
+    guard
+      let result = await runStepCommand(
+        spec, as: "test", into: \.tests, of: &record, stopper: stopper, runCommand: runCommand)
+    else { return }
     switch TestVerdict(result.termination, timeoutPolicy: configuration.testTimeoutPolicy) {
     case .good: record.runVerdicts.append(.good)
     case .bad: record.runVerdicts.append(.bad)
@@ -95,13 +100,13 @@ func deployAndTest(
 
 /// Runs one command of a step and files its result under `list`; nil when the step ends
 /// here (the command could not start, or the hunt is stopping), with `record.result` set.
-private func runCommand(
+private func runStepCommand(
   _ spec: CommandSpec, as name: String, into list: WritableKeyPath<StepRecord, [CommandResult]>,
-  of record: inout StepRecord, stopper: HuntStopper
+  of record: inout StepRecord, stopper: HuntStopper, runCommand: CommandRunner
 ) async -> CommandResult? {
   let result: CommandResult
   do {
-    result = try await Runner.run(spec)
+    result = try await runCommand(spec, .stop)
   } catch {
     // The runner's message names the log or the variable at fault.
     record.result = .abort("cannot start the \(name) command: \(error.localizedDescription)")

@@ -157,10 +157,14 @@ public struct OutcomeText: Sendable, Hashable {
   /// "probability 0.9973 runner-up <hash> 0.0021 (confident, 23 test runs)", the runner-up optional.
   private static func probability(_ part: String) -> Probability? {
     let prefix = "probability "
-    guard part.hasPrefix(prefix), part.hasSuffix(")"), let open = part.range(of: " (", options: .backwards) else {
+    guard part.hasPrefix(prefix), part.hasSuffix(")") else { return nil }
+    // " (" searched for after the prefix only: "probability (a, 1 test runs)" has its only
+    // " (" inside the prefix (found by fuzzing: an inverted range trapped).
+    let afterPrefix = part.index(part.startIndex, offsetBy: prefix.count)
+    guard let open = part.range(of: " (", options: .backwards, range: afterPrefix..<part.endIndex) else {
       return nil
     }
-    let head = part[part.index(part.startIndex, offsetBy: prefix.count)..<open.lowerBound].split(separator: " ")
+    let head = part[afterPrefix..<open.lowerBound].split(separator: " ")
     let inside = part[open.upperBound..<part.index(before: part.endIndex)].components(separatedBy: ", ")
     guard inside.count == 2, !inside[0].isEmpty, !inside[0].contains(" ") else { return nil }
     let unit = [" test runs", " test run"].first { inside[1].hasSuffix($0) }

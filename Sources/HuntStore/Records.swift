@@ -158,9 +158,10 @@ public struct StepNote: Sendable, Hashable {
         let rest = part.dropFirst(Self.movedPrefix.count)
         movedFrom = rest.hasPrefix(" from ") ? String(rest.dropFirst(" from ".count)) : ""
       } else if part.hasPrefix(Self.runsPrefix) {
-        runs = part.dropFirst(Self.runsPrefix.count).split(separator: ",").compactMap {
-          Verdict(rawValue: $0.trimmingCharacters(in: .whitespaces))
-        }
+        let words = part.dropFirst(Self.runsPrefix.count).split(separator: ",")
+        let read = words.compactMap { Verdict(rawValue: $0.trimmingCharacters(in: .whitespaces)) }
+        // A word that is not a verdict keeps the whole part as text: shown, never dropped.
+        if read.count == words.count { runs = read } else { others.append(part) }
       } else {
         others.append(part)
       }

@@ -96,7 +96,9 @@ extension StateStore {
         db, sql: "SELECT commit_hex, verdict FROM verdict_cache WHERE fingerprint = ? AND environment = ?",
         arguments: [fingerprint, environment])
       while let row = try rows.next() {
-        if let verdict = Verdict(rawValue: row["verdict"]) { verdicts[row["commit_hex"]] = verdict }
+        if let verdict = try Self.verdict(row["verdict"], in: "the verdict cache") {
+          verdicts[row["commit_hex"]] = verdict
+        }
       }
       return verdicts
     }
@@ -133,12 +135,20 @@ extension StateStore {
     guard let purpose = StepPurpose(rawValue: purposeText) else {
       throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "unknown step purpose '\(purposeText)'")
     }
-    let verdictText: String? = row["verdict"]
     return StepRow(
       huntID: row["hunt_id"], number: row["number"], commit: row["commit_hex"], environment: row["environment"],
-      purpose: purpose, verdict: verdictText.flatMap(Verdict.init(rawValue:)), exitCode: row["exit_code"],
+      purpose: purpose, verdict: try verdict(row["verdict"], in: "a step"), exitCode: row["exit_code"],
       deploySeconds: row["deploy_seconds"], testSeconds: row["test_seconds"], logPath: row["log_path"],
       startedAt: row["started_at"], endedAt: row["ended_at"], reused: row["reused"], note: row["note"])
+  }
+
+  /// A stored verdict (nil stays nil); any other word is damage, named, never a default.
+  static func verdict(_ text: String?, in place: String) throws -> Verdict? {
+    guard let text else { return nil }
+    guard let verdict = Verdict(rawValue: text) else {
+      throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "unknown verdict '\(text)' in \(place)")
+    }
+    return verdict
   }
 
   /// Lists of commits and paths are stored as JSON arrays of strings.

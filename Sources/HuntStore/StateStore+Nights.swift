@@ -73,10 +73,13 @@ extension StateStore {
     ).map(night(from:))
   }
 
-  static func night(from row: Row) -> NightRecord {
-    NightRecord(
+  static func night(from row: Row) throws -> NightRecord {
+    guard let verdict = try verdict(row["verdict"], in: "a night") else {
+      throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "a night without a verdict")
+    }
+    return NightRecord(
       id: row["id"], branch: row["branch"], environment: row["environment"],
-      configFingerprint: row["config_fingerprint"], commit: row["commit_hex"],
-      verdict: Verdict(rawValue: row["verdict"]) ?? .skip, testedAt: row["tested_at"], huntID: row["hunt_id"])
+      configFingerprint: row["config_fingerprint"], commit: row["commit_hex"], verdict: verdict,
+      testedAt: row["tested_at"], huntID: row["hunt_id"])
   }
 }

@@ -31,17 +31,26 @@ import Foundation
 /// - Throws: `RunnerError` when the log cannot be opened or the command cannot be started.
 public func run(
   _ spec: CommandSpec, whenCancelled response: CancellationResponse = .stop
-) async throws -> CommandResult {
+) async throws(RunnerError) -> CommandResult {
   switch response {
   case .stop:
     return try await execute(spec)
   case .finish:
-    // A task of its own does not inherit the caller's cancellation.
-    return try await Task { try await execute(spec) }.value
+    // A task of its own does not inherit the caller's cancellation. Its result is awaited
+    // into a local before anything is built from it (docs/architecture.md).
+    let outcome = await Task { () -> Result<CommandResult, RunnerError> in
+      do throws(RunnerError) {
+        let result = try await execute(spec)
+        return .success(result)
+      } catch {
+        return .failure(error)
+      }
+    }.value
+    return try outcome.get()
   }
 }
 
-private func execute(_ spec: CommandSpec) async throws -> CommandResult {
+private func execute(_ spec: CommandSpec) async throws(RunnerError) -> CommandResult {
   let log = try LogFile(spec.logFile)
   log.writeLine(header(for: spec))
   guard !Task.isCancelled else {

@@ -11,7 +11,7 @@ final class LogFile {
   let url: URL
   let descriptor: Int32
 
-  init(_ url: URL) throws {
+  init(_ url: URL) throws(RunnerError) {
     self.url = url
     // O_CLOEXEC: the child gets the log only as its fds 1 and 2, never under this number.
     let fd = open(url.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
@@ -52,7 +52,7 @@ final class LogFile {
 /// whose id is the returned pid), with stdin from /dev/null, stdout and stderr appended to
 /// `log`, every signal at its default disposition and none blocked, and no other inherited
 /// file descriptor.
-func spawnShell(_ spec: CommandSpec, log: LogFile) throws -> pid_t {
+func spawnShell(_ spec: CommandSpec, log: LogFile) throws(RunnerError) -> pid_t {
   let directory = spec.workingDirectory.path
   let failure = { (code: Int32) in
     RunnerError.cannotStart(command: spec.command, workingDirectory: directory, code: code)
@@ -117,13 +117,15 @@ func spawnShell(_ spec: CommandSpec, log: LogFile) throws -> pid_t {
 }
 
 /// `NAME=value` strings in a stable order, after checking that each can be passed on.
-func environmentEntries(_ environment: [String: String]) throws -> [String] {
-  try environment.sorted { $0.key < $1.key }.map { name, value in
+func environmentEntries(_ environment: [String: String]) throws(RunnerError) -> [String] {
+  var entries = [String]()
+  for (name, value) in environment.sorted(by: { $0.key < $1.key }) {
     guard !name.isEmpty, !name.contains("="), !name.contains("\0"), !value.contains("\0") else {
-      throw RunnerError.invalidEnvironment(name: name)
+      throw .invalidEnvironment(name: name)
     }
-    return "\(name)=\(value)"
+    entries.append("\(name)=\(value)")
   }
+  return entries
 }
 
 #if !canImport(Darwin)

@@ -341,6 +341,8 @@ import Testing
     arguments: [
       ["--repeat", "0"], ["--test", ""], ["--test", "   "], ["--confirm=-1"], ["--report", "out.pdf"],
       ["--report", "/no/such/folder/hunt.md"], ["--false-bad", "2"],
+      // Found by fuzzing: a combining mark after a date made Foundation trap.
+      ["--good-at", "2017-03-19\u{301}"],
     ])
   func nonsenseFlags(flags: [String]) throws {
     let bench = try Repo(count: 3)

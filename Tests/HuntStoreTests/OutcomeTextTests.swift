@@ -101,3 +101,13 @@ struct OutcomeTextTests {
     #expect(outcome.probability?.testRuns == 3)
   }
 }
+
+/// Inputs the fuzzer (Benchmarks/fuzz) found crashing the reader: kept as tests.
+@Suite struct OutcomeTextFuzzFindings {
+  @Test("a probability part whose only ' (' is inside its prefix is free text, not a crash")
+  func probabilityPrefix() {
+    let outcome = OutcomeText("x; probability (a, 1 test runs)")
+    #expect(outcome.probability == nil)
+    #expect(outcome.first == "x; probability (a, 1 test runs)")
+  }
+}

@@ -1,0 +1,93 @@
+import BisectEngine
+import Foundation
+import GitKit
+import History
+import HuntStore
+
+extension HuntSession {
+  /// Applies verdicts given by hand (`bisect-deploy good|bad|skip`) that come next in the
+  /// stored order.
+  mutating func applyManualVerdicts() {
+    while let next = replay.first, next.purpose == .manual {
+      replay.removeFirst()
+      guard let verdict = next.verdict, let id = ObjectID(hex: next.commit) else { continue }
+      let value = verdict
+      bisection.record(value, for: id)
+      var record = StepRecord(number: next.number, commit: id, purpose: .manual, logDirectory: logDirectory)
+      record.result = .verdict(value)
+      record.replayed = true
+      steps.append(record)
+    }
+  }
+
+  /// Verifies the endpoints, then bisects (by plain or probabilistic search), then descends
+  /// into the blamed merge when asked.
+  mutating func search() async -> HuntOutcome {
+    if let earlyOutcome = await recordOriginal() { return earlyOutcome }
+    applyManualVerdicts()
+    if configuration.verifyEndpoints {
+      // With several environments bad and the goods are checked in one round; with one, bad
+      // first, so that a bad that passes ends the hunt before anything else is deployed.
+      let goodJobs: [Job] = goods.map { ($0, .verifyGood) }
+      let together = active.count > 1
+      // With a flaky test, one passing run of bad must not end the hunt: bad is checked by
+      // the majority of up to three runs (two that agree are enough).
+      var records: [StepRecord]
+      if together && configuration.flaky == nil {
+        records = await runRound([(bad, .verifyBad)] + goodJobs)
+      } else {
+        var runs = TestRuns.of(configuration)
+        if configuration.flaky != nil { runs = TestRuns(count: max(3, runs.count), rule: .majority, stopEarly: true) }
+        records = await runRound([(bad, .verifyBad)], runs: runs)
+        if records.allSatisfy({ $0.result == .verdict(.bad) || $0.result == .verdict(.skip) }) {
+          records += await runRound(goodJobs)
+        }
+      }
+      for record in records {
+        switch record.result {
+        case .stopped: return .stopped(stopper.reason ?? .signal(SIGINT))
+        case .abort(let why): return .aborted(why)
+        case .verdict(.good) where record.purpose == .verifyBad: return .noRegression
+        case .verdict(let verdict) where record.purpose == .verifyGood: bisection.record(verdict, for: record.commit)
+        case .verdict: break  // a skipped bad stays bad by definition
+        }
+      }
+    }
+    if configuration.flaky != nil { return await flakySearch() }
+    let outcome = await bisect(purpose: .bisect)
+    guard configuration.descend, case .culprit(let merge) = outcome else { return outcome }
+    return await descend(into: merge)
+  }
+
+  /// Asks the engine for rounds of commits until it concludes.
+  mutating func bisect(purpose: StepRecord.Purpose) async -> HuntOutcome {
+    while true {
+      applyManualVerdicts()
+      if let reason = stopper.reason { return .stopped(reason) }
+      switch bisection.nextRound(count: active.count) {
+      case .concluded(let conclusion):
+        return outcome(of: conclusion)
+      case .test(let commits):
+        let records = await runRound(commits.map { ($0, purpose) })
+        // Verdicts go to the engine in the round's order, whatever order they came in, so
+        // a resumed hunt asks the same next round.
+        for record in records {
+          switch record.result {
+          case .stopped: return .stopped(stopper.reason ?? .signal(SIGINT))
+          case .abort(let why): return .aborted(why)
+          case .verdict(let verdict): bisection.record(verdict, for: record.commit)
+          }
+        }
+      }
+    }
+  }
+
+  func outcome(of conclusion: Conclusion) -> HuntOutcome {
+    switch conclusion {
+    case .culprit(let id): .culprit(id)
+    case .culpritAmong(let ids): .culpritAmong(ids)
+    case .emptyRange, .noCandidate: .nothingToSearch(conclusion)
+    case .badFoundGood, .goodFoundBad, .fixedBetween: .contradiction(conclusion)
+    }
+  }
+}

@@ -1,0 +1,56 @@
+import Foundation
+import History
+import HuntStore
+
+// Between a step as the hunt knows it (`StepRecord`) and as the journal stores it
+// (`StepRow`, with the note's text from `StepNote`).
+extension HuntSession {
+  /// The stored form of a step.
+  func row(for record: StepRecord) -> StepRow {
+    var verdict: Verdict?
+    var note = StepNote(
+      movedFrom: record.moved ? record.environment : nil,
+      runs: record.runVerdicts)
+    switch record.result {
+    case .verdict(let value):
+      verdict = value
+      if let why = record.note { note.others.append(why) }
+    case .abort(let why): note.others.append(why)
+    case .stopped: note.others.append("stopped")
+    }
+    let seconds = { (duration: Duration) in
+      Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+    let deployTime = record.deployAttempts.reduce(Duration.zero) { $0 + $1.duration }
+    let testTime = record.tests.reduce(Duration.zero) { $0 + $1.duration }
+    var exitCode: Int32?
+    if case .exited(let code) = record.test?.termination { exitCode = code }
+    let ended = Date()
+    return StepRow(
+      huntID: huntID, number: record.number, commit: record.commit.hex,
+      environment: record.environment.isEmpty ? huntEnvironment : record.environment,
+      purpose: record.purpose, verdict: verdict, exitCode: exitCode,
+      deploySeconds: record.deployAttempts.isEmpty ? nil : seconds(deployTime),
+      testSeconds: record.tests.isEmpty ? nil : seconds(testTime), logPath: record.logDirectory.path,
+      startedAt: ended.addingTimeInterval(-seconds(record.totalTime)), endedAt: ended, reused: record.reused,
+      note: note.text(withRuns: record.runVerdicts.count > 1 || record.purpose == .confirm))
+  }
+
+  /// A step as it was stored, for replay.
+  func record(from stored: StepRow) -> StepRecord {
+    var record = StepRecord(
+      number: stored.number, commit: ObjectID(hex: stored.commit) ?? bad,
+      purpose: stored.purpose,
+      logDirectory: URL(fileURLWithPath: stored.logPath ?? logDirectory.path))
+    record.environment = stored.environment
+    record.replayed = true
+    record.reused = stored.reused
+    let note = StepNote(stored.note)
+    record.moved = note.moved
+    record.runVerdicts = note.runs
+    record.result =
+      stored.verdict.map { .verdict($0) }
+      ?? .abort(note.others.isEmpty ? "aborted" : note.others.joined(separator: "; "))
+    return record
+  }
+}
