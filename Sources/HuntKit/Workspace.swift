@@ -36,7 +36,9 @@ struct Workspace: Sendable {
     } catch {
       throw .workspace(path: folder.path, reason: error.localizedDescription)
     }
-    if entries.isEmpty {
+    // Empty, or holding only a marker killed before its rename (the first one is written
+    // when the folder is new): nothing of anyone's to lose.
+    if entries.allSatisfy({ $0 == freshMarkerName }) {
       try workspace.writeMarker(listing: [])
       return workspace
     }
