@@ -80,3 +80,26 @@ let package = Package(
   ],
   swiftLanguageModes: [.v6]
 )
+
+// libFuzzer targets (Benchmarks/fuzz/run.sh): they link only with `-sanitize=fuzzer`, so they
+// exist only when BISECT_DEPLOY_FUZZ is set and normal builds never see them.
+if Context.environment["BISECT_DEPLOY_FUZZ"] != nil {
+  // `@_extern(c)` declares libFuzzer's driver, which each target's `main` calls.
+  package.targets.append(
+    .target(
+      name: "FuzzDriver", path: "Benchmarks/fuzz/FuzzDriver", swiftSettings: [.enableExperimentalFeature("Extern")]))
+  let fuzzers: [(name: String, dependencies: [Target.Dependency])] = [
+    ("fuzz-configuration", ["HuntKit"]),
+    ("fuzz-values", ["HuntKit"]),
+    ("fuzz-revision", ["GitKit", "History"]),
+    ("fuzz-date", ["BisectCLI"]),
+    ("fuzz-outcome", ["HuntStore"]),
+    ("fuzz-step-note", ["HuntStore"]),
+    ("fuzz-invocation", ["HuntKit"]),
+  ]
+  for fuzzer in fuzzers {
+    package.targets.append(
+      .executableTarget(
+        name: fuzzer.name, dependencies: ["FuzzDriver"] + fuzzer.dependencies, path: "Benchmarks/fuzz/\(fuzzer.name)"))
+  }
+}
