@@ -94,7 +94,7 @@ if Context.environment["BISECT_DEPLOY_FUZZ"] != nil {
     ("fuzz-revision", ["GitKit", "History"]),
     ("fuzz-date", ["BisectCLI"]),
     ("fuzz-outcome", ["HuntStore"]),
-    ("fuzz-step-note", ["HuntStore"]),
+    ("fuzz-step-note", ["History", "HuntStore"]),
     ("fuzz-invocation", ["HuntKit"]),
   ]
   for fuzzer in fuzzers {

@@ -8,7 +8,7 @@
 # TARGET is a folder name such as fuzz-configuration (default: all). New inputs go to
 # .build-fuzz/fuzz/corpus/TARGET, never into the repository; the seeds in
 # Benchmarks/fuzz/corpus/TARGET are read only. Replay one input:
-#   .build-fuzz/debug/fuzz-values Benchmarks/fuzz/findings/fuzz-values/duration-1e16
+#   SWIFT_BACKTRACE=enable=no .build-fuzz/debug/fuzz-values Benchmarks/fuzz/corpus/fuzz-values/fixed-duration-1e16
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 

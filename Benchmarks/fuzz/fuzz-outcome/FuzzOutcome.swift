@@ -4,8 +4,9 @@
 // The first byte picks the mode:
 // - even: the rest is a stored outcome; writing what was read and reading it again must give
 //   the same outcome (probabilities as stored: four decimals);
-// - odd: the rest builds an outcome the way `Session.describe` does (a kind, commits, an abort
-//   reason, the extras); reading its text back must give it again.
+// - odd: the rest builds an outcome the way `Findings.storedOutcome` does (a kind, commits, an
+//   abort reason, the extras; Sources/HuntKit/Findings.swift); reading its text back must give
+//   it again.
 import Foundation
 import FuzzDriver
 import HuntStore

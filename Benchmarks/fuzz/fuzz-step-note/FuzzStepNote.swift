@@ -4,11 +4,12 @@
 // The first byte picks the mode:
 // - even: the rest is a stored note; reading what `text(withRuns:)` writes back must give
 //   the same note (with the runs dropped when they are not written);
-// - odd: the rest builds a note the way `Session.row(for:)` does (a valid environment name,
-//   the runs, at most one abort reason); reading its text back must give it again, since
-//   `Session.record(from:)` takes the abort reason as `others.first`.
+// - odd: the rest builds a note the way `HuntSession.row(for:)` does (a valid environment name,
+//   the runs, at most one abort reason); reading its text back must give the move, the runs
+//   and the abort reason as `HuntSession.record(from:)` rebuilds it (Sources/HuntKit/StepRows.swift).
 import Foundation
 import FuzzDriver
+import History
 import HuntStore
 
 @main struct FuzzStepNote {
@@ -60,7 +61,7 @@ func buildAndRead(_ bytes: [UInt8]) {
   let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
   var name = String((0..<nameLength).map { _ in alphabet[Int(reader.byte()) % alphabet.count] })
   if name.isEmpty || name == "." || name == ".." { name = "dev" }
-  let runs = (0..<Int(reader.byte() % 8)).map { _ in StepVerdict.allCases[Int(reader.byte()) % 3] }
+  let runs = (0..<Int(reader.byte() % 8)).map { _ in Verdict.allCases[Int(reader.byte()) % Verdict.allCases.count] }
   var note = StepNote(movedFrom: flags & 1 != 0 ? name : nil, runs: runs)
   if flags & 4 != 0 {
     note.others.append("stopped")
@@ -86,13 +87,10 @@ func buildAndRead(_ bytes: [UInt8]) {
   var expected = note
   if !withRuns { expected.runs = [] }
   // What replay needs: moved, the runs, and the abort reason. An abort reason that holds "; "
-  // (a StoreError message does) reads back as several parts, and `Session.record(from:)`
-  // keeps only `others.first`: finding 4 in Benchmarks/fuzz/README.md, reproduced by
-  // findings/fuzz-step-note/abort-reason-with-semicolon. FUZZ_STRICT=1 stops on it.
-  let sameReason =
-    strict
-    ? read.others.first == expected.others.first
-    : read.others.joined(separator: "; ") == expected.others.joined(separator: "; ")
+  // (a StoreError message does) reads back as several parts; `HuntSession.record(from:)` joins
+  // them again with "; ", so the reason is compared as that join (finding 4, fixed there;
+  // regression seed corpus/fuzz-step-note/fixed-abort-reason-with-semicolon).
+  let sameReason = read.others.joined(separator: "; ") == expected.others.joined(separator: "; ")
   if read.movedFrom != expected.movedFrom || read.runs != expected.runs || !sameReason {
     fatalError("step note \(expected) written as '\(written ?? "nil")' reads back as \(read)")
   }
