@@ -102,8 +102,15 @@ struct CommandFailure: Error, CustomStringConvertible {
       message = path.map { "cannot write '\($0)': \(cocoa.localizedDescription)" } ?? cocoa.localizedDescription
       status = .ioError
     default:
-      message = error.localizedDescription
-      status = .internalFailure
+      if BisectDeploy.exitCode(for: error) == .validationFailure {
+        // ArgumentParser's own errors (a stored hunt's arguments that no longer validate, for
+        // `resume`): its message names the flag.
+        message = BisectDeploy.message(for: error)
+        status = .usage
+      } else {
+        message = error.localizedDescription
+        status = .internalFailure
+      }
     }
   }
 

@@ -163,11 +163,11 @@ struct HuntCommand: AsyncParsableCommand {
       for await signal in trap.signals {
         stopper.stop(.signal(signal.rawValue))
         hunt.cancel()
-        if stopper.requests == 1 {
+        if stopper.signals == 1 {
           printError(
             "bisect-deploy: stopping: the running step ends, then the environment is restored (Ctrl-C again stops the restore too)."
           )
-        } else if stopper.requests == 2 {
+        } else if stopper.signals == 2 {
           printError(
             "bisect-deploy: stopping the restore now; the environment is left as it is. Finish later with bisect-deploy resume."
           )
@@ -186,8 +186,16 @@ struct HuntCommand: AsyncParsableCommand {
     }
     let report = try await hunt.value
     progress.finish()
-    if let path = self.report { writeReport(of: report, to: path, statePath: request.statePath) }
-    let status = Summary.exitStatus(for: report.outcome)
+    let reportWritten = self.report.map { writeReport(of: report, to: $0, statePath: request.statePath) } ?? true
+    var status = Summary.exitStatus(for: report.outcome)
+    // The answer is said first; a report or an outcome that could not be written then makes
+    // a successful hunt exit 74 (a hunt that failed keeps its own code).
+    if let failure = report.stateFailure {
+      printError(
+        "bisect-deploy: error: the outcome could not be stored: \(failure). The hunt stays open: `bisect-deploy resume` finishes it."
+      )
+    }
+    if status == 0 && (report.stateFailure != nil || !reportWritten) { status = ExitStatus.ioError.rawValue }
     if json {
       JSONEvents.emit(JSONEvents.result(report, exitCode: status))
     } else {
@@ -198,15 +206,19 @@ struct HuntCommand: AsyncParsableCommand {
 
   /// Writes the report file from the state database; a failure is said, not fatal: the hunt's
   /// result and exit code matter more.
-  private func writeReport(of report: HuntReport, to path: String, statePath: String?) {
+  private func writeReport(of report: HuntReport, to path: String, statePath: String?) -> Bool {
     do {
       let repository = try Repository(at: range.repo)
       let store = try StateStore(path: statePath ?? StateStore.defaultPath(gitDirectory: repository.gitDirectory))
-      guard let record = try store.hunt(id: report.huntID) else { return }
+      guard let record = try store.hunt(id: report.huntID) else {
+        throw ReportError.cannotWrite(path: path, reason: "hunt #\(report.huntID) is not in the state database")
+      }
       try ReportBuilder.write(try ReportBuilder.summary(of: record, store: store, repository: repository), to: path)
       if !json { printError("report: \(path)") }
+      return true
     } catch {
-      printError("bisect-deploy: could not write the report '\(path)': \(CommandFailure(error).message)")
+      printError("bisect-deploy: error: could not write the report '\(path)': \(CommandFailure(error).message)")
+      return false
     }
   }
 
@@ -358,19 +370,23 @@ enum Summary {
     for (name, reason) in report.retiredEnvironments.sorted(by: { $0.key < $1.key }) {
       lines.append("Environment \(name) was retired during the hunt: \(reason)")
     }
-    for (name, why) in report.restoreFailures.sorted(by: { $0.key < $1.key }) {
+    // A restore deploy that failed or timed out did not restore anything: said as a failure.
+    var failures = report.restoreFailures
+    for (name, result) in report.restoreResults where !result.succeeded && failures[name] == nil {
+      failures[name] = "the deploy of \(report.restoredTo?.short() ?? "the restore target") \(result.termination)"
+    }
+    for (name, why) in failures.sorted(by: { $0.key < $1.key }) {
       let next =
         report.outcome.isStopped ? "Run bisect-deploy resume to finish the hunt and restore it" : "Redeploy it by hand"
       lines.append("Restore of \(name) FAILED: \(why). \(next).")
     }
-    if let restored = report.restoredTo, report.restoreFailures.count < max(1, report.environments.count) {
-      if report.restoreResults.count > 1 {
-        let each = report.restoreResults.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.termination)" }
-        lines.append("Restored \(each.count) environments to \(restored.short()) (\(each.joined(separator: ", ")))")
+    let restoredOK = report.restoreResults.filter { $0.value.succeeded }.sorted { $0.key < $1.key }
+    if let restored = report.restoredTo, !restoredOK.isEmpty {
+      if restoredOK.count > 1 {
+        let names = restoredOK.map(\.key).joined(separator: ", ")
+        lines.append("Restored \(restoredOK.count) environments to \(restored.short()) (\(names))")
       } else {
-        let how = report.restoreResult.map { "\($0.termination)" } ?? "not run"
-        lines.append(
-          "Restored \(report.environment.replacingOccurrences(of: ",", with: ", ")) to \(restored.short()) (\(how))")
+        lines.append("Restored \(restoredOK[0].key) to \(restored.short()) (\(restoredOK[0].value.termination))")
       }
     }
     lines.append("Logs: \(report.logDirectory.path)")

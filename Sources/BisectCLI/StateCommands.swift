@@ -5,6 +5,7 @@ import GitKit
 import History
 import HuntKit
 import HuntStore
+import Runner
 
 /// Where the state database is: options shared by the commands that read it.
 struct StateOptions: ParsableArguments {
@@ -97,8 +98,7 @@ struct ResumeCommand: AsyncParsableCommand {
   var quiet = false
 
   func run() async throws {
-    let hunt: HuntRecord
-    hunt = try options.unfinishedHunt(in: try options.open().store)
+    let hunt = try options.unfinishedHunt(in: try options.open().store)
     var command = try storedHuntCommand(hunt)
     if let state = options.state { command.state = URL(fileURLWithPath: state).standardizedFileURL.path }
     if quiet { command.quiet = true }
@@ -116,7 +116,29 @@ struct ResetCommand: AsyncParsableCommand {
   func run() async throws {
     let hunt = try options.unfinishedHunt(in: try options.open().store)
     let command = try storedHuntCommand(hunt)
-    let report = try await resetHunt(try command.makeRequest()) { event in ProgressPrinter.printLine(event) }
+    let request = try command.makeRequest()
+    // As in a hunt: the first Ctrl-C lets the restore finish, a second one stops it.
+    let stopper = HuntStopper()
+    let trap = SignalTrap()
+    defer { trap.stop() }
+    let watcher = Task {
+      for await signal in trap.signals { stopper.stop(.signal(signal.rawValue)) }
+    }
+    defer { watcher.cancel() }
+    let report = try await resetHunt(request, stopper: stopper) { event in ProgressPrinter.printLine(event) }
+    guard report.restoreFailures.isEmpty, report.restoreResults.values.allSatisfy(\.succeeded) else {
+      let next =
+        report.outcome.isStopped
+        ? "The hunt stays open: run bisect-deploy reset again." : "The hunt is ended: redeploy by hand."
+      let why =
+        report.restoreFailures.values.sorted()
+        + report.restoreResults.filter { !$0.value.succeeded }.map {
+          "\($0.key): the deploy \($0.value.termination)"
+        }
+      throw CommandFailure(
+        message: "Hunt #\(hunt.id): the restore did not complete (\(why.joined(separator: "; "))). \(next)",
+        status: .aborted)
+    }
     print(
       "Hunt #\(hunt.id) reset."
         + (report.restoredTo.map { " Restored \(report.environment) to \($0.short())." } ?? ""))

@@ -180,16 +180,25 @@ public struct Configuration: Sendable, Hashable {
   }
 
   /// Creates the tool's folder inside the git directory for its owner only (mode 0700): it
-  /// holds the state (with command lines, which may hold secrets), logs and checkouts.
+  /// holds the state (with command lines, which may hold secrets), logs and checkouts. An
+  /// existing folder of the user's only loses its group and other bits (never gains any);
+  /// one owned by someone else is left as it is.
   static func prepareStateFolder(gitDirectory: String) throws(HuntError) {
     let folder = stateFolder(gitDirectory)
     let files = FileManager.default
-    do {
-      if files.fileExists(atPath: folder.path) {
-        try files.setAttributes([.posixPermissions: 0o700], ofItemAtPath: folder.path)
-      } else {
-        try files.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    var isDirectory: ObjCBool = false
+    if files.fileExists(atPath: folder.path, isDirectory: &isDirectory) {
+      guard isDirectory.boolValue else {
+        throw .workspace(path: folder.path, reason: "it is a file; bisect-deploy keeps its state in a folder there")
       }
+      var info = stat()
+      if stat(folder.path, &info) == 0, info.st_uid == getuid(), info.st_mode & 0o077 != 0 {
+        _ = chmod(folder.path, info.st_mode & 0o700)
+      }
+      return
+    }
+    do {
+      try files.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
     } catch {
       throw .workspace(path: folder.path, reason: error.localizedDescription)
     }
@@ -365,7 +374,8 @@ extension Configuration {
           switch inner.name {
           case "deploy":
             configuration.deployTimeout = try reader.duration(innerValue, key: inner)
-            configuration.deployTimeoutGiven = true
+            // `none` gives the restore no limit of its own: it keeps its default.
+            configuration.deployTimeoutGiven = configuration.deployTimeout != nil
           case "test": configuration.testTimeout = try reader.duration(innerValue, key: inner)
           case "restore":
             configuration.restoreTimeout = try reader.duration(innerValue, key: inner)
@@ -515,15 +525,15 @@ struct NodeReader {
       problem: "expected \(durationRule(positive: positive)) (or none), found '\(text)'")
   }
 
-  /// A size in bytes (`4096`, `512KB`, `10MB`, `1GB`, powers of 1024) from 4 KB to 1 TB, or
-  /// `none` for no limit.
+  /// A size in bytes (`4096`, `512KB`, `10MB`, `1GB`, powers of 1024) from 4 KB to 1 GB, or
+  /// `none` for no limit. (Trimming copies up to a quarter of the limit in memory.)
   func size(_ node: Node, key: KeyName) throws(ConfigurationError) -> Int? {
     let text = try string(node, key: key)
     if text == "none" { return nil }
-    if let bytes = parseSize(text), bytes >= 4096, bytes <= 1 << 40 { return bytes }
+    if let bytes = parseSize(text), bytes >= 4096, bytes <= 1 << 30 { return bytes }
     throw .invalid(
       path: path, line: key.line, key: key.name,
-      problem: "expected a size from 4KB to 1TB such as 10MB, 512KB or 1GB (or none), found '\(text)'")
+      problem: "expected a size from 4KB to 1GB such as 10MB, 512KB or 1GB (or none), found '\(text)'")
   }
 
   /// A command: text that is not blank.

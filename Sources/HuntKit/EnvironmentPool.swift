@@ -53,7 +53,8 @@ struct EnvironmentPool {
   /// Takes a lease back: the environment is free again (and gets work again if active).
   mutating func giveBack(_ lease: consuming EnvironmentLease) {
     let name = lease.environment.name
-    precondition(busy.remove(name) != nil, "the lease of \(name) was given back twice")
+    let removed = busy.remove(name)
+    precondition(removed != nil, "the lease of \(name) was given back twice")
   }
 
   /// The deploy of `commit` failed in `name`: it goes elsewhere next.

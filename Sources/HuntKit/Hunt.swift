@@ -49,24 +49,25 @@ public enum StopCause: Sendable, Hashable {
 public final class HuntStopper: Sendable {
   private struct State {
     var cause: StopCause?
-    var requests = 0
+    var signals = 0
   }
   private let state = Mutex(State())
 
   public init() {}
 
-  /// Records why the hunt stops (the first cause wins) and counts the request.
+  /// Records why the hunt stops (the first cause wins) and counts the signals.
   public func stop(_ reason: StopCause) {
     state.withLock { state in
       if state.cause == nil { state.cause = reason }
-      state.requests += 1
+      if case .signal = reason { state.signals += 1 }
     }
   }
 
   public var reason: StopCause? { state.withLock { $0.cause } }
 
-  /// How many times the hunt was asked to stop (signals and the deadline).
-  public var requests: Int { state.withLock { $0.requests } }
+  /// How many SIGINT or SIGTERM reached the hunt. Only people stop a restore: the deadline
+  /// (`--max-duration`) starts the restore, it never cuts it short.
+  public var signals: Int { state.withLock { $0.signals } }
 }
 
 /// Where and with which arguments a hunt was started: stored with the hunt, so that
@@ -219,6 +220,8 @@ public struct HuntReport: Sendable {
   /// With nothing to search: bad is an ancestor of a good commit (not equal to it), so the
   /// user most likely swapped --good and --bad.
   public var endpointsSwapped = false
+  /// The outcome could not be stored: the hunt stays open in the state database (exit 74).
+  public var stateFailure: String?
 
   /// The tool's own time per step: everything but the deploy and test commands.
   public var overheadPerStep: Duration {

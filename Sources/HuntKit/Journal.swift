@@ -82,6 +82,12 @@ struct SQLiteJournal: Journal {
             id: unfinished.id, environment: joined, bad: unfinished.bad, startedAt: unfinished.startedAt)
         }
         recorded = try store.steps(huntID: unfinished.id)
+        // Replay needs every stored commit as an id: a damaged row is said, never replayed as
+        // another commit's verdict.
+        if let damaged = recorded.first(where: { ObjectID(hex: $0.commit) == nil }) {
+          throw StoreError.damaged(
+            path: path, reason: "step \(damaged.number) of hunt #\(huntID) holds the commit '\(damaged.commit)'")
+        }
       } else {
         huntID = try store.createLockedHunt(
           NewHunt(

@@ -74,8 +74,13 @@ public func runNightly(
   }
 
   // Tonight's tip: one step, as a hunt would run it.
+  // A folder of its own beside the environment's (`dev@nightly`; `@` is never in an
+  // environment's name): a nightly check holds no lock, so it must not touch the checkouts of
+  // a hunt running on the same environment.
   let workspace = try Workspace.claim(
-    configuration.workspaceFolder(gitDirectory: repository.gitDirectory, environment: environment))
+    configuration.workspaceFolder(gitDirectory: repository.gitDirectory, environment: environment)
+      .deletingLastPathComponent().appendingPathComponent("\(environment.name)@nightly"),
+    inToolFolder: configuration.workspace == nil)
   let checkout = try workspace.replaceCheckouts(with: "nightly-\(tip.short(10))")
   let logs = configuration.logFolder(gitDirectory: repository.gitDirectory)
     .appendingPathComponent("nightly-\(tip.short(10))")
@@ -100,7 +105,13 @@ public func runNightly(
   try? FileManager.default.removeItem(at: checkout)
 
   guard case .verdict(let verdict) = record.result, verdict != .skip else {
-    return .untested(tip, "\(record.result)")
+    let why =
+      switch record.result {
+      case .abort(let reason): reason
+      case .stopped: "stopped"
+      case .verdict(let verdict): "its step said \(verdict.rawValue)"
+      }
+    return .untested(tip, why)
   }
   let night: NightRecord
   let lastGood: NightRecord?

@@ -186,9 +186,10 @@ extension HuntSession {
     do {
       try FileManager.default.createDirectory(at: record.logDirectory, withIntermediateDirectories: true)
       checkout = try prepareCheckout(job.commit, label: record.logDirectory.lastPathComponent, in: environment)
-    } catch let error as GitError {
-      // The commit's tree cannot be checked out (git refuses it too, e.g. an entry under
-      // `.git/`): that commit cannot be tested, the others can. Skipped, with why.
+    } catch let error as GitError where error.isRefusedPath {
+      // The commit's tree holds a path git refuses to check out too (an entry under `.git/`):
+      // that commit cannot be tested, the others can. Skipped, with why. Any other export
+      // failure (a full disk, a missing blob) aborts below: skipping would hide it.
       record.result = .verdict(.skip)
       record.note = "cannot check out \(job.commit.short()): \(error.errorDescription ?? "\(error)")"
       return .failure(StepFailure(record: record))

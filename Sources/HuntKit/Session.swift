@@ -66,7 +66,8 @@ struct HuntSetup {
     // folders it created (docs/safety.md).
     for environment in environments {
       _ = try Workspace.claim(
-        configuration.workspaceFolder(gitDirectory: repository.gitDirectory, environment: environment))
+        configuration.workspaceFolder(gitDirectory: repository.gitDirectory, environment: environment),
+        inToolFolder: configuration.workspace == nil)
     }
     let logDirectory = configuration.logFolder(gitDirectory: repository.gitDirectory)
       .appendingPathComponent(huntIdentifier())
@@ -201,13 +202,20 @@ struct HuntSession {
     let restoration = await restoreAll(to: target)
     events(.restored(restoration.worst))
     if restoration.interrupted { outcome = .stopped(stopper.reason ?? .signal(SIGINT)) }
+    var stateFailure: String?
     if !outcome.isStopped {
-      try? journal.finish(outcome: text ?? findings.storedOutcome(outcome))
+      do {
+        try journal.finish(outcome: text ?? findings.storedOutcome(outcome))
+      } catch {
+        stateFailure = error.errorDescription ?? "\(error)"
+      }
     }
     journal.release()
-    return findings.report(
+    var report = findings.report(
       outcome, setup: setup, pool: pool, steps: steps, huntID: huntID, duration: ContinuousClock.now - started,
       restoredTo: target, restoration: restoration)
+    report.stateFailure = stateFailure
+    return report
   }
 
   /// The facts of a commit, remembered for the report.
@@ -322,9 +330,18 @@ struct HuntSession {
             logLimit: configuration.logLimit)
         ))
     }
+    // A second Ctrl-C or SIGTERM before the restore even started: the user wants out now.
+    let signalsAtStart = stopper.signals
+    if signalsAtStart >= 2 {
+      for (name, _) in jobs {
+        restoration.failures[name] = "not restored: a second Ctrl-C or SIGTERM came before the restore started"
+      }
+      restoration.interrupted = true
+      return restoration
+    }
     // The restore runs on a task of its own, so that the hunt's cancellation (the first
-    // Ctrl-C) does not reach it; one more stop request than there were at its start (at
-    // least two in all) cancels it.
+    // Ctrl-C) does not reach it; one more signal than there were at its start (at least two
+    // in all) cancels it.
     let runCommand = self.runCommand
     let restore = Task {
       await withTaskGroup(of: RestoreOutcome.self) { group in
@@ -349,10 +366,10 @@ struct HuntSession {
       }
     }
     let stopper = stopper
-    let forceAt = max(2, stopper.requests + 1)
+    let forceAt = max(2, signalsAtStart + 1)
     let watcher = Task {
       while !Task.isCancelled {
-        if stopper.requests >= forceAt {
+        if stopper.signals >= forceAt {
           restore.cancel()
           return
         }
@@ -365,7 +382,7 @@ struct HuntSession {
       switch outcome.result {
       case .success(let result) where result.termination == .cancelled:
         restoration.results[outcome.environment] = result
-        restoration.failures[outcome.environment] = "the restore was stopped by a second stop request"
+        restoration.failures[outcome.environment] = "the restore was stopped by a second Ctrl-C or SIGTERM"
         restoration.interrupted = true
       case .success(let result): restoration.results[outcome.environment] = result
       case .failure(let error):
@@ -411,9 +428,9 @@ public func runHunt(
 /// Ends the unfinished hunt that `request` describes: every environment is restored (as at
 /// the end of a hunt) and the hunt is closed as "reset".
 public func resetHunt(
-  _ request: HuntRequest, events: @escaping @Sendable (HuntEvent) -> Void
+  _ request: HuntRequest, stopper: HuntStopper = HuntStopper(), events: @escaping @Sendable (HuntEvent) -> Void
 ) async throws(HuntError) -> HuntReport {
-  var session = try HuntSession.open(request, stopper: HuntStopper(), events: events)
+  var session = try HuntSession.open(request, stopper: stopper, events: events)
   return await session.reset()
 }
 

@@ -1,4 +1,14 @@
 import Foundation
+import GitKit
+
+extension GitError {
+  /// libgit2 refused to check out a path of the tree (`.git/config`, `..`), as git does: the
+  /// commit itself cannot be deployed, nothing is wrong with the machine.
+  var isRefusedPath: Bool {
+    if case .libgit2(_, _, let message) = self { return message.contains("invalid path") }
+    return false
+  }
+}
 
 /// One environment's workspace folder, where clean checkouts of candidates are made.
 ///
@@ -21,7 +31,11 @@ struct Workspace: Sendable {
 
   /// Creates the workspace (and the folders above it) when missing, or checks that the
   /// folder there is one this tool created and holds nothing else.
-  static func claim(_ folder: URL) throws(HuntError) -> Workspace {
+  ///
+  /// `inToolFolder`: the workspace is the default one, inside `.git/bisect-deploy`, where
+  /// only the tool writes. There, checkouts left by versions before the marker existed
+  /// (`step-NNN-<hash>`, `restore-<hash>`, `nightly-<hash>`) are taken as the tool's own.
+  static func claim(_ folder: URL, inToolFolder: Bool = false) throws(HuntError) -> Workspace {
     let workspace = Workspace(folder: folder)
     let files = FileManager.default
     var isDirectory: ObjCBool = false
@@ -40,6 +54,12 @@ struct Workspace: Sendable {
     // when the folder is new): nothing of anyone's to lose.
     if entries.allSatisfy({ $0 == freshMarkerName }) {
       try workspace.writeMarker(listing: [])
+      return workspace
+    }
+    if inToolFolder, !entries.contains(markerName),
+      entries.allSatisfy({ isEarlierCheckoutName($0) || $0 == freshMarkerName })
+    {
+      try workspace.writeMarker(listing: entries.filter { $0 != freshMarkerName }.sorted())
       return workspace
     }
     guard entries.contains(markerName) else {
@@ -118,6 +138,18 @@ struct Workspace: Sendable {
 
   /// The marker being written, before its rename: the tool's own too.
   static let freshMarkerName = markerName + ".new"
+
+  /// The names of the checkouts versions before the marker made: `step-007-0123456789`,
+  /// `restore-0123456789`, `nightly-0123456789`.
+  static func isEarlierCheckoutName(_ name: String) -> Bool {
+    let parts = name.split(separator: "-", omittingEmptySubsequences: false)
+    let isHash = { (part: Substring) in part.count == 10 && part.allSatisfy(\.isHexDigit) }
+    switch (parts.first, parts.count) {
+    case ("step", 3): return !parts[1].isEmpty && parts[1].allSatisfy(\.isNumber) && isHash(parts[2])
+    case ("restore", 2), ("nightly", 2): return isHash(parts[1])
+    default: return false
+    }
+  }
 
   static func isPlainName(_ name: String) -> Bool {
     !name.isEmpty && name != "." && name != ".." && name != markerName && name != freshMarkerName

@@ -37,7 +37,11 @@ public enum ReportBuilder {
     guard let bad = ObjectID(hex: hunt.bad) else {
       throw ReportError.damagedHunt(id: hunt.id, field: "bad", value: hunt.bad)
     }
-    let goods = hunt.goods.compactMap { ObjectID(hex: $0) }
+    var goods = [ObjectID]()
+    for good in hunt.goods {
+      guard let id = ObjectID(hex: good) else { throw ReportError.damagedHunt(id: hunt.id, field: "good", value: good) }
+      goods.append(id)
+    }
     let graph = try repository.commitGraph(bad: bad, goods: goods, paths: hunt.paths, firstParent: hunt.firstParent)
     let mainLine = graph.firstParentChain().ids
 
@@ -168,7 +172,10 @@ public enum ReportBuilder {
     let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted()
     let chosen = names.contains("test.log") ? "test.log" : names.last { $0.hasPrefix("deploy") }
     guard let chosen else { return "" }
-    return Runner.logTail(url.appendingPathComponent(chosen), lines: 20)
+    // The command's output only: the runner's own lines hold the command text, which may
+    // hold a secret typed into it, and a report is made to be shared.
+    return Runner.logTail(url.appendingPathComponent(chosen), lines: 24).split(separator: "\n")
+      .filter { !$0.hasPrefix("[bisect-deploy ") }.suffix(20).joined(separator: "\n")
   }
 
   /// Writes the report as Markdown or HTML, chosen by the file's extension.

@@ -10,10 +10,11 @@ import Foundation
 public let defaultLogLimit = 10 * 1024 * 1024
 
 /// The values that must not stay in a log: those of the variables `isSecretVariableName`
-/// flags, four characters or longer (shorter ones would blank out ordinary words), longest
-/// first so that a secret containing another is replaced whole.
+/// flags, eight characters or longer (shorter ones, like `XDG_SESSION_CLASS=user`, are not
+/// secrets worth blanking every ordinary word for), longest first so that a secret
+/// containing another is replaced whole.
 public func secretValues(in environment: [String: String]) -> [String] {
-  Set(environment.filter { isSecretVariableName($0.key) && $0.value.utf8.count >= 4 }.values)
+  Set(environment.filter { isSecretVariableName($0.key) && $0.value.utf8.count >= 8 }.values)
     .sorted { $0.utf8.count > $1.utf8.count || ($0.utf8.count == $1.utf8.count && $0 < $1) }
 }
 
@@ -32,7 +33,8 @@ struct LogKeeper {
   init(url: URL, limit: Int?, secrets: [String]) {
     self.url = url
     self.limit = limit.map { max($0, 4096) }
-    self.secrets = secrets.map { Array($0.utf8) }.filter { !$0.isEmpty }
+    // Longer than the mask `***`, which the in-place rewrite relies on.
+    self.secrets = secrets.map { Array($0.utf8) }.filter { $0.count > 3 }
   }
 
   /// The note between the head and the tail, of a fixed width so that later trims rewrite it
@@ -54,9 +56,12 @@ struct LogKeeper {
     guard let limit, let (fd, size) = openLog() else { return }
     defer { close(fd) }
     guard size > limit else { return }
-    let head = cutAt ?? limit / 2
+    // Trimmed to about half the limit (a quarter for the start, a quarter for the newest
+    // output), so that the next trim comes only after another half of the limit: the copying
+    // costs about half of what the command writes, not the limit at every poll.
+    let head = cutAt ?? limit / 4
     let marker = note(dropped: 0)
-    let keep = max(0, limit - head - marker.count)
+    let keep = max(0, limit / 4 - marker.count)
     let previous = cutAt == nil ? 0 : marker.count
     let tailStart = max(head + previous, size - keep)
     var tail = [UInt8](repeating: 0, count: size - tailStart)
@@ -93,10 +98,9 @@ struct LogKeeper {
       offset += piece
     }
     guard found else { return }
-    // Pass 2: write the redacted text to a new file beside the log, then move it over.
-    let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).redacting")
-    let out = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-    guard out >= 0 else { return }
+    // Pass 2: rewrite the file in place. `***` is shorter than every secret, so what is written
+    // never overtakes what is still to be read; the file keeps its inode, so a server the
+    // deploy left running keeps writing where the log is read.
     var written = 0
     var carry = [UInt8]()
     offset = 0
@@ -112,11 +116,10 @@ struct LogKeeper {
       let hold = offset < size ? min(text.count, longest - 1) : 0
       let ready = Array(text[..<(text.count - hold)])
       carry = Array(text[(text.count - hold)...])
-      ok = ok && writeFully(out, ready, at: written)
+      ok = ok && writeFully(fd, ready, at: written)
       written += ready.count
     }
-    close(out)
-    if ok { _ = rename(temporary.path, url.path) } else { _ = unlink(temporary.path) }
+    if ok { _ = ftruncate(fd, off_t(written)) }
   }
 
   /// The log opened for reading and writing, with its size; the caller closes it.

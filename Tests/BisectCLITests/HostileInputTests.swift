@@ -198,7 +198,8 @@ import Testing
     try git(["add", "-A"], in: bench.repo)
     _ = try runProcess(
       "/usr/bin/env", ["git", "commit", "-q", "-m", "late \(title)"], in: bench.repo, environment: environment)
-    let culprit = try bench.hex("c4")
+    // The culprit is that last commit, so the summary and the report show its author too.
+    let culprit = try bench.hex("main")
 
     let range = try bench.run(["range", "--good", "c1", "--bad", "main"])
     #expect(range.status == 0)
@@ -213,7 +214,8 @@ import Testing
     for text in [hunt.stdout, hunt.stderr, try String(contentsOf: report, encoding: .utf8)] {
       #expect(!text.contains("\u{1B}") && !text.contains("\u{07}"))
     }
-    #expect(hunt.stdout.contains("^[]0;pwned^G"))
+    #expect(hunt.stdout.contains("late ^[]0;pwned^G"), "\(hunt.stdout)")
+    #expect(hunt.stdout.contains("Author: Mallory ^[[2J"), "\(hunt.stdout)")
 
     // --json keeps the data, escaped by JSON itself.
     let json = try bench.run(["--good", "c1", "--bad", "main", "--test", Repo.predicate(culprit), "--json"])
@@ -334,6 +336,22 @@ import Testing
     let output = try bench.run(["report", "-o", blocker.appendingPathComponent("hunt.md").path])
     #expect(output.status == 74, "\(output.stderr)")
     #expect(output.stderr.contains("hunt.md"))
+  }
+
+  @Test("a --report that can no longer be written at the end exits 74, after saying the answer")
+  func reportLostDuringHunt() throws {
+    let bench = try Repo(count: 6)
+    let folder = bench.directory.url.appendingPathComponent("reports")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    let culprit = try bench.hex("c4")
+    // The folder is checked at the start, then vanishes during the hunt.
+    let output = try bench.run([
+      "--good", "c1", "--bad", "main", "--test", Repo.predicate(culprit), "--deploy", "rm -rf '\(folder.path)'",
+      "--report", folder.appendingPathComponent("hunt.md").path,
+    ])
+    #expect(output.status == 74, "\(output.stderr)")
+    #expect(output.stdout.contains("The first bad commit is \(culprit)"))
+    #expect(output.stderr.contains("could not write the report"))
   }
 
   @Test(

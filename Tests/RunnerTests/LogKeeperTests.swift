@@ -1,6 +1,7 @@
 import Foundation
-import Runner
 import Testing
+
+@testable import Runner
 
 /// The log's size limit and the redaction of secret values from command output, with real
 /// commands writing real files.
@@ -44,17 +45,39 @@ import Testing
     #expect(!log.contains("s3cr3t-t0ken-value"))
     #expect(log.contains("token=***"))
     #expect(log.contains("z***\n"), "the copy that straddles the pieces")
-    // Values shorter than four characters would blank out ordinary words: kept.
+    // Values shorter than eight characters would blank out ordinary words: kept.
     #expect(log.contains("pin=abc"))
     let mode = try FileManager.default.attributesOfItem(atPath: workspace.log.path)[.posixPermissions] as? NSNumber
     #expect(mode?.intValue == 0o600)
   }
 
-  @Test("secretValues takes flagged names only, four characters or longer, longest first")
+  @Test("secretValues takes flagged names only, eight characters or longer, longest first")
   func secretValueSelection() {
     let values = secretValues(in: [
-      "API_TOKEN": "abcd", "DB_PASSWORD": "abcdefgh", "PATH": "/usr/bin", "GH_AUTH": "xyz",
+      "API_TOKEN": "abcdefghij", "DB_PASSWORD": "abcdefgh", "PATH": "/usr/bin/long", "GH_AUTH": "xyz",
+      "XDG_SESSION_CLASS": "user",
     ])
-    #expect(values == ["abcdefgh", "abcd"])
+    #expect(values == ["abcdefghij", "abcdefgh"])
+  }
+
+  @Test("a secret lying exactly across the 1 MiB pieces the redaction reads is replaced, the file rewritten in place")
+  func redactionAcrossPieces() throws {
+    let workspace = try Workspace()
+    let secret = Array("s3cr3t-t0ken-value".utf8)
+    for offset in [(1 << 20) - 9, (1 << 20) - 1, 1 << 20] {
+      // The secret starts `offset` bytes in: before, at and after the first piece's end.
+      var bytes = [UInt8](repeating: UInt8(ascii: "z"), count: offset) + secret
+      bytes += Array("\nend\n".utf8)
+      try Data(bytes).write(to: workspace.log)
+      let inode = try #require(
+        try FileManager.default.attributesOfItem(atPath: workspace.log.path)[.systemFileNumber] as? NSNumber)
+      LogKeeper(url: workspace.log, limit: nil, secrets: ["s3cr3t-t0ken-value"]).redact()
+      let text = try workspace.logText()
+      #expect(!text.contains("s3cr3t"), "offset \(offset)")
+      #expect(text.hasSuffix(String(repeating: "z", count: 5) + "***\nend\n"), "offset \(offset)")
+      #expect(text.utf8.count == offset + 3 + 5)
+      let after = try FileManager.default.attributesOfItem(atPath: workspace.log.path)[.systemFileNumber] as? NSNumber
+      #expect(after == inode, "the same file, rewritten in place")
+    }
   }
 }
