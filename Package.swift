@@ -43,7 +43,7 @@ let package = Package(
     .target(
       name: "DemoFixture",
       path: "Fixtures",
-      exclude: ["README.md", "make-history.py"],
+      exclude: ["README.md", "make-history.py", "jupyterhub"],
       sources: ["DemoFixture.swift"],
       resources: [.copy("incident")]
     ),
