@@ -94,3 +94,13 @@ let package = Package(
   swiftLanguageModes: [.v6]
 )
 
+// scripts/test runs the libgit2 layer's tests again under AddressSanitizer. That pass sets
+// BISECT_DEPLOY_LIBGIT2_ONLY=1 (with its own --scratch-path), and the manifest then declares
+// only the layer and its tests: `swift test` builds every target of the package, and under
+// ASan SwiftNIO (the kernel smoke test's HTTP and WebSocket) alone would take minutes.
+if Context.environment["BISECT_DEPLOY_LIBGIT2_ONLY"] == "1" {
+  let libgit2Layer: Set<String> = ["Clibgit2", "History", "GitKit", "TestSupport", "HistoryTests", "GitKitTests"]
+  package.targets.removeAll { !libgit2Layer.contains($0.name) }
+  package.products = []
+  package.dependencies = []
+}
