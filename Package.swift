@@ -11,6 +11,10 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    // The kernel smoke test's HTTP client, and SwiftNIO's WebSocket and TLS under it.
+    .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+    .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+    .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
   ],
   targets: [
     // libgit2 from the system (Debian: libgit2-dev 1.5.1), found through pkg-config.
@@ -46,16 +50,28 @@ let package = Package(
     .target(
       name: "DemoFixture",
       path: "Fixtures",
-      exclude: ["README.md", "make-history.py"],
+      exclude: ["README.md", "make-history.py", "jupyterhub"],
       sources: ["DemoFixture.swift"],
       resources: [.copy("incident")]
+    ),
+    // The kernel smoke test against a JupyterHub: its REST API, a kernel's channels over a
+    // WebSocket, the Jupyter messaging protocol, the verdict. The only module that uses the network.
+    .target(
+      name: "KernelSmoke",
+      dependencies: [
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOWebSocket", package: "swift-nio"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
+      ]
     ),
     .target(
       name: "BisectCLI",
       dependencies: [
         "GitKit", "History", "BisectEngine", "HuntKit", "HuntReport", "HuntStore", "HuntSummaries", "Runner",
-        "DemoFixture",
-        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "DemoFixture", "KernelSmoke", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
     .executableTarget(name: "bisect-deploy", dependencies: ["BisectCLI"]),
@@ -102,4 +118,15 @@ if Context.environment["BISECT_DEPLOY_FUZZ"] != nil {
       .executableTarget(
         name: fuzzer.name, dependencies: ["FuzzDriver"] + fuzzer.dependencies, path: "Benchmarks/fuzz/\(fuzzer.name)"))
   }
+}
+
+// scripts/test runs the libgit2 layer's tests again under AddressSanitizer. That pass sets
+// BISECT_DEPLOY_LIBGIT2_ONLY=1 (with its own --scratch-path), and the manifest then declares
+// only the layer and its tests: `swift test` builds every target of the package, and under
+// ASan SwiftNIO (the kernel smoke test's HTTP and WebSocket) alone would take minutes.
+if Context.environment["BISECT_DEPLOY_LIBGIT2_ONLY"] == "1" {
+  let libgit2Layer: Set<String> = ["Clibgit2", "History", "GitKit", "TestSupport", "HistoryTests", "GitKitTests"]
+  package.targets.removeAll { !libgit2Layer.contains($0.name) }
+  package.products = []
+  package.dependencies = []
 }

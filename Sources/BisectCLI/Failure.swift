@@ -37,6 +37,9 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
   case protectedEnvironment = 77
   /// The configuration file or flags are wrong.
   case configuration = 78
+  /// A `smoke` test is set up wrong (no token, a malformed URL, a bad flag, a refused
+  /// token): above 127, so a hunt running it as its test aborts instead of blaming a commit.
+  case smokeMisconfigured = 200
 
   /// A file or folder cannot be read or written: the same code as the state database's.
   static let ioError = ExitStatus.stateError
@@ -140,10 +143,10 @@ extension BisectDeploy {
   /// usage), everything a command throws through `CommandFailure`, which knows every module's
   /// error type and its exit code. Commands do not wrap errors themselves.
   public static func runAndExit() async -> Never {
+    var words = Array(CommandLine.arguments.dropFirst())
+    if let first = words.first, ["good", "bad", "skip"].contains(first) { words.insert("mark", at: 0) }
     var command: any ParsableCommand
     do {
-      var words = Array(CommandLine.arguments.dropFirst())
-      if let first = words.first, ["good", "bad", "skip"].contains(first) { words.insert("mark", at: 0) }
       try refuseUnknownCommand(words)
       command = try parseAsRoot(words)
       // A hunt keeps the words that started it, so that `resume` can start it again.
@@ -164,7 +167,9 @@ extension BisectDeploy {
       let message = self.message(for: error).trimmingCharacters(in: .whitespacesAndNewlines)
       printError("bisect-deploy: error: \(message.isEmpty ? "\(error)" : message)")
       printError("See 'bisect-deploy --help' (or 'bisect-deploy help COMMAND').")
-      Foundation.exit(code == .validationFailure || code.rawValue == 1 ? ExitStatus.usage.rawValue : code.rawValue)
+      // A smoke test is a hunt's test: 64 would read as "bad", so its usage errors abort.
+      let usage = words.first == "smoke" ? ExitStatus.smokeMisconfigured : ExitStatus.usage
+      Foundation.exit(code == .validationFailure || code.rawValue == 1 ? usage.rawValue : code.rawValue)
     }
     do {
       if var asynchronous = command as? any AsyncParsableCommand {

@@ -161,25 +161,36 @@ struct KubernetesDocTests {
     }
   }
 
-  @Test("the smoke-test program is valid Python")
-  func pythonBlock() throws {
-    let blocks = try Self.blocks().filter { $0.language == "python" }
-    #expect(blocks.count == 1)
-    let block = try #require(blocks.first)
-    #expect(block.fileName == "ci/bisect/kernel_smoke.py")
-    let directory = try TemporaryDirectory("kubernetes-doc")
-    let file = directory.url.appendingPathComponent("kernel_smoke.py")
-    try block.text.write(to: file, atomically: true, encoding: .utf8)
-    let check = try runProcess(
-      "/usr/bin/env", ["python3", "-c", "import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])", file.path])
-    #expect(check.status == 0, "\(check.stderr)")
+  /// The command line the smoke-test Job runs, from its `command:` line (a JSON-style list).
+  static func jobCommand(_ blocks: [Block]) throws -> [String] {
+    let job = try block("ci/bisect/kernel-smoke-job.yaml", in: blocks)
+    let line = try #require(lines(job.text).first { $0.trimmingCharacters(in: .whitespaces).hasPrefix("command:") })
+    let list = try #require(line.range(of: "command:").map { line[$0.upperBound...] })
+    return try #require(try JSONSerialization.jsonObject(with: Data(list.utf8)) as? [String])
+  }
+
+  @Test("the smoke-test Job runs bisect-deploy smoke kernel with the token from the Secret; no program to ship")
+  func smokeJob() throws {
+    let blocks = try Self.blocks()
+    let command = try Self.jobCommand(blocks)
+    #expect(Array(command.prefix(3)) == ["bisect-deploy", "smoke", "kernel"], "\(command)")
+    #expect(command.contains("--hub") && command.contains("--user"), "\(command)")
+    let job = try Self.block("ci/bisect/kernel-smoke-job.yaml", in: blocks).text
+    #expect(job.contains("- name: JUPYTERHUB_API_TOKEN") && job.contains("name: bisect-smoke-token"))
+    #expect(blocks.allSatisfy { $0.language != "python" }, "the test is the binary, not a program to copy")
+    // The wrapper's run timeout leaves room for the command's own limits.
+    let test = try Self.block("ci/bisect/kernel-test.sh", in: blocks).text
+    let run = try #require(Self.fallback(of: "SMOKE_RUN_TIMEOUT", in: test).flatMap(parseDuration))
+    let spawn = try #require(command.firstIndex(of: "--spawn-timeout").flatMap { parseDuration(command[$0 + 1]) })
+    let kernel = try #require(command.firstIndex(of: "--kernel-timeout").flatMap { parseDuration(command[$0 + 1]) })
+    #expect(run > spawn + kernel * 2 + .seconds(60))
   }
 
   @Test(
     "kernel-test.sh turns each outcome of the Job into the documented verdict and always deletes the Job",
     arguments: zip(
-      ["exit:0", "exit:1", "exit:3", "exit:137", "unschedulable", "no-pod", "create-fails", "apply-fails"],
-      [0, 1, 3, 125, 125, 125, 125, 125] as [Int32]))
+      ["exit:0", "exit:1", "exit:200", "exit:137", "unschedulable", "no-pod", "create-fails"],
+      [0, 1, 200, 125, 125, 125, 125] as [Int32]))
   func wrapperVerdicts(outcome: String, expected: Int32) throws {
     let bench = try Bench()
     let output = try runProcess(
@@ -191,7 +202,7 @@ struct KubernetesDocTests {
     if outcome.hasPrefix("exit:") {
       #expect(output.stdout.contains("fake log of the smoke test"), "\(outcome): the Job's log was not printed")
     }
-    guard outcome != "create-fails", outcome != "apply-fails" else { return }
+    guard outcome != "create-fails" else { return }
     let manifest = try String(contentsOf: bench.createdJob, encoding: .utf8)
     #expect(manifest.contains("name: \"kernel-smoke-7-"))
     #expect(manifest.contains("bisect-deploy/commit: \"\(Self.commit)\""))
@@ -321,18 +332,13 @@ struct KubernetesDocTests {
     }
 
     /// Answers as a cluster would for $FAKE_OUTCOME: `exit:N` (the container exited N),
-    /// `running`, `unschedulable`, `no-pod`, `create-fails` or `apply-fails`.
+    /// `running`, `unschedulable`, `no-pod` or `create-fails`.
     static let kubectl = """
       #!/bin/sh
       echo "kubectl $*" >> "$FAKE_CALLS"
       outcome=$FAKE_OUTCOME
       case "$1 $2" in
         "get secret") printf '%s' s3cret-token; exit 0 ;;
-        "create configmap") echo "kind: ConfigMap"; exit 0 ;;
-        "apply --namespace")
-          cat >/dev/null
-          if [ "$outcome" = apply-fails ]; then echo "the server is unavailable" >&2; exit 1; fi
-          exit 0 ;;
         "create --namespace")
           cat > "$FAKE_CALLS.job"
           if [ "$outcome" = create-fails ]; then echo "jobs.batch is forbidden" >&2; exit 1; fi
