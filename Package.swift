@@ -15,6 +15,9 @@ let package = Package(
     .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+    // The shared state of a team's hunts (`--state postgres://…`).
+    .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
   ],
   targets: [
     // libgit2 from the system (Debian: libgit2-dev 1.5.1), found through pkg-config.
@@ -31,8 +34,17 @@ let package = Package(
     .target(name: "BisectEngine", dependencies: ["History"]),
     // Runs deploy, test and restore commands in their own process groups, with timeouts.
     .target(name: "Runner"),
-    // Durable state: hunts, steps, the verdict cache and environment locks in SQLite.
+    // Durable state: hunts, steps, the verdict cache and environment leases; the store
+    // protocol and its SQLite implementation (the embedded default).
     .target(name: "HuntStore", dependencies: ["History", .product(name: "GRDB", package: "GRDB.swift")]),
+    // The same store on a PostgreSQL server that a team's hosts share (postgres-nio).
+    .target(
+      name: "HuntStorePostgres",
+      dependencies: [
+        "History", "HuntStore", .product(name: "PostgresNIO", package: "postgres-nio"),
+        .product(name: "Logging", package: "swift-log"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+      ]
+    ),
     // Markdown and self-contained HTML reports of a hunt; pure rendering, Foundation only.
     .target(name: "HuntReport", dependencies: ["History"]),
     // A stored hunt made into a report's summary (state database and repository in, plain
@@ -70,8 +82,8 @@ let package = Package(
     .target(
       name: "BisectCLI",
       dependencies: [
-        "GitKit", "History", "BisectEngine", "HuntKit", "HuntReport", "HuntStore", "HuntSummaries", "Runner",
-        "DemoFixture", "KernelSmoke", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "GitKit", "History", "BisectEngine", "HuntKit", "HuntReport", "HuntStore", "HuntStorePostgres", "HuntSummaries",
+        "Runner", "DemoFixture", "KernelSmoke", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
     .executableTarget(name: "bisect-deploy", dependencies: ["BisectCLI"]),
@@ -87,11 +99,11 @@ let package = Package(
     .target(name: "TestSupport", dependencies: ["History"], path: "Tests/TestSupport"),
     .testTarget(name: "HistoryTests", dependencies: ["History"]),
     .testTarget(name: "GitKitTests", dependencies: ["GitKit", "History", "TestSupport"]),
-    .testTarget(name: "BisectCLITests", dependencies: ["TestSupport"]),
+    .testTarget(name: "BisectCLITests", dependencies: ["HuntStore", "TestSupport"]),
     .testTarget(name: "BisectEngineTests", dependencies: ["BisectEngine", "History", "TestSupport"]),
     .testTarget(name: "RunnerTests", dependencies: ["Runner", "TestSupport"]),
     .testTarget(name: "HuntKitTests", dependencies: ["HuntKit", "History", "Runner", "TestSupport"]),
-    .testTarget(name: "HuntStoreTests", dependencies: ["HuntStore", "History", "TestSupport"]),
+    .testTarget(name: "HuntStoreTests", dependencies: ["HuntStore", "HuntStorePostgres", "History", "TestSupport"]),
     .testTarget(name: "HuntReportTests", dependencies: ["HuntReport"]),
   ],
   swiftLanguageModes: [.v6]

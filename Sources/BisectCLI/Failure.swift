@@ -28,8 +28,13 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
   case shallowClone = 68
   case damagedRepository = 69
   case internalFailure = 70
-  /// Another hunt holds the environment, or an unfinished hunt with other settings is open.
+  /// Another hunt holds the environment, or an unfinished hunt with other settings is open,
+  /// or no environment of a pool became free within --wait-for-env.
   case locked = 75
+  /// The hunt lost its lease on an environment (its state database unreachable for longer
+  /// than the lease, or the lease taken over or freed): it stopped its steps, restored
+  /// nothing, and stays open for `resume`.
+  case leaseLost = 76
   /// The state database is damaged, foreign, or from a newer version; or a file or folder
   /// the tool must write (workspace, logs, report) cannot be written (sysexits' EX_IOERR).
   case stateError = 74
@@ -40,6 +45,9 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
   /// A `smoke` test is set up wrong (no token, a malformed URL, a bad flag, a refused
   /// token): above 127, so a hunt running it as its test aborts instead of blaming a commit.
   case smokeMisconfigured = 200
+  /// Ctrl-C (SIGINT) and SIGTERM, as the shell reports a process they ended.
+  case interrupted = 130
+  case terminated = 143
 
   /// A file or folder cannot be read or written: the same code as the state database's.
   static let ioError = ExitStatus.stateError
@@ -73,7 +81,10 @@ struct CommandFailure: Error, CustomStringConvertible {
       case .originalUnknown: status = .configuration
       case .store(.locked): status = .locked
       case .store: status = .stateError
-      case .unfinishedHunt: status = .locked
+      case .unfinishedHunt, .noFreeEnvironment, .changedSinceStopped: status = .locked
+      case .stoppedWaiting(.signal(let number)): status = number == SIGTERM ? .terminated : .interrupted
+      case .stoppedWaiting(.leaseLost): status = .leaseLost
+      case .stoppedWaiting(.deadline): status = .outOfTime
       }
     case let store as StoreError:
       message = store.errorDescription ?? "\(store)"

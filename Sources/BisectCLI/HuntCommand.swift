@@ -41,6 +41,27 @@ struct HuntCommand: AsyncParsableCommand {
       discussion: "Repeat it (or separate names with commas) to test several commits at once, one per environment."))
   var env: [String] = []
 
+  @Option(
+    name: .customLong("env-pool"),
+    help: ArgumentHelp(
+      "Environments that hunts share (names separated by commas): take free ones, waiting when none is free.",
+      discussion:
+        "With --parallel K the hunt takes up to K of them; many hunts on many hosts share one pool (docs/fleet.md)."
+    ))
+  var envPool: String?
+
+  @Option(help: "With --env-pool: how many of the pool's environments to take (default 1).")
+  var parallel: Int?
+
+  @Option(help: "How long to wait for a free environment (default: 1h with --env-pool, else no waiting).")
+  var waitForEnv: String?
+
+  @Option(help: "How long a lease on an environment lasts unless renewed (default 30s).")
+  var leaseDuration: String?
+
+  @Option(help: "How often the hunt renews its leases (default 10s).")
+  var leaseRenew: String?
+
   @Flag(help: "Find the merge on the first-parent line first, then the commit inside it (docs/descend.md).")
   var descend = false
 
@@ -95,7 +116,12 @@ struct HuntCommand: AsyncParsableCommand {
   @Option(help: "Also write a report: PATH.md (Markdown) or PATH.html (a page with a picture of the search).")
   var report: String?
 
-  @Option(help: "The state database (default: .git/bisect-deploy/state.sqlite).")
+  @Option(
+    help: ArgumentHelp(
+      "The state: a file, or postgres://USER@HOST:PORT/DATABASE shared by a team (default: .git/bisect-deploy/state.sqlite).",
+      discussion:
+        "Also BISECT_DEPLOY_STATE or state: in the configuration. The password comes from PGPASSWORD or ~/.pgpass."
+    ))
   var state: String?
 
   @Flag(help: "Reuse verdicts of earlier hunts with the same deploy, test and environment.")
@@ -103,11 +129,14 @@ struct HuntCommand: AsyncParsableCommand {
 
   /// The arguments this command was parsed from, stored with the hunt for `resume`.
   var arguments: [String] = []
+  /// The stopped hunt `resume` or `reset` continues (not a flag).
+  var resumeHuntID: Int64?
 
   enum CodingKeys: String, CodingKey {
     case range, config, deploy, test, restore, env, allowProtected, deployTimeout, testTimeout, maxDuration
     case noVerify, quiet, state, reuseVerdicts, verbose, json, report
     case descend, repeatRuns, repeatRule, confirm, flaky, falseBad, falseGood, confidence, budget
+    case envPool, parallel, waitForEnv, leaseDuration, leaseRenew
   }
 
   /// Every flag's value is checked here, before the repository is opened or anything is
@@ -130,6 +159,23 @@ struct HuntCommand: AsyncParsableCommand {
     _ = try duration(deployTimeout, flag: "--deploy-timeout")
     _ = try duration(testTimeout, flag: "--test-timeout")
     _ = try duration(maxDuration, flag: "--max-duration")
+    _ = try duration(leaseDuration, flag: "--lease-duration")
+    _ = try duration(leaseRenew, flag: "--lease-renew")
+    if let waitForEnv, parseDuration(waitForEnv) == nil {
+      throw ValidationError("--wait-for-env '\(waitForEnv)': give \(durationRule(positive: false)).")
+    }
+    if let parallel, parallel < 1 { throw ValidationError("--parallel \(parallel): give 1 or more environments.") }
+    if envPool != nil && !env.isEmpty {
+      throw ValidationError(
+        "--env and --env-pool cannot be combined: name the environments, or a pool to take them from.")
+    }
+    if parallel != nil && envPool == nil {
+      throw ValidationError("--parallel goes with --env-pool (several named environments: --env dev1,dev2).")
+    }
+    if let envPool, envPool.split(separator: ",").allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+      throw ValidationError("--env-pool is empty: give the pool's environments, separated by commas.")
+    }
+    if let state { _ = try stateLocation(flag: state, configuration: nil) }
     if let report { try Self.checkReportPath(report) }
   }
 
@@ -157,8 +203,11 @@ struct HuntCommand: AsyncParsableCommand {
     defer { trap.stop() }
     let progress = ProgressPrinter(mode: ProgressPrinter.mode(quiet: quiet, verbose: verbose, json: json))
     let hunt = Task { () throws(HuntError) -> HuntReport in
-      try await runHunt(request, stopper: stopper, events: { event in progress.handle(event) })
+      try await runHunt(
+        request, stopper: stopper, events: { event in progress.handle(event) }, openStore: openStateStore)
     }
+    // Every stop ends the running steps: a signal, the deadline, and a lease the hunt lost.
+    stopper.whenStopped { hunt.cancel() }
     let watcher = Task {
       for await signal in trap.signals {
         stopper.stop(.signal(signal.rawValue))
@@ -186,7 +235,8 @@ struct HuntCommand: AsyncParsableCommand {
     }
     let report = try await hunt.value
     progress.finish()
-    let reportWritten = self.report.map { writeReport(of: report, to: $0, statePath: request.statePath) } ?? true
+    var reportWritten = true
+    if let path = self.report { reportWritten = await writeReport(of: report, to: path, state: request.state) }
     var status = Summary.exitStatus(for: report.outcome)
     // The answer is said first; a report or an outcome that could not be written then makes
     // a successful hunt exit 74 (a hunt that failed keeps its own code).
@@ -206,14 +256,16 @@ struct HuntCommand: AsyncParsableCommand {
 
   /// Writes the report file from the state database; a failure is said, not fatal: the hunt's
   /// result and exit code matter more.
-  private func writeReport(of report: HuntReport, to path: String, statePath: String?) -> Bool {
+  private func writeReport(of report: HuntReport, to path: String, state: StateLocation?) async -> Bool {
     do {
       let repository = try Repository(at: range.repo)
-      let store = try StateStore(path: statePath ?? StateStore.defaultPath(gitDirectory: repository.gitDirectory))
-      guard let record = try store.hunt(id: report.huntID) else {
-        throw ReportError.cannotWrite(path: path, reason: "hunt #\(report.huntID) is not in the state database")
+      let summary = try await withStateStore(stateLocation(state, in: repository)) { store in
+        guard let record = try await store.hunt(id: report.huntID) else {
+          throw ReportError.cannotWrite(path: path, reason: "hunt #\(report.huntID) is not in the state database")
+        }
+        return try await ReportBuilder.summary(of: record, store: store, repository: repository)
       }
-      try ReportBuilder.write(try ReportBuilder.summary(of: record, store: store, repository: repository), to: path)
+      try ReportBuilder.write(summary, to: path)
       if !json { printError("report: \(path)") }
       return true
     } catch {
@@ -244,6 +296,17 @@ struct HuntCommand: AsyncParsableCommand {
       if let budget { mode.budget = budget }
       configuration.flaky = mode
     }
+    if let envPool {
+      configuration.environmentPool = envPool.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        .filter { !$0.isEmpty }
+      configuration.environmentNames = []
+    } else if !environments.isEmpty {
+      configuration.environmentPool = []
+    }
+    if let parallel { configuration.parallel = parallel }
+    if let waitForEnv { configuration.waitForEnvironment = parseDuration(waitForEnv) }
+    configuration.leaseDuration = try duration(leaseDuration, flag: "--lease-duration") ?? configuration.leaseDuration
+    configuration.leaseRenewal = try duration(leaseRenew, flag: "--lease-renew") ?? configuration.leaseRenewal
     if range.firstParent { configuration.firstParent = true }
     if !range.paths.isEmpty { configuration.paths = range.paths }
     if noVerify { configuration.verifyEndpoints = false }
@@ -255,9 +318,12 @@ struct HuntCommand: AsyncParsableCommand {
     configuration.testTimeout = try duration(testTimeout, flag: "--test-timeout") ?? configuration.testTimeout
     configuration.maxDuration = try duration(maxDuration, flag: "--max-duration") ?? configuration.maxDuration
     let ends = try range.revisions(in: repository)
-    return HuntRequest(
+    var request = HuntRequest(
       repositoryPath: range.repo, bad: ends.bad, goods: ends.goods, configuration: configuration,
-      allowedProtected: Set(allowProtected), statePath: state, arguments: arguments)
+      allowedProtected: Set(allowProtected), state: try stateLocation(flag: state, configuration: configuration),
+      arguments: arguments)
+    request.resumeHuntID = resumeHuntID
+    return request
   }
 
   private func rate(_ text: String, flag: String, below: Double, above: Double = 0) throws -> Double {
@@ -298,6 +364,7 @@ enum Summary {
     case .aborted: ExitStatus.aborted.rawValue
     case .stopped(.deadline): ExitStatus.outOfTime.rawValue
     case .stopped(.signal(let number)): 128 + number
+    case .stopped(.leaseLost): ExitStatus.leaseLost.rawValue
     }
   }
 
@@ -349,6 +416,10 @@ enum Summary {
       lines.append("Stopped: --max-duration ran out after \(report.steps.count) steps.")
     case .stopped(.signal(let number)):
       lines.append("Stopped by signal \(number) after \(report.steps.count) steps.")
+    case .stopped(.leaseLost(let why)):
+      lines.append(
+        "Stopped after \(report.steps.count) steps: this hunt lost its lease (\(why)). The running steps were stopped and nothing was restored (another hunt may hold the environment now). Continue later with bisect-deploy resume."
+      )
     }
     lines += details(of: report)
     let reused = report.steps.filter(\.reused)

@@ -27,6 +27,16 @@ enum JSONEvents {
       ]
     case .environmentRetired(let name, let reason):
       return ["event": "environment-retired", "environment": name, "reason": reason]
+    case .waitingForEnvironment(let ahead, let holders):
+      return ["event": "waiting-for-environment", "ahead": ahead, "holders": holders]
+    case .leaseTakenOver(let taken):
+      return [
+        "event": "lease-taken-over", "environment": taken.environment, "reason": taken.reason.rawValue,
+        "previousHunt": taken.previous.huntID, "previousHost": taken.previous.host,
+        "previousPid": Int(taken.previous.pid),
+      ]
+    case .environmentsLeased(let names):
+      return ["event": "environments-leased", "environments": names]
     case .phase(let number, let phase):
       return ["event": "phase", "step": number, "phase": phase.rawValue]
     case .stepFinished(let record):
@@ -107,6 +117,9 @@ enum JSONEvents {
     case .aborted(let why):
       object["outcome"] = "aborted"
       object["detail"] = why
+    case .stopped(.leaseLost(let why)):
+      object["outcome"] = "stopped"
+      object["detail"] = "lease lost: \(why)"
     case .stopped(let cause):
       object["outcome"] = "stopped"
       object["detail"] = "\(cause)"

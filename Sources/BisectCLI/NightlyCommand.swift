@@ -3,6 +3,7 @@ import Foundation
 import GitKit
 import History
 import HuntKit
+import HuntReport
 import HuntStore
 import HuntSummaries
 import Runner
@@ -28,7 +29,8 @@ struct NightlyCommand: AsyncParsableCommand {
   @Option(name: .customLong("allow-protected"), help: "Allow this protected environment.") var allowProtected:
     [String] =
       []
-  @Option(help: "The state database (default: .git/bisect-deploy/state.sqlite).") var state: String?
+  @Option(help: "The state: a file or a postgres:// URL (default: .git/bisect-deploy/state.sqlite).")
+  var state: String?
   @Option(help: "Where the report of a hunt goes (.html or .md; default: .git/bisect-deploy/reports/).")
   var report: String?
   @Flag(help: "Print only the result.") var quiet = false
@@ -45,14 +47,16 @@ struct NightlyCommand: AsyncParsableCommand {
     configuration.reuseVerdicts = true
     request = HuntRequest(
       repositoryPath: repo, bad: branch, goods: [], configuration: configuration,
-      allowedProtected: Set(allowProtected), statePath: state, arguments: storedArguments())
+      allowedProtected: Set(allowProtected), state: try stateLocation(flag: state, configuration: configuration),
+      arguments: storedArguments())
     let stopper = HuntStopper()
     let trap = SignalTrap()
     defer { trap.stop() }
     let progress = ProgressPrinter(mode: ProgressPrinter.mode(quiet: quiet, verbose: false, json: false))
     let branch = self.branch
     let night = Task { () throws(HuntError) -> NightlyOutcome in
-      try await runNightly(request, branch: branch, stopper: stopper, events: { progress.handle($0) })
+      try await runNightly(
+        request, branch: branch, stopper: stopper, events: { progress.handle($0) }, openStore: openStateStore)
     }
     let watcher = Task {
       for await signal in trap.signals {
@@ -79,9 +83,13 @@ struct NightlyCommand: AsyncParsableCommand {
       Summary.print(report)
       let path = self.report ?? defaultReportPath(repository: repository, tip: report.bad)
       do {
-        let store = try StateStore(path: state ?? StateStore.defaultPath(gitDirectory: repository.gitDirectory))
-        if let record = try store.hunt(id: report.huntID) {
-          try ReportBuilder.write(try ReportBuilder.summary(of: record, store: store, repository: repository), to: path)
+        let summary = try await withStateStore(stateLocation(request.state, in: repository)) {
+          store -> HuntSummary? in
+          guard let record = try await store.hunt(id: report.huntID) else { return nil }
+          return try await ReportBuilder.summary(of: record, store: store, repository: repository)
+        }
+        if let summary {
+          try ReportBuilder.write(summary, to: path)
           print("Report: \(path)")
         }
       } catch {

@@ -90,6 +90,8 @@ final class ProgressPrinter: Sendable {
         state.running[number]?.phase = phase.rawValue
       case .environmentRetired(let name, let reason):
         permanent = "environment \(name) retired: \(reason)"
+      case .waitingForEnvironment, .leaseTakenOver, .environmentsLeased:
+        permanent = Self.leaseNote(event)
       case .stepFinished(let record):
         state.running[record.number] = nil
         if record.purpose == .bisect { state.bisectSteps += 1 }
@@ -187,6 +189,8 @@ final class ProgressPrinter: Sendable {
       printError("[\(number)] \(commit.id.short()) \(commit.summary) (\(why))\(place)")
     case .environmentRetired(let name, let reason):
       printError("environment \(name) retired: \(reason)")
+    case .waitingForEnvironment, .leaseTakenOver, .environmentsLeased:
+      if let note = leaseNote(event) { printError(note) }
     case .phase(let number, let phase):
       printError("[\(number)]   \(phase.rawValue)")
     case .stepFinished(let record) where record.replayed:
@@ -213,6 +217,22 @@ final class ProgressPrinter: Sendable {
       if let commit { printError("restoring to \(commit.id.short()) \(commit.summary)") }
     case .restored(let result):
       if let result { printError("restore: \(result.termination)") }
+    }
+  }
+
+  /// What the leases' events say to people.
+  static func leaseNote(_ event: HuntEvent) -> String? {
+    switch event {
+    case .waitingForEnvironment(let ahead, let holders):
+      let queue = ahead > 0 ? "\(ahead) hunts wait before this one" : "no environment is free"
+      return "waiting for an environment (\(queue)): "
+        + (holders.isEmpty ? "none held" : holders.joined(separator: "; "))
+    case .leaseTakenOver(let taken):
+      return taken.description
+    case .environmentsLeased(let names):
+      return "leased \(names.joined(separator: ", "))"
+    default:
+      return nil
     }
   }
 

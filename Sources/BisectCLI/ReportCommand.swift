@@ -8,7 +8,7 @@ import HuntSummaries
 import Runner
 
 /// `bisect-deploy report`: the report of a past hunt.
-struct ReportCommand: ParsableCommand {
+struct ReportCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "report", abstract: "Write the report of a hunt: Markdown to paste, or a self-contained HTML page.")
 
@@ -17,10 +17,12 @@ struct ReportCommand: ParsableCommand {
   @Option(name: .shortAndLong, help: "Write to this .html or .md file (default: Markdown on standard output).")
   var output: String?
 
-  func run() throws {
-    let (repository, store) = try options.open()
-    let record = try options.storedHunt(hunt, in: store)
-    let summary = try ReportBuilder.summary(of: record, store: store, repository: repository)
+  func run() async throws {
+    let repository = try options.repository()
+    let summary = try await options.withStore(repository) { store in
+      let record = try await options.storedHunt(hunt, in: store)
+      return try await ReportBuilder.summary(of: record, store: store, repository: repository)
+    }
     if let output {
       try ReportBuilder.write(summary, to: output)
       printError("wrote \(output)")

@@ -7,7 +7,7 @@ import HuntKit
 import HuntStore
 import Runner
 
-/// Where the state database is: options shared by the commands that read it.
+/// Where the state is: options shared by the commands that read it.
 struct StateOptions: ParsableArguments {
   // Optional so that help says the default once, in words.
   @Option(name: .customLong("repo"), help: "The repository, or any folder inside it (default: the current folder).")
@@ -16,30 +16,41 @@ struct StateOptions: ParsableArguments {
   /// The repository folder the user named, or the current folder.
   var repo: String { repoOption ?? "." }
 
-  @Option(help: "The state database (default: .git/bisect-deploy/state.sqlite).")
+  @Option(
+    help:
+      "The state: a file or a postgres:// URL (default: BISECT_DEPLOY_STATE, state: in bisect-deploy.yml, else .git/bisect-deploy/state.sqlite)."
+  )
   var state: String?
 
   @Option(help: "The environment whose hunt is meant (default: the newest unfinished hunt).")
   var env: String?
 
-  func open() throws -> (repository: Repository, store: StateStore) {
-    let repository = try Repository(at: repo)
-    let store = try StateStore(path: state ?? StateStore.defaultPath(gitDirectory: repository.gitDirectory))
-    return (repository, store)
+  func repository() throws -> Repository { try Repository(at: repo) }
+
+  /// The state in force for `repository`: `--state`, `BISECT_DEPLOY_STATE`, `state:` in its
+  /// configuration file, else the file in its git directory.
+  func location(_ repository: Repository) throws -> StateLocation {
+    let configuration = state == nil ? try Configuration.discover(explicit: nil, workTree: repository.workTree) : nil
+    return stateLocation(try stateLocation(flag: state, configuration: configuration), in: repository)
+  }
+
+  /// Runs `body` with the store open.
+  func withStore<T>(_ repository: Repository, _ body: (any StateStore) async throws -> T) async throws -> T {
+    try await withStateStore(try location(repository), body)
   }
 
   /// The hunt `--hunt N` names, else the newest. A number that names no hunt is an error
   /// naming it, never another hunt.
-  func storedHunt(_ id: Int64?, in store: StateStore) throws -> HuntRecord {
+  func storedHunt(_ id: Int64?, in store: any StateStore) async throws -> HuntRecord {
     if let id {
-      guard id > 0, let record = try store.hunt(id: id) else {
+      guard id > 0, let record = try await store.hunt(id: id) else {
         throw CommandFailure(
           message: "--hunt \(id): no such hunt in \(stateDescription). `bisect-deploy hunts` lists the hunts.",
           status: .usage)
       }
       return record
     }
-    guard let newest = try store.hunts(limit: 1).first else {
+    guard let newest = try await store.hunts(limit: 1).first else {
       throw CommandFailure(message: "No hunt recorded in \(stateDescription).", status: .usage)
     }
     return newest
@@ -47,22 +58,54 @@ struct StateOptions: ParsableArguments {
 
   private var stateDescription: String { state.map { "'\($0)'" } ?? "this repository's state" }
 
-  /// The unfinished hunt meant: on `--env`, else the newest unfinished one.
-  func unfinishedHunt(in store: StateStore) throws -> HuntRecord {
+  /// The unfinished hunt meant: `--hunt N`, else on `--env`, else the newest unfinished one.
+  /// With `toContinue` (resume, reset, mark), a hunt that a process runs or waits for now is
+  /// never chosen, and without `--hunt` only this host's hunts are: a shared database holds
+  /// every host's, and a stopped hunt is continued from the folder it was started in.
+  func unfinishedHunt(in store: any StateStore, id: Int64? = nil, toContinue: Bool = false) async throws
+    -> HuntRecord
+  {
+    if let id {
+      let record = try await storedHunt(id, in: store)
+      guard !record.isFinished else {
+        throw CommandFailure(
+          message: "Hunt #\(id) is finished (\(readableOutcome(record.outcome ?? ""))).", status: .usage)
+      }
+      if toContinue, try await store.activeHunts().contains(id) {
+        throw CommandFailure(message: "Hunt #\(id) is running now (on \(record.host)).", status: .locked)
+      }
+      return record
+    }
+    var candidates = try await store.hunts(limit: 500).filter { !$0.isFinished }
     if let env {
-      // A hunt over several environments is stored under their joined names: any of them
-      // names it.
-      let hunt =
-        try store.unfinishedHunt(environment: env)
-        ?? store.hunts(limit: 200).first {
-          !$0.isFinished && $0.environment.split(separator: ",").contains { $0 == env }
-        }
-      guard let hunt else {
+      // A hunt over several environments (or a pool) is stored under their joined names:
+      // any of them names it.
+      candidates = candidates.filter {
+        $0.environment == env || $0.environment.split(separator: ",").contains { $0 == env }
+      }
+      guard !candidates.isEmpty else {
         throw CommandFailure(message: "No unfinished hunt on '\(env)'.", status: .usage)
       }
-      return hunt
     }
-    guard let hunt = try store.hunts(limit: 200).first(where: { !$0.isFinished }) else {
+    if toContinue {
+      let active = try await store.activeHunts()
+      let here = ProcessIdentity.hostName
+      let stopped = candidates.filter { !active.contains($0.id) }
+      if let mine = stopped.first(where: { $0.host == here || $0.host.isEmpty }) { return mine }
+      if !stopped.isEmpty {
+        let others = stopped.prefix(5).map { "#\($0.id) (\($0.host))" }.joined(separator: ", ")
+        throw CommandFailure(
+          message: "No stopped hunt of this host (\(here)). Stopped hunts of other hosts: \(others); "
+            + "continue one from its host's folder with --hunt N.",
+          status: .usage)
+      }
+      if let running = candidates.first {
+        throw CommandFailure(
+          message: "Hunt #\(running.id) is running now (on \(running.host.isEmpty ? "this host" : running.host)).",
+          status: .locked)
+      }
+    }
+    guard let hunt = candidates.first else {
       throw CommandFailure(
         message: "No unfinished hunt. Start one with bisect-deploy --good REV --bad REV.", status: .usage)
     }
@@ -94,13 +137,21 @@ struct ResumeCommand: AsyncParsableCommand {
 
   @OptionGroup var options: StateOptions
 
+  @Option(help: "The hunt to continue (default: this host's newest stopped hunt; see bisect-deploy hunts).")
+  var hunt: Int64?
+
   @Flag(help: "Print only the summary.")
   var quiet = false
 
   func run() async throws {
-    let hunt = try options.unfinishedHunt(in: try options.open().store)
+    let repository = try options.repository()
+    let location = try options.location(repository)
+    let hunt = try await withStateStore(location) { store in
+      try await options.unfinishedHunt(in: store, id: self.hunt, toContinue: true)
+    }
     var command = try storedHuntCommand(hunt)
-    if let state = options.state { command.state = URL(fileURLWithPath: state).standardizedFileURL.path }
+    if let state = options.state { command.state = storedState(state) }
+    command.resumeHuntID = hunt.id
     if quiet { command.quiet = true }
     try await command.run()
   }
@@ -113,9 +164,17 @@ struct ResetCommand: AsyncParsableCommand {
 
   @OptionGroup var options: StateOptions
 
+  @Option(help: "The hunt to end (default: this host's newest stopped hunt).")
+  var hunt: Int64?
+
   func run() async throws {
-    let hunt = try options.unfinishedHunt(in: try options.open().store)
-    let command = try storedHuntCommand(hunt)
+    let repository = try options.repository()
+    let hunt = try await withStateStore(try options.location(repository)) { store in
+      try await options.unfinishedHunt(in: store, id: self.hunt, toContinue: true)
+    }
+    var command = try storedHuntCommand(hunt)
+    if let state = options.state { command.state = storedState(state) }
+    command.resumeHuntID = hunt.id
     let request = try command.makeRequest()
     // As in a hunt: the first Ctrl-C lets the restore finish, a second one stops it.
     let stopper = HuntStopper()
@@ -125,7 +184,8 @@ struct ResetCommand: AsyncParsableCommand {
       for await signal in trap.signals { stopper.stop(.signal(signal.rawValue)) }
     }
     defer { watcher.cancel() }
-    let report = try await resetHunt(request, stopper: stopper) { event in ProgressPrinter.printLine(event) }
+    let report = try await resetHunt(
+      request, stopper: stopper, events: { event in ProgressPrinter.printLine(event) }, openStore: openStateStore)
     guard report.restoreFailures.isEmpty, report.restoreResults.values.allSatisfy(\.succeeded) else {
       let next =
         report.outcome.isStopped
@@ -146,7 +206,7 @@ struct ResetCommand: AsyncParsableCommand {
 }
 
 /// `bisect-deploy good|bad|skip <rev>`: a verdict given by hand inside the unfinished hunt.
-struct MarkCommand: ParsableCommand {
+struct MarkCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "mark", abstract: "Record a verdict by hand (also as: bisect-deploy good|bad|skip REV).")
 
@@ -160,123 +220,167 @@ struct MarkCommand: ParsableCommand {
     }
   }
 
-  func run() throws {
-    let (repository, store) = try options.open()
-    let hunt = try options.unfinishedHunt(in: store)
-    if let holder = try store.lockHolder(environment: hunt.environment), StateStore.isProcessAlive(holder.pid) {
-      throw StoreError.locked(environment: hunt.environment, holder: holder)
-    }
+  func run() async throws {
+    let repository = try options.repository()
     let id = try repository.resolve(revision)
-    let number = (try store.steps(huntID: hunt.id).map(\.number).max() ?? 0) + 1
-    try store.recordStep(
-      StepRow(
-        huntID: hunt.id, number: number, commit: id.hex, environment: hunt.environment, purpose: .manual,
-        verdict: Verdict(rawValue: verdict), startedAt: Date(), endedAt: Date(), note: "given by hand"))
+    let hunt = try await options.withStore(repository) { store in
+      // A hunt that runs now would not see the verdict: refused, with who runs it.
+      let hunt = try await options.unfinishedHunt(in: store, toContinue: true)
+      let number = (try await store.steps(huntID: hunt.id).map(\.number).max() ?? 0) + 1
+      try await store.recordStep(
+        StepRow(
+          huntID: hunt.id, number: number, commit: id.hex, environment: hunt.environment, purpose: .manual,
+          verdict: Verdict(rawValue: verdict), startedAt: Date(), endedAt: Date(), note: "given by hand"))
+      return hunt
+    }
     print("Marked \(id.short()) \(verdict) in hunt #\(hunt.id). Continue with: bisect-deploy resume")
   }
 }
 
 /// `bisect-deploy log`: a hunt in the format of `git bisect log`, for `git bisect replay`.
-struct LogCommand: ParsableCommand {
+struct LogCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "log", abstract: "Print a hunt as git bisect log does (git bisect replay accepts it).")
 
   @OptionGroup var options: StateOptions
   @Option(help: "The hunt's number (default: the newest).") var hunt: Int64?
 
-  func run() throws {
-    let (repository, store) = try options.open()
-    let record = try options.storedHunt(hunt, in: store)
-    let outcome = OutcomeText(record.outcome ?? "")
-    let culprit = outcome.kind == OutcomeText.Kind.culprit ? outcome.commits.first : nil
-    let text = try store.gitBisectLog(huntID: record.id, firstBadCommit: culprit) { hex in
-      ObjectID(hex: hex).flatMap { try? repository.commit($0).summary }
+  func run() async throws {
+    let repository = try options.repository()
+    let text = try await options.withStore(repository) { store in
+      let record = try await options.storedHunt(hunt, in: store)
+      let outcome = OutcomeText(record.outcome ?? "")
+      let culprit = outcome.kind == OutcomeText.Kind.culprit ? outcome.commits.first : nil
+      return try await store.gitBisectLog(huntID: record.id, firstBadCommit: culprit) { hex in
+        ObjectID(hex: hex).flatMap { try? repository.commit($0).summary }
+      }
     }
     print(text, terminator: "")
   }
 }
 
-/// `bisect-deploy hunts`: the history of hunts in this repository.
-struct HuntsCommand: ParsableCommand {
-  static let configuration = CommandConfiguration(commandName: "hunts", abstract: "List past and unfinished hunts.")
+/// `bisect-deploy hunts`: the history of hunts in this repository's state (every host's,
+/// in a shared database), with the environments each running one holds.
+struct HuntsCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "hunts", abstract: "List past and unfinished hunts (every host's, in a shared database).")
 
   @OptionGroup var options: StateOptions
   @Option(help: "How many, newest first.") var limit = 20
 
-  func run() throws {
-    let (_, store) = try options.open()
-    for hunt in try store.hunts(limit: limit) {
-      let steps = try store.steps(huntID: hunt.id)
-      let reused = steps.filter(\.reused).count
-      print(
-        "#\(hunt.id) \(hunt.startedAt.formatted(.iso8601)) \(hunt.environment) bad \(hunt.bad.prefix(10)) "
-          + "\(steps.count) steps\(reused > 0 ? " (\(reused) reused)" : "") \(hunt.outcome.map(readableOutcome) ?? "unfinished")"
-      )
+  func run() async throws {
+    let repository = try options.repository()
+    let lines = try await options.withStore(repository) { store in
+      let leases = try await store.leases()
+      var lines = [String]()
+      for hunt in try await store.hunts(limit: limit) {
+        let steps = try await store.steps(huntID: hunt.id)
+        let reused = steps.filter(\.reused).count
+        let host = hunt.host.isEmpty ? "" : " on \(hunt.host)"
+        let held = leases.filter { $0.holder.huntID == hunt.id && !$0.expired }.map(\.environment)
+        let holding = held.isEmpty ? "" : " (holds \(held.joined(separator: ", ")))"
+        let place = hunt.pool ? "pool \(hunt.environment)" : hunt.environment
+        lines.append(
+          "#\(hunt.id) \(hunt.startedAt.formatted(.iso8601)) \(place)\(host) bad \(hunt.bad.prefix(10)) "
+            + "\(steps.count) steps\(reused > 0 ? " (\(reused) reused)" : "") \(hunt.outcome.map(readableOutcome) ?? "unfinished")\(holding)"
+        )
+      }
+      return lines
     }
+    for line in lines { print(line) }
   }
 }
 
-/// `bisect-deploy status`: the unfinished hunt, its verdicts so far, and who holds the lock.
-struct StatusCommand: ParsableCommand {
+/// `bisect-deploy status`: the unfinished hunt, its verdicts so far, and who holds its
+/// environments.
+struct StatusCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(commandName: "status", abstract: "Show the unfinished hunt.")
 
   @OptionGroup var options: StateOptions
+  @Option(help: "The hunt to show (default: the newest unfinished one).") var hunt: Int64?
 
-  func run() throws {
-    let (_, store) = try options.open()
-    let hunt = try options.unfinishedHunt(in: store)
-    print("Hunt #\(hunt.id) on \(hunt.environment), started \(hunt.startedAt.formatted(.iso8601))")
-    print("  bad \(hunt.bad)  good \(hunt.goods.joined(separator: " "))")
-    if let holder = try store.lockHolder(environment: hunt.environment) {
-      let alive = StateStore.isProcessAlive(holder.pid) ? "running" : "not running (stale lock)"
-      print("  lock: pid \(holder.pid) on \(holder.host) since \(holder.startedAt.formatted(.iso8601)), \(alive)")
-    } else {
-      print("  not running: continue with bisect-deploy resume, or end with bisect-deploy reset")
+  func run() async throws {
+    let repository = try options.repository()
+    let lines = try await options.withStore(repository) { store in
+      let hunt = try await options.unfinishedHunt(in: store, id: self.hunt)
+      var lines = [
+        "Hunt #\(hunt.id) on \(hunt.pool ? "pool " : "")\(hunt.environment), started \(hunt.startedAt.formatted(.iso8601))"
+          + (hunt.host.isEmpty ? "" : " on \(hunt.host)"),
+        "  bad \(hunt.bad)  good \(hunt.goods.joined(separator: " "))",
+      ]
+      let leases = try await store.leases().filter { $0.holder.huntID == hunt.id }
+      if leases.isEmpty {
+        lines.append(
+          try await store.activeHunts().contains(hunt.id)
+            ? "  waiting for an environment of the pool"
+            : "  not running: continue with bisect-deploy resume, or end with bisect-deploy reset")
+      }
+      for lease in leases {
+        let state = lease.expired ? "ran out (its holder stopped renewing it)" : "held (running)"
+        lines.append(
+          "  lease: \(lease.environment) \(state) by pid \(lease.holder.pid) on \(lease.holder.host) since "
+            + "\(lease.holder.acquiredAt.formatted(.iso8601)), until \(lease.holder.expiresAt.formatted(.iso8601))")
+      }
+      for step in try await store.steps(huntID: hunt.id) {
+        let place = step.environment.isEmpty ? "" : " (\(step.environment))"
+        lines.append(
+          "  [\(step.number)] \(step.commit.prefix(10)) \(step.purpose.rawValue): "
+            + "\(step.verdict?.rawValue ?? step.note ?? "-")\(place)")
+      }
+      return lines
     }
-    for step in try store.steps(huntID: hunt.id) {
-      print(
-        "  [\(step.number)] \(step.commit.prefix(10)) \(step.purpose.rawValue): \(step.verdict?.rawValue ?? step.note ?? "-")"
-      )
-    }
+    for line in lines { print(line) }
   }
 }
 
-/// `bisect-deploy unlock ENV`: frees an environment whose lock outlived its hunt's process,
-/// such as one held by a CI job on another host (a dead process on this host is detected and
-/// taken over without this).
-struct UnlockCommand: ParsableCommand {
+/// `bisect-deploy unlock ENV`: frees an environment whose lease outlived its hunt's process
+/// (a lease whose holder stops renewing it is taken over when it runs out, and one of a dead
+/// process on this machine at once; this is for people who know sooner).
+struct UnlockCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "unlock",
-    abstract: "Remove the lock of an environment whose hunt is gone (for example, a CI job on another host).",
+    abstract: "Free an environment whose hunt is gone (for example, a CI job killed on another host).",
     discussion: """
-      Every lock of the same hunt goes with it (a hunt over several environments holds one
+      Every lease of the same hunt goes with it (a hunt over several environments holds one
       per environment). The hunt itself stays: continue it with resume, or end it with reset.
-      A lock held by a live process on this machine is refused unless --force.
+      A lease held by a live process on this machine is refused unless --force; a live hunt
+      elsewhere whose lease is freed stops at its next renewal.
       """)
 
   @Argument(help: "The environment (as in --env).") var environment: String
-  @Flag(help: "Remove the lock even when its process is alive on this machine.") var force = false
+  @Flag(help: "Free it even when its process is alive on this machine.") var force = false
   @OptionGroup var options: StateOptions
 
-  func run() throws {
-    let (_, store) = try options.open()
-    guard let holder = try store.lockHolder(environment: environment) else {
-      print("No lock on '\(environment)'.")
-      return
+  func run() async throws {
+    let repository = try options.repository()
+    let environment = environment
+    let force = force
+    let message = try await options.withStore(repository) { store -> String in
+      guard let holder = try await store.leaseHolder(environment: environment) else {
+        return "No lease on '\(environment)'."
+      }
+      if ProcessIdentity.isRunningHere(holder.process) && !force {
+        throw CommandFailure(
+          message: "The lease of '\(environment)' belongs to process \(holder.pid) on this machine, which is still"
+            + " running (hunt #\(holder.huntID)). Stop it with Ctrl-C, or pass --force if you are sure.",
+          status: .locked)
+      }
+      let names = try await store.breakLeases(ofHunt: holder.huntID)
+      return "Freed \(names.joined(separator: ", ")) held by process \(holder.pid) on \(holder.host)"
+        + " since \(holder.acquiredAt.formatted(.iso8601)) for hunt #\(holder.huntID)."
+        + " Continue that hunt with bisect-deploy resume, or end it with bisect-deploy reset."
     }
-    let here = holder.host == ProcessInfo.processInfo.hostName
-    if here && StateStore.isProcessAlive(holder.pid) && !force {
-      throw CommandFailure(
-        message: "The lock of '\(environment)' belongs to process \(holder.pid) on this machine, which is still"
-          + " running (hunt #\(holder.huntID)). Stop it with Ctrl-C, or pass --force if you are sure.",
-        status: .locked)
-    }
-    let names = try store.breakLocks(ofHunt: holder.huntID)
-    print(
-      "Removed the lock(s) of \(names.joined(separator: ", ")) held by process \(holder.pid) on \(holder.host)"
-        + " since \(holder.startedAt.formatted(.iso8601)) for hunt #\(holder.huntID)."
-        + " Continue that hunt with bisect-deploy resume, or end it with bisect-deploy reset.")
+    print(message)
   }
+}
+
+/// The `--state` value a resumed hunt keeps: a path made absolute (the hunt runs from the
+/// folder it was started in), a URL as it is.
+func storedState(_ given: String) -> String {
+  if case .file(let path)? = try? StateLocation(parsing: given) {
+    return URL(fileURLWithPath: path).standardizedFileURL.path
+  }
+  return given
 }
 
 /// A stored outcome as `hunts` shows it. Hunts stored by older versions wrote the engine's

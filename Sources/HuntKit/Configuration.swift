@@ -1,4 +1,5 @@
 import Foundation
+import HuntStore
 import Runner
 import Yams
 
@@ -135,8 +136,33 @@ public struct Configuration: Sendable, Hashable {
   public var flaky: FlakyMode?
   /// Hunt along the first-parent line for the merge first, then inside that merge.
   public var descend = false
+  /// Where the state lives (`state:`): a file path or a `postgres://` URL; nil for the
+  /// default file in the repository's git directory. `--state` and `BISECT_DEPLOY_STATE` win.
+  public var state: String?
+  /// Environments hunts share (`env_pool:`, `--env-pool`): a hunt takes `parallel` free ones
+  /// and waits, first come first served, when none is free.
+  public var environmentPool: [String] = []
+  /// How many environments of the pool a hunt takes (`parallel:`, `--parallel`).
+  public var parallel = 1
+  /// How long to wait for a free environment (`wait_for_env:`, `--wait-for-env`); nil for the
+  /// default: an hour with a pool, no waiting for named environments.
+  public var waitForEnvironment: Duration?
+  /// How long a lease lasts after each renewal (`lease.duration`).
+  public var leaseDuration: Duration = .seconds(30)
+  /// How often the running hunt renews its leases (`lease.renew`).
+  public var leaseRenewal: Duration = .seconds(10)
 
   public init() {}
+
+  /// The wait for a free environment in force.
+  public var effectiveWaitForEnvironment: Duration {
+    waitForEnvironment ?? (environmentPool.isEmpty ? .zero : .seconds(3600))
+  }
+
+  /// How long before its lease ends a hunt that could not renew it stops its steps: the
+  /// grace period they get to end, and a second more, so that they have ended before anyone
+  /// else may take the environment.
+  public var leaseSafetyMargin: Duration { gracePeriod + .seconds(1) }
 
   /// A short hash of what decides a verdict: the deploy and test commands and the
   /// environment's name and variables. Verdicts are reused only between equal fingerprints.
@@ -223,12 +249,14 @@ public struct Configuration: Sendable, Hashable {
   /// else `dev` when defined, else the only one defined, else a plain one called `default`.
   public func environmentsInUse() throws(ConfigurationError) -> [DeployEnvironment] {
     // Names become folder names (workspaces are emptied before each checkout).
-    for name in environmentNames + environments.keys.sorted() where !Self.isValidEnvironmentName(name) {
+    for name in environmentNames + environmentPool + environments.keys.sorted()
+    where !Self.isValidEnvironmentName(name) {
       throw .invalidEnvironmentName(name)
     }
-    if !environmentNames.isEmpty {
+    let named = environmentPool.isEmpty ? environmentNames : environmentPool
+    if !named.isEmpty {
       var chosen = [DeployEnvironment]()
-      for name in environmentNames where !chosen.contains(where: { $0.name == name }) {
+      for name in named where !chosen.contains(where: { $0.name == name }) {
         if let environment = environments[name] {
           chosen.append(environment)
         } else if environments.isEmpty {
@@ -339,6 +367,30 @@ extension Configuration {
       case "repeat_rule": configuration.repeatRule = try reader.choice(value, key: key)
       case "confirm": configuration.confirmRuns = try reader.integer(value, key: key, minimum: 0)
       case "descend": configuration.descend = try reader.bool(value, key: key)
+      case "state":
+        let text = try reader.string(value, key: key)
+        do {
+          _ = try StateLocation(parsing: text)
+        } catch {
+          throw .invalid(path: path, line: key.line, key: key.name, problem: error.errorDescription ?? "\(error)")
+        }
+        configuration.state = text
+      case "env_pool":
+        configuration.environmentPool = try reader.strings(value, key: key).flatMap {
+          $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        }.filter { !$0.isEmpty }
+      case "parallel": configuration.parallel = try reader.integer(value, key: key, minimum: 1)
+      case "wait_for_env": configuration.waitForEnvironment = try reader.duration(value, key: key, positive: false)
+      case "lease":
+        for (inner, innerValue) in try reader.mapping(value, key: key.name) {
+          switch inner.name {
+          case "duration":
+            configuration.leaseDuration = try reader.duration(innerValue, key: inner) ?? configuration.leaseDuration
+          case "renew":
+            configuration.leaseRenewal = try reader.duration(innerValue, key: inner) ?? configuration.leaseRenewal
+          default: throw reader.unknown(inner, known: ["duration", "renew"])
+          }
+        }
       case "flaky":
         if case .scalar = value {
           configuration.flaky = try reader.bool(value, key: key) ? FlakyMode() : nil
@@ -419,7 +471,8 @@ extension Configuration {
             "deploy", "test", "restore", "environment", "environments", "timeouts", "deploy_failure",
             "test_timeout_means", "verify_endpoints", "first_parent", "paths", "workspace", "logs", "log_limit",
             "max_duration",
-            "reuse_verdicts", "repeat", "repeat_rule", "confirm", "flaky", "descend",
+            "reuse_verdicts", "repeat", "repeat_rule", "confirm", "flaky", "descend", "state", "env_pool", "parallel",
+            "wait_for_env", "lease",
           ])
       }
     }

@@ -1,17 +1,23 @@
 import Foundation
 import History
+import HuntStore
 
 /// The environments of one hunt and which of them may take work now.
 ///
-/// It owns everything about allocation: the order the user named them in, which are busy,
+/// It owns everything about allocation: the leases in the state store that make the
+/// environments this hunt's against every other hunt on any host (taken in `claim`, waiting
+/// first come first served in a pool's queue when none is free, kept alive by a
+/// `LeaseKeeper`, given back in `release`), the order the user named them in, which are busy,
 /// which deploys failed where (so that a commit goes elsewhere next), the strikes of an
 /// environment whose deploys fail for commits that then deploy elsewhere, and the ones
-/// retired for that. The hunt asks it for a lease, runs a step in the leased environment, and
-/// gives the lease back: a lease cannot be copied, so one environment never runs two steps.
+/// retired for that. The hunt asks it for a lease on an environment for a step, runs the
+/// step there, and gives the lease back: such a lease cannot be copied, so one environment
+/// never runs two steps.
 ///
 /// Not `Sendable` on purpose: it lives on the hunt's task; child tasks get only names.
 struct EnvironmentPool {
-  /// Every environment of the hunt, in the order the user named them.
+  /// Every environment this hunt holds, in the order the user named them (with a pool, the
+  /// free ones it was given).
   let all: [DeployEnvironment]
   /// The environments still given work; one that fails deploys that work elsewhere leaves.
   private(set) var active: [DeployEnvironment]
@@ -24,13 +30,18 @@ struct EnvironmentPool {
   /// Environments holding a lease now.
   private var busy: Set<String> = []
 
-  init(_ environments: [DeployEnvironment]) {
+  /// Renews the store's leases while the hunt runs; nil for a pool made without a store
+  /// (tests of allocation alone).
+  let keeper: LeaseKeeper?
+
+  init(_ environments: [DeployEnvironment], keeper: LeaseKeeper? = nil) {
     precondition(!environments.isEmpty, "a hunt has at least one environment")
     all = environments
     active = environments
+    self.keeper = keeper
   }
 
-  /// The name the hunt is stored and locked under: the environment's, or the names joined.
+  /// The environments' names joined, as the report shows them.
   var huntName: String { all.map(\.name).joined(separator: ",") }
 
   /// Where `name` stands among all environments (a `RunningLeases` slot).
@@ -87,6 +98,124 @@ struct EnvironmentPool {
     }
     return now
   }
+}
+
+extension EnvironmentPool {
+  /// How a hunt gets its environments from the store.
+  enum Request {
+    /// Every one of these (named with `--env`), waiting up to `wait` while another hunt has one.
+    case named([DeployEnvironment])
+    /// Up to `wants` free ones of the pool, first come first served, waiting up to `wait`.
+    case pool([DeployEnvironment], wants: Int)
+  }
+
+  /// Leases the environments `request` asks for in `store` for hunt `huntID`, then starts
+  /// renewing them. Says who held what when waiting, and whose lease was taken over.
+  ///
+  /// - Throws: `.store(.locked)` naming a holder, or `.noFreeEnvironment`, when the wait ran
+  ///   out; `.stoppedWaiting` after Ctrl-C; the store's errors.
+  static func claim(
+    _ request: Request, huntID: Int64, store: any StateStore, configuration: Configuration, stopper: HuntStopper,
+    events: @Sendable (HuntEvent) -> Void
+  ) async throws(HuntError) -> EnvironmentPool {
+    let claim = LeaseClaim.current(huntID: huntID, token: UUID().uuidString, duration: configuration.leaseDuration)
+    let deadline = ContinuousClock.now + configuration.effectiveWaitForEnvironment
+    // A waiting hunt asks again this often: within one renewal of a lease running out.
+    let poll = min(configuration.leaseRenewal, .seconds(1))
+    var lastWaiting: [String]?
+    while true {
+      if let reason = stopper.reason {
+        if case .pool(let environments, _) = request {
+          try? await store.leavePool(environments.map(\.name), for: claim)
+        }
+        throw .stoppedWaiting(reason)
+      }
+      let asked = ContinuousClock.now
+      let answer: Attempt
+      do {
+        answer = try await attempt(request, claim: claim, store: store)
+      } catch {
+        if case .pool(let environments, _) = request {
+          try? await store.leavePool(environments.map(\.name), for: claim)
+        }
+        throw .store(error)
+      }
+      switch answer {
+      case .granted(let granted, let taken):
+        for previous in taken { events(.leaseTakenOver(previous)) }
+        let keeper = LeaseKeeper(
+          store: store, claim: claim, environments: granted.map(\.name), renewal: configuration.leaseRenewal,
+          safetyMargin: configuration.leaseSafetyMargin
+        ) { reason in
+          stopper.stop(.leaseLost(reason))
+        }
+        keeper.start(acquired: asked)
+        events(.environmentsLeased(granted.map(\.name)))
+        return EnvironmentPool(granted, keeper: keeper)
+      case .busy(let ahead, let holders, let example):
+        guard ContinuousClock.now + poll < deadline else {
+          switch request {
+          case .named:
+            throw .store(example ?? .locked(environment: "", holder: holders.first!.holder))
+          case .pool(let environments, _):
+            try? await store.leavePool(environments.map(\.name), for: claim)
+            throw .noFreeEnvironment(
+              pool: environments.map(\.name), waited: configuration.effectiveWaitForEnvironment, ahead: ahead,
+              holders: holders.map { "\($0.environment): \($0.holder.description)" }, example: example)
+          }
+        }
+        let described = holders.map { "\($0.environment): \($0.holder.description)" }
+        if described != lastWaiting { events(.waitingForEnvironment(ahead: ahead, holders: described)) }
+        lastWaiting = described
+        try? await Task.sleep(for: poll)
+      }
+    }
+  }
+
+  /// What one request to the store gave.
+  private enum Attempt {
+    case granted([DeployEnvironment], takenOver: [TakenOver])
+    /// Not now: `ahead` hunts wait first, these hold the environments.
+    case busy(ahead: Int, holders: [Lease], example: StoreError?)
+  }
+
+  private static func attempt(_ request: Request, claim: LeaseClaim, store: any StateStore) async throws(StoreError)
+    -> Attempt
+  {
+    switch request {
+    case .named(let environments):
+      do {
+        let taken = try await store.acquireLeases(environments.map(\.name), for: claim)
+        return .granted(environments, takenOver: taken)
+      } catch {
+        guard case .locked(let environment, let holder) = error else { throw error }
+        let now = Lease(environment: environment, holder: holder, expired: false)
+        return .busy(ahead: 0, holders: [now], example: error)
+      }
+    case .pool(let environments, let wants):
+      switch try await store.takeFromPool(environments.map(\.name), wants: wants, for: claim) {
+      case .granted(let names, let taken):
+        return .granted(environments.filter { names.contains($0.name) }, takenOver: taken)
+      case .waiting(let ahead, let holders):
+        let live = holders.first { !$0.expired }
+        return .busy(
+          ahead: ahead, holders: holders,
+          example: live.map { StoreError.locked(environment: $0.environment, holder: $0.holder) })
+      }
+    }
+  }
+
+  /// Stops renewing and gives every lease back. A lease that cannot be given back (the
+  /// database unreachable) runs out by itself after its duration.
+  func release() async {
+    guard let keeper else { return }
+    await keeper.stop()
+    // Nothing to say when it fails: the lease runs out by itself.
+    try? await keeper.store.releaseLeases(keeper.environments, for: keeper.claim)
+  }
+
+  /// Why the leases were lost, once they were: the hunt starts nothing more and restores nothing.
+  var leaseLost: String? { keeper?.lost }
 }
 
 /// The right to run one step in one environment, from `EnvironmentPool.lease(for:)` until

@@ -14,21 +14,25 @@ public struct HuntRequest: Sendable {
   public var configuration: Configuration
   /// Protected environments the user explicitly allowed (`--allow-protected NAME`).
   public var allowedProtected: Set<String>
-  /// The state database; nil for the default inside the repository's git directory.
-  public var statePath: String?
+  /// Where the state is (`--state`, `BISECT_DEPLOY_STATE`, `state:`); nil for the default
+  /// file inside the repository's git directory.
+  public var state: StateLocation?
+  /// The stopped hunt to continue (`bisect-deploy resume --hunt N`); nil to find it by its
+  /// settings.
+  public var resumeHuntID: Int64?
   /// The arguments that started the hunt, stored so that `resume` can run it again.
   public var arguments: [String]
 
   public init(
     repositoryPath: String, bad: String, goods: [String], configuration: Configuration,
-    allowedProtected: Set<String> = [], statePath: String? = nil, arguments: [String] = []
+    allowedProtected: Set<String> = [], state: StateLocation? = nil, arguments: [String] = []
   ) {
     self.repositoryPath = repositoryPath
     self.bad = bad
     self.goods = goods
     self.configuration = configuration
     self.allowedProtected = allowedProtected
-    self.statePath = statePath
+    self.state = state
     self.arguments = arguments
   }
 }
@@ -39,6 +43,10 @@ public enum StopCause: Sendable, Hashable {
   case signal(Int32)
   /// `--max-duration` ran out.
   case deadline
+  /// The hunt could not keep its lease on an environment (its database unreachable for
+  /// longer than the lease, or the lease taken over or freed by `unlock`): it stops its
+  /// steps and restores nothing, since another hunt may hold that environment now.
+  case leaseLost(String)
 }
 
 /// Lets another task stop a running hunt and say why; the hunt's task is cancelled too.
@@ -50,17 +58,27 @@ public final class HuntStopper: Sendable {
   private struct State {
     var cause: StopCause?
     var signals = 0
+    var actions: [@Sendable () -> Void] = []
   }
   private let state = Mutex(State())
 
   public init() {}
 
-  /// Records why the hunt stops (the first cause wins) and counts the signals.
+  /// Records why the hunt stops (the first cause wins), counts the signals, and runs what
+  /// `whenStopped` registered.
   public func stop(_ reason: StopCause) {
-    state.withLock { state in
+    let actions = state.withLock { state in
       if state.cause == nil { state.cause = reason }
       if case .signal = reason { state.signals += 1 }
+      return state.actions
     }
+    for action in actions { action() }
+  }
+
+  /// Runs `action` at every stop from now on (the CLI cancels the hunt's task with it, also
+  /// when the hunt itself stops, as on a lost lease).
+  public func whenStopped(_ action: @escaping @Sendable () -> Void) {
+    state.withLock { $0.actions.append(action) }
   }
 
   public var reason: StopCause? { state.withLock { $0.cause } }
@@ -106,6 +124,13 @@ public enum HuntEvent: Sendable {
   case stepStarted(number: Int, commit: CommitInfo, remaining: Int, purpose: StepRecord.Purpose, environment: String)
   /// An environment is left out of the rest of the hunt (it failed deploys that worked elsewhere).
   case environmentRetired(String, reason: String)
+  /// No environment is free yet: `ahead` hunts wait before this one; `holders` says who has
+  /// the environments ("dev1: hunt 12 (pid … on runner-2 …)").
+  case waitingForEnvironment(ahead: Int, holders: [String])
+  /// A lease whose holder stopped renewing it (or whose process is gone) was taken over.
+  case leaseTakenOver(TakenOver)
+  /// The environments this hunt holds, leased from the pool or as named.
+  case environmentsLeased([String])
   case phase(number: Int, Phase)
   case stepFinished(StepRecord)
   case restoring(CommitInfo?)
@@ -286,6 +311,14 @@ public enum HuntError: Error, Sendable, LocalizedError {
   case store(StoreError)
   /// Another hunt on this environment was started and not finished, with other settings.
   case unfinishedHunt(id: Int64, environment: String, bad: String, startedAt: Date)
+  /// No environment of the pool became free in time; `example` is one holder as a store
+  /// error, for its words.
+  case noFreeEnvironment(pool: [String], waited: Duration, ahead: Int, holders: [String], example: StoreError?)
+  /// Ctrl-C or SIGTERM came while the hunt waited for an environment: nothing was deployed.
+  case stoppedWaiting(StopCause)
+  /// The stopped hunt to continue was started with other settings than its stored command
+  /// line gives now (the configuration file, the range or the environments changed).
+  case changedSinceStopped(id: Int64)
 
   public var errorDescription: String? {
     switch self {
@@ -300,6 +333,15 @@ public enum HuntError: Error, Sendable, LocalizedError {
     case .store(let error): error.errorDescription
     case .unfinishedHunt(let id, let environment, let bad, let startedAt):
       "Hunt #\(id) on '\(environment)' (bad \(bad.prefix(10)), started \(startedAt.formatted(.iso8601))) was not finished. Continue it with `bisect-deploy resume`, or end it with `bisect-deploy reset`."
+    case .noFreeEnvironment(let pool, let waited, let ahead, let holders, _):
+      "No environment of the pool \(pool.joined(separator: ", ")) became free within \(format(waited))"
+        + (ahead > 0 ? " (\(ahead) hunts were waiting before this one)" : "")
+        + (holders.isEmpty ? "" : "; held: " + holders.joined(separator: "; "))
+        + ". Wait longer with --wait-for-env DURATION, or free one (bisect-deploy unlock ENV for a hunt that is gone)."
+    case .stoppedWaiting:
+      "Stopped while waiting for an environment; nothing was deployed."
+    case .changedSinceStopped(let id):
+      "Hunt #\(id) was started with other settings than its command line gives now (the configuration file, the range or the environments changed): restore them to continue it, or end it with `bisect-deploy reset --hunt \(id)`."
     }
   }
 }
@@ -318,6 +360,20 @@ extension HuntRequest {
       throw .configuration(
         .conflict(
           "descend and flaky cannot be combined: the probabilistic mode searches the range in one stage (use --first-parent with --flaky to search the merges)."
+        ))
+    }
+    if !configuration.environmentPool.isEmpty && !configuration.environmentNames.isEmpty {
+      throw .configuration(
+        .conflict(
+          "environment and env_pool cannot be combined: a hunt deploys either to the environments named or to free ones of a pool."
+        ))
+    }
+    let lease = configuration.leaseDuration
+    let needed = configuration.leaseRenewal + configuration.leaseSafetyMargin
+    guard lease > needed else {
+      throw .configuration(
+        .conflict(
+          "lease.duration (\(lease)) must be longer than lease.renew plus timeouts.grace plus 1 s (\(needed)): a hunt that cannot renew its leases stops its steps that long before they run out."
         ))
     }
     let environments: [DeployEnvironment]

@@ -3,8 +3,9 @@ import History
 import HuntStore
 
 /// Where a hunt becomes durable: the hunt's record, its steps (each stored before the next
-/// step starts), the verdicts earlier hunts left for reuse, and the locks that keep one hunt
-/// per environment. The hunt sees only this; `SQLiteJournal` is the store behind it today.
+/// step starts) and the verdicts earlier hunts left for reuse. The hunt sees only this;
+/// `StoreJournal` is it over any `StateStore` (the SQLite file or PostgreSQL). Leases are the
+/// environment pool's business (`EnvironmentPool.claim`).
 protocol Journal {
   /// The hunt's number in the store (`bisect-deploy report --hunt N`).
   var huntID: Int64 { get }
@@ -14,14 +15,12 @@ protocol Journal {
   /// Verdicts of earlier hunts with the same fingerprint, by commit (40 hex digits).
   var cachedVerdicts: [String: Verdict] { get }
   /// Makes one step durable; throws when it could not be stored (the hunt then aborts).
-  func record(_ step: StepRow) throws(StoreError)
+  func record(_ step: StepRow) async throws(StoreError)
   /// Closes the hunt with its outcome in the stored form (`OutcomeText`).
-  func finish(outcome: String) throws(StoreError)
-  /// Gives back every lock the hunt holds. Safe to call more than once.
-  func release()
+  func finish(outcome: String) async throws(StoreError)
 }
 
-/// The identity of a hunt in the journal: a stopped hunt is resumed only with all of it equal.
+/// The identity of a hunt in the journal: a stopped one is resumed only with all of it equal.
 struct HuntIdentity: Sendable, Hashable {
   var repositoryPath: String
   var bad: ObjectID
@@ -30,119 +29,126 @@ struct HuntIdentity: Sendable, Hashable {
   var firstParent: Bool
   /// What decides a verdict: deploy and test commands, the environments and their variables.
   var fingerprint: String
-  /// The environments, in order; the hunt is stored and locked under their joined names.
+  /// The environments, in order (with a pool, every environment of the pool); the hunt is
+  /// stored under their joined names.
   var environments: [String]
+  /// True when the environments are a pool the hunt takes free ones from.
+  var pool: Bool
   /// The command line that started it, stored for `resume`.
   var invocation: StoredInvocation
 
   var huntName: String { environments.joined(separator: ",") }
+
+  /// True when `hunt` is this hunt, stopped: the same range, settings and environments.
+  func matches(_ hunt: HuntRecord) -> Bool {
+    hunt.bad == bad.hex && hunt.goods == goods.map(\.hex) && hunt.paths == paths && hunt.firstParent == firstParent
+      && hunt.configFingerprint == fingerprint && hunt.pool == pool && hunt.environment == huntName
+  }
 }
 
-/// The journal in the SQLite state database (`.git/bisect-deploy/state.sqlite`, or
-/// `--state`).
-struct SQLiteJournal: Journal {
-  let store: StateStore
+/// The journal in a state store.
+struct StoreJournal: Journal {
+  let store: any StateStore
   let huntID: Int64
   let recorded: [StepRow]
   let cachedVerdicts: [String: Verdict]
-  /// Every lock name this hunt holds: the joined name, and each environment's with several.
-  private let lockNames: [String]
+  /// True when this run created the hunt (rather than resuming it): a hunt refused before it
+  /// ran is closed, not left for `resume`.
+  let created: Bool
 
-  /// Opens the hunt `identity` describes: resumes its unfinished hunt (refused when one with
-  /// other settings is open), or creates it; locks every environment (refused, with the
-  /// holder named, when a live hunt holds one); reads the verdicts to reuse when asked.
-  /// Whatever it took is given back when it fails, and a hunt it created and could not lock
-  /// is closed as refused rather than left for `resume`.
-  static func open(path: String, identity: HuntIdentity, reuseVerdicts: Bool) throws(HuntError) -> SQLiteJournal {
-    let joined = identity.huntName
-    let names = identity.environments.count > 1 ? [joined] + identity.environments : [joined]
-    let store: StateStore
+  /// Opens the hunt `identity` describes: resumes its unfinished hunt, or creates it. With
+  /// named environments, an unfinished hunt on them with other settings is refused (its
+  /// holder named when it runs now); with a pool, many hunts share the name, and the one
+  /// resumed is an unfinished one with the same settings that no process runs or waits for.
+  /// `resumeID` names the hunt to continue (`bisect-deploy resume --hunt N`), refused when its
+  /// settings changed unless `requireSameSettings` is off (a reset). Reads the verdicts to
+  /// reuse when asked.
+  static func open(
+    store: any StateStore, identity: HuntIdentity, resumeID: Int64? = nil, reuseVerdicts: Bool,
+    requireSameSettings: Bool = true
+  ) async throws(HuntError) -> StoreJournal {
+    let name = identity.huntName
     do {
-      store = try StateStore(path: path)
-    } catch {
-      throw .store(error)
-    }
-    var huntID: Int64 = 0
-    var created = false
-    var taken = [String]()
-    do {
-      var recorded = [StepRow]()
-      if let unfinished = try store.unfinishedHunt(environment: joined) {
-        // Refused with the holder named when another live process runs it.
-        try store.acquireLock(environment: joined, huntID: unfinished.id)
-        huntID = unfinished.id
-        taken.append(joined)
-        let same =
-          unfinished.bad == identity.bad.hex && unfinished.goods == identity.goods.map(\.hex)
-          && unfinished.paths == identity.paths && unfinished.firstParent == identity.firstParent
-          && unfinished.configFingerprint == identity.fingerprint
-        guard same else {
-          release(taken, of: huntID, in: store)
-          throw HuntError.unfinishedHunt(
-            id: unfinished.id, environment: joined, bad: unfinished.bad, startedAt: unfinished.startedAt)
+      let unfinished = try await store.unfinishedHunts(environment: name).filter { $0.pool == identity.pool }
+      let active = try await store.activeHunts()
+      var resumed: HuntRecord?
+      if let resumeID {
+        guard let stopped = try await store.hunt(id: resumeID), !stopped.isFinished else {
+          throw StoreError.unknownHunt(id: resumeID, path: store.location)
         }
-        recorded = try store.steps(huntID: unfinished.id)
+        // A reset ends the hunt whatever changed since: it only restores.
+        guard identity.matches(stopped) || !requireSameSettings else {
+          throw HuntError.changedSinceStopped(id: resumeID)
+        }
+        if active.contains(resumeID),
+          let lease = try await store.leases().first(where: { $0.holder.huntID == resumeID })
+        {
+          throw StoreError.locked(environment: lease.environment, holder: lease.holder)
+        }
+        resumed = stopped
+      } else if identity.pool {
+        resumed = unfinished.first { identity.matches($0) && !active.contains($0.id) }
+      } else if let newest = unfinished.first {
+        if active.contains(newest.id),
+          let lease = try await store.leases().first(where: {
+            $0.holder.huntID == newest.id && identity.environments.contains($0.environment)
+          })
+        {
+          throw StoreError.locked(environment: lease.environment, holder: lease.holder)
+        }
+        guard identity.matches(newest) else {
+          throw HuntError.unfinishedHunt(
+            id: newest.id, environment: name, bad: newest.bad, startedAt: newest.startedAt)
+        }
+        resumed = newest
+      }
+      let huntID: Int64
+      var recorded = [StepRow]()
+      if let resumed {
+        huntID = resumed.id
+        recorded = try await store.steps(huntID: resumed.id)
         // Replay needs every stored commit as an id: a damaged row is said, never replayed as
         // another commit's verdict.
         if let damaged = recorded.first(where: { ObjectID(hex: $0.commit) == nil }) {
           throw StoreError.damaged(
-            path: path, reason: "step \(damaged.number) of hunt #\(huntID) holds the commit '\(damaged.commit)'")
+            path: store.location,
+            reason: "step \(damaged.number) of hunt #\(huntID) holds the commit '\(damaged.commit)'")
         }
       } else {
-        huntID = try store.createLockedHunt(
+        huntID = try await store.createHunt(
           NewHunt(
             repositoryPath: identity.repositoryPath, bad: identity.bad.hex, goods: identity.goods.map(\.hex),
-            paths: identity.paths, firstParent: identity.firstParent, environment: joined,
-            configFingerprint: identity.fingerprint, commandLine: identity.invocation.encoded)
-        ).hunt.id
-        created = true
-        taken.append(joined)
-      }
-      // Each member too, so that a hunt on any of them alone is refused while this one runs.
-      for name in names where name != joined {
-        try store.acquireLock(environment: name, huntID: huntID)
-        taken.append(name)
+            paths: identity.paths, firstParent: identity.firstParent, environment: name,
+            configFingerprint: identity.fingerprint, commandLine: identity.invocation.encoded, pool: identity.pool)
+        ).id
       }
       var cached = [String: Verdict]()
       if reuseVerdicts {
         // Verdicts are cached under the environment each step ran in: a hunt over several
-        // environments reads every one of them, in the order named, so that the same store
-        // always gives the same answers.
-        for name in names {
-          cached.merge(try store.cachedVerdicts(fingerprint: identity.fingerprint, environment: name)) { first, _ in
-            first
-          }
+        // environments (or a pool) reads every one of them, in the order named, so that the
+        // same store always gives the same answers.
+        let names = identity.environments.count > 1 ? [name] + identity.environments : [name]
+        for environment in names {
+          let found = try await store.cachedVerdicts(fingerprint: identity.fingerprint, environment: environment)
+          cached.merge(found) { first, _ in first }
         }
       }
-      return SQLiteJournal(store: store, huntID: huntID, recorded: recorded, cachedVerdicts: cached, lockNames: names)
+      return StoreJournal(
+        store: store, huntID: huntID, recorded: recorded, cachedVerdicts: cached, created: resumed == nil)
     } catch let error as HuntError {
       throw error
     } catch let error as StoreError {
-      release(taken, of: huntID, in: store)
-      if created {
-        // Refused: a hunt created just now never ran, so it is closed rather than left open.
-        try? store.finishHunt(id: huntID, outcome: "refused: \(error.errorDescription ?? "an environment is busy")")
-      }
       throw .store(error)
     } catch {
-      release(taken, of: huntID, in: store)
-      throw .workspace(path: path, reason: "\(error)")
+      throw .workspace(path: store.location, reason: "\(error)")
     }
   }
 
-  private static func release(_ names: [String], of huntID: Int64, in store: StateStore) {
-    for name in names { _ = try? store.releaseLock(environment: name, huntID: huntID) }
+  func record(_ step: StepRow) async throws(StoreError) {
+    try await store.recordStep(step)
   }
 
-  func record(_ step: StepRow) throws(StoreError) {
-    try store.recordStep(step)
-  }
-
-  func finish(outcome: String) throws(StoreError) {
-    try store.finishHunt(id: huntID, outcome: outcome, endedAt: Date())
-  }
-
-  func release() {
-    Self.release(lockNames, of: huntID, in: store)
+  func finish(outcome: String) async throws(StoreError) {
+    try await store.finishHunt(id: huntID, outcome: outcome, endedAt: Date())
   }
 }

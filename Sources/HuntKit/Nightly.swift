@@ -37,7 +37,36 @@ public enum NightlyOutcome: Sendable {
 /// Deploys and tests the tip of `branch`, records it, and when it is bad hunts from the last
 /// good night (reusing known verdicts). `request.bad`/`goods` are ignored: the nights decide.
 public func runNightly(
-  _ request: HuntRequest, branch: String, stopper: HuntStopper, events: @escaping @Sendable (HuntEvent) -> Void
+  _ request: HuntRequest, branch: String, stopper: HuntStopper, events: @escaping @Sendable (HuntEvent) -> Void,
+  openStore: @escaping StoreOpener = openFileStore
+) async throws(HuntError) -> NightlyOutcome {
+  let repository: Repository
+  do {
+    repository = try Repository(at: request.repositoryPath)
+  } catch {
+    throw .git(error)
+  }
+  let store: any StateStore
+  do {
+    store = try await openStore(request.state ?? .file(SQLiteStore.defaultPath(gitDirectory: repository.gitDirectory)))
+  } catch {
+    throw .store(error)
+  }
+  let outcome: NightlyOutcome
+  do {
+    outcome = try await runNightly(
+      request, branch: branch, store: store, stopper: stopper, events: events, openStore: openStore)
+  } catch {
+    await store.close()
+    throw error
+  }
+  await store.close()
+  return outcome
+}
+
+private func runNightly(
+  _ request: HuntRequest, branch: String, store: any StateStore, stopper: HuntStopper,
+  events: @escaping @Sendable (HuntEvent) -> Void, openStore: @escaping StoreOpener
 ) async throws(HuntError) -> NightlyOutcome {
   let configuration = request.configuration
   let environment = try request.checkedEnvironment()
@@ -50,20 +79,18 @@ public func runNightly(
     throw .git(error)
   }
   let fingerprint = configuration.fingerprint(for: environment)
-  let store: StateStore
   do {
-    store = try StateStore(path: request.statePath ?? StateStore.defaultPath(gitDirectory: repository.gitDirectory))
-    if let known = try store.night(
+    if let known = try await store.night(
       branch: branch, environment: environment.name, fingerprint: fingerprint, commit: tip.hex)
     {
       var outcome: String?
-      if let huntID = known.huntID { outcome = try store.hunt(id: huntID)?.outcome }
+      if let huntID = known.huntID { outcome = try await store.hunt(id: huntID)?.outcome }
       // A bad night whose hunt was interrupted goes on with that hunt (it resumes).
       let huntPending = known.verdict == .bad && outcome == nil
       if !huntPending { return .alreadyTested(tip, known.verdict, huntOutcome: outcome) }
       return try await huntFromLastGoodNight(
         request, tip: tip, night: known, store: store, branch: branch, environment: environment,
-        fingerprint: fingerprint, stopper: stopper, events: events)
+        fingerprint: fingerprint, stopper: stopper, events: events, openStore: openStore)
     }
   } catch let error as StoreError {
     throw .store(error)
@@ -116,8 +143,8 @@ public func runNightly(
   let night: NightRecord
   let lastGood: NightRecord?
   do {
-    lastGood = try store.lastGoodNight(branch: branch, environment: environment.name, fingerprint: fingerprint)
-    night = try store.recordNight(
+    lastGood = try await store.lastGoodNight(branch: branch, environment: environment.name, fingerprint: fingerprint)
+    night = try await store.recordNight(
       branch: branch, environment: environment.name, fingerprint: fingerprint, commit: tip.hex,
       verdict: verdict == .good ? .good : .bad)
   } catch {
@@ -127,19 +154,19 @@ public func runNightly(
   guard lastGood != nil else { return .badWithoutGoodNight(tip) }
   return try await huntFromLastGoodNight(
     request, tip: tip, night: night, store: store, branch: branch, environment: environment,
-    fingerprint: fingerprint, stopper: stopper, events: events)
+    fingerprint: fingerprint, stopper: stopper, events: events, openStore: openStore)
 }
 
 /// The hunt of a bad night: from the newest good night to this tip, reusing verdicts. Both
 /// ends have verdicts from their nights, so they are not tested again.
 func huntFromLastGoodNight(
-  _ request: HuntRequest, tip: ObjectID, night: NightRecord, store: StateStore, branch: String,
+  _ request: HuntRequest, tip: ObjectID, night: NightRecord, store: any StateStore, branch: String,
   environment: DeployEnvironment, fingerprint: String, stopper: HuntStopper,
-  events: @escaping @Sendable (HuntEvent) -> Void
+  events: @escaping @Sendable (HuntEvent) -> Void, openStore: @escaping StoreOpener
 ) async throws(HuntError) -> NightlyOutcome {
   let lastGood: NightRecord?
   do {
-    lastGood = try store.lastGoodNight(branch: branch, environment: environment.name, fingerprint: fingerprint)
+    lastGood = try await store.lastGoodNight(branch: branch, environment: environment.name, fingerprint: fingerprint)
   } catch {
     throw .store(error)
   }
@@ -151,7 +178,9 @@ func huntFromLastGoodNight(
   hunt.configuration.reuseVerdicts = true
   // What `bisect-deploy resume` needs to start this hunt again.
   hunt.arguments = request.arguments + ["--good", good.hex, "--bad", tip.hex, "--no-verify", "--reuse-verdicts"]
-  let report = try await runHunt(hunt, stopper: stopper, events: events)
-  try? store.attachHunt(report.huntID, toNight: night.id)
+  let report = try await runHunt(hunt, stopper: stopper, events: events, openStore: openStore)
+  // The night's link to its hunt is for `nightly` to continue an interrupted hunt; the hunt
+  // itself is stored either way.
+  try? await store.attachHunt(report.huntID, toNight: night.id)
   return .hunted(report, lastGoodNight: good)
 }

@@ -25,7 +25,7 @@ extension HuntSession {
     for (index, job) in jobs.enumerated() {
       if let record = replayed(job) {
         results[index] = record
-      } else if let record = reused(job) {
+      } else if let record = await reused(job) {
         results[index] = record
       } else {
         waiting.append(index)
@@ -54,7 +54,7 @@ extension HuntSession {
           switch start(jobs[index], in: environment) {
           case .failure(let failure):
             pool.giveBack(lease)
-            let finished = finish(failure.record, started: stepStarted)
+            let finished = await finish(failure.record, started: stepStarted)
             if case .abort(let why) = finished.result, abortion == nil { abortion = why }
             results[index] = finished
           case .success(let prepared):
@@ -80,7 +80,7 @@ extension HuntSession {
           var moved = record
           moved.moved = true
           pool.deployFailed(record.commit, in: record.environment)
-          _ = finish(moved, started: stepStarted)
+          _ = await finish(moved, started: stepStarted)
           waiting.append(index)
           continue
         }
@@ -89,7 +89,7 @@ extension HuntSession {
             events(.environmentRetired(name, reason: reason))
           }
         }
-        let finished = finish(record, started: stepStarted)
+        let finished = await finish(record, started: stepStarted)
         if case .abort(let why) = finished.result, abortion == nil { abortion = why }
         results[index] = finished
       }
@@ -131,7 +131,7 @@ extension HuntSession {
   }
 
   /// A verdict from an earlier hunt, when `reuse_verdicts` allows one for this job.
-  private mutating func reused(_ job: Job) -> StepRecord? {
+  private mutating func reused(_ job: Job) async -> StepRecord? {
     guard job.purpose == .bisect || job.purpose == .descend, let verdict = journal.cachedVerdicts[job.commit.hex] else {
       return nil
     }
@@ -149,7 +149,7 @@ extension HuntSession {
     }
     record.reused = true
     record.result = .verdict(verdict)
-    return finish(record, started: stepStarted)
+    return await finish(record, started: stepStarted)
   }
 
   private mutating func newRecord(_ job: Job, environment: String) -> StepRecord {
@@ -216,12 +216,12 @@ extension HuntSession {
 
   /// Stores the step (durable before anything else happens) and reports it; a stopped step
   /// is not stored (it runs again).
-  mutating func finish(_ record: StepRecord, started: ContinuousClock.Instant) -> StepRecord {
+  mutating func finish(_ record: StepRecord, started: ContinuousClock.Instant) async -> StepRecord {
     var record = record
     record.totalTime = ContinuousClock.now - started
     if record.result != .stopped {
       do {
-        try journal.record(row(for: record))
+        try await journal.record(row(for: record))
       } catch {
         record.result = .abort("cannot save the verdict in the state database: \(error.localizedDescription)")
       }

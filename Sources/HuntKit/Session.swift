@@ -87,12 +87,14 @@ struct HuntSetup {
     HuntIdentity(
       repositoryPath: URL(fileURLWithPath: request.repositoryPath).standardizedFileURL.path, bad: bad, goods: goods,
       paths: configuration.paths, firstParent: configuration.firstParent, fingerprint: fingerprint,
-      environments: environments.map(\.name),
+      environments: environments.map(\.name), pool: !configuration.environmentPool.isEmpty,
       invocation: StoredInvocation(directory: FileManager.default.currentDirectoryPath, arguments: request.arguments))
   }
 
-  /// The state database's path: `--state`, else inside the repository's git directory.
-  var statePath: String { request.statePath ?? StateStore.defaultPath(gitDirectory: repository.gitDirectory) }
+  /// Where the state is: the request's, else the file inside the repository's git directory.
+  var stateLocation: StateLocation {
+    request.state ?? .file(SQLiteStore.defaultPath(gitDirectory: repository.gitDirectory))
+  }
 
   /// A sortable name for this hunt's log folder: UTC time and process id.
   static func huntIdentifier() -> String {
@@ -123,32 +125,86 @@ struct HuntSession {
   var findings = Findings()
   let started = ContinuousClock.now
 
+  /// The store behind the journal and the leases, closed when the hunt ends.
+  let store: any StateStore
+
   init(
-    setup: HuntSetup, journal: any Journal, stopper: HuntStopper, events: @escaping @Sendable (HuntEvent) -> Void,
-    runCommand: @escaping CommandRunner
+    setup: HuntSetup, store: any StateStore, journal: any Journal, pool: EnvironmentPool, stopper: HuntStopper,
+    events: @escaping @Sendable (HuntEvent) -> Void, runCommand: @escaping CommandRunner
   ) {
     self.setup = setup
+    self.store = store
     self.journal = journal
     self.stopper = stopper
     self.events = events
     self.runCommand = runCommand
-    pool = EnvironmentPool(setup.environments)
+    self.pool = pool
     replay = journal.recorded
     nextNumber = (journal.recorded.map(\.number).max() ?? 0) + 1
     bisection = Bisection(graph: setup.graph, mergeBases: setup.mergeBases)
   }
 
-  /// Prepares the request and opens its journal in the state database: the hunt, ready to run.
+  /// Why the session opens: to hunt, or to end an unfinished hunt (`reset`).
+  enum Purpose {
+    case hunt
+    case reset
+  }
+
+  /// Prepares the request, opens its journal in the state store and leases its environments
+  /// (waiting for them when asked): the hunt, ready to run. A hunt this created and that
+  /// could not get its environments is closed as refused, not left for `resume`.
   static func open(
-    _ request: HuntRequest, stopper: HuntStopper, events: @escaping @Sendable (HuntEvent) -> Void,
+    _ request: HuntRequest, for purpose: Purpose = .hunt, stopper: HuntStopper,
+    events: @escaping @Sendable (HuntEvent) -> Void, openStore: StoreOpener = openFileStore,
     runCommand: @escaping CommandRunner = { spec, response throws(RunnerError) in
       try await Runner.run(spec, whenCancelled: response)
     }
-  ) throws(HuntError) -> HuntSession {
+  ) async throws(HuntError) -> HuntSession {
     let setup = try HuntSetup.prepare(request)
-    let journal = try SQLiteJournal.open(
-      path: setup.statePath, identity: setup.identity, reuseVerdicts: setup.configuration.reuseVerdicts)
-    return HuntSession(setup: setup, journal: journal, stopper: stopper, events: events, runCommand: runCommand)
+    let store: any StateStore
+    do {
+      store = try await openStore(setup.stateLocation)
+    } catch {
+      throw .store(error)
+    }
+    do throws(HuntError) {
+      let journal = try await StoreJournal.open(
+        store: store, identity: setup.identity, resumeID: request.resumeHuntID,
+        reuseVerdicts: setup.configuration.reuseVerdicts, requireSameSettings: purpose == .hunt)
+      let pool: EnvironmentPool
+      do throws(HuntError) {
+        pool = try await EnvironmentPool.claim(
+          environmentRequest(setup, journal: journal, purpose: purpose), huntID: journal.huntID, store: store,
+          configuration: setup.configuration, stopper: stopper, events: events)
+      } catch {
+        if journal.created {
+          // Refused: a hunt created just now never ran, so it is closed rather than left open.
+          try? await store.finishHunt(id: journal.huntID, outcome: "refused: \(error.errorDescription ?? "\(error)")")
+        }
+        throw error
+      }
+      return HuntSession(
+        setup: setup, store: store, journal: journal, pool: pool, stopper: stopper, events: events,
+        runCommand: runCommand)
+    } catch {
+      await store.close()
+      throw error
+    }
+  }
+
+  /// What to lease: the named environments, free ones of the pool, or to reset a pool's hunt
+  /// the environments its steps deployed to.
+  private static func environmentRequest(_ setup: HuntSetup, journal: StoreJournal, purpose: Purpose)
+    -> EnvironmentPool.Request
+  {
+    let configuration = setup.configuration
+    guard !configuration.environmentPool.isEmpty else { return .named(setup.environments) }
+    if purpose == .reset {
+      let used = Set(journal.recorded.map(\.environment))
+      let deployed = setup.environments.filter { used.contains($0.name) }
+      return deployed.isEmpty ? .pool(setup.environments, wants: 1) : .named(deployed)
+    }
+    return .pool(setup.environments, wants: configuration.parallel)
   }
 
   // The setup's values under the names the hunt's code uses.
@@ -192,25 +248,36 @@ struct HuntSession {
   }
 
   /// Restores every environment to `target`, stores the outcome (a stopped hunt stays open
-  /// for `resume`), gives back the locks and makes the report: the end of a hunt and of a
-  /// reset alike.
+  /// for `resume`), gives back the leases and makes the report: the end of a hunt and of a
+  /// reset alike. With its leases lost, the hunt restores nothing: another hunt may hold the
+  /// environments now.
   mutating func end(with outcome: HuntOutcome, restoringTo target: ObjectID?, storedAs text: String?) async
     -> HuntReport
   {
     var outcome = outcome
-    if target != nil { events(.restoring(target.flatMap { try? info($0) })) }
-    let restoration = await restoreAll(to: target)
-    events(.restored(restoration.worst))
-    if restoration.interrupted { outcome = .stopped(stopper.reason ?? .signal(SIGINT)) }
+    var restoration = Restoration()
+    if let lost = pool.leaseLost {
+      outcome = .stopped(.leaseLost(lost))
+      for environment in environments {
+        restoration.failures[environment.name] =
+          "not restored: this hunt lost its lease (\(lost)); another hunt may hold it now"
+      }
+    } else {
+      if target != nil { events(.restoring(target.flatMap { try? info($0) })) }
+      restoration = await restoreAll(to: target)
+      events(.restored(restoration.worst))
+      if restoration.interrupted { outcome = .stopped(stopper.reason ?? .signal(SIGINT)) }
+    }
     var stateFailure: String?
     if !outcome.isStopped {
       do {
-        try journal.finish(outcome: text ?? findings.storedOutcome(outcome))
+        try await journal.finish(outcome: text ?? findings.storedOutcome(outcome))
       } catch {
         stateFailure = error.errorDescription ?? "\(error)"
       }
     }
-    journal.release()
+    await pool.release()
+    await store.close()
     var report = findings.report(
       outcome, setup: setup, pool: pool, steps: steps, huntID: huntID, duration: ContinuousClock.now - started,
       restoredTo: target, restoration: restoration)
@@ -419,18 +486,33 @@ struct HuntSession {
 /// Cancel the calling task (after `stopper.stop(_:)`) to stop it: the running command's process
 /// group is stopped and the restore step still runs.
 public func runHunt(
-  _ request: HuntRequest, stopper: HuntStopper, events: @escaping @Sendable (HuntEvent) -> Void
+  _ request: HuntRequest, stopper: HuntStopper, events: @escaping @Sendable (HuntEvent) -> Void,
+  openStore: @escaping StoreOpener = openFileStore
 ) async throws(HuntError) -> HuntReport {
-  var hunt = try HuntSession.open(request, stopper: stopper, events: events)
+  var hunt = try await HuntSession.open(request, stopper: stopper, events: events, openStore: openStore)
   return await hunt.run()
+}
+
+/// Opens the state a hunt uses. The command line passes one that knows PostgreSQL too
+/// (HuntStorePostgres); HuntKit itself knows the protocol and the SQLite file only.
+public typealias StoreOpener = @Sendable (StateLocation) async throws(StoreError) -> any StateStore
+
+/// Opens an SQLite state file; refuses a PostgreSQL URL (that needs HuntStorePostgres).
+public let openFileStore: StoreOpener = { location throws(StoreError) in
+  guard case .file(let path) = location else {
+    throw .badLocation(location.description, reason: "this build opens state files only")
+  }
+  return try SQLiteStore(path: path)
 }
 
 /// Ends the unfinished hunt that `request` describes: every environment is restored (as at
 /// the end of a hunt) and the hunt is closed as "reset".
 public func resetHunt(
-  _ request: HuntRequest, stopper: HuntStopper = HuntStopper(), events: @escaping @Sendable (HuntEvent) -> Void
+  _ request: HuntRequest, stopper: HuntStopper = HuntStopper(), events: @escaping @Sendable (HuntEvent) -> Void,
+  openStore: @escaping StoreOpener = openFileStore
 ) async throws(HuntError) -> HuntReport {
-  var session = try HuntSession.open(request, stopper: stopper, events: events)
+  var session = try await HuntSession.open(
+    request, for: .reset, stopper: stopper, events: events, openStore: openStore)
   return await session.reset()
 }
 

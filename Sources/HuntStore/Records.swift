@@ -23,10 +23,19 @@ public struct NewHunt: Sendable, Hashable {
   /// The command line that started the hunt, for the record.
   public var commandLine: String
   public var startedAt: Date
+  /// The host that started it (`ProcessIdentity.hostName`).
+  public var host: String
+  /// True when `environment` names a pool the hunt takes environments from, rather than the
+  /// environments it deploys to.
+  public var pool: Bool
+  /// Unique per hunt created: storing it again (a retry after a lost connection whose commit
+  /// may have happened) returns the hunt stored the first time instead of a second one.
+  public var creationToken: String
 
   public init(
     repositoryPath: String, bad: String, goods: [String], paths: [String] = [], firstParent: Bool = false,
-    environment: String, configFingerprint: String, commandLine: String, startedAt: Date = Date()
+    environment: String, configFingerprint: String, commandLine: String, startedAt: Date = Date(),
+    host: String = ProcessIdentity.hostName, pool: Bool = false, creationToken: String = UUID().uuidString
   ) {
     self.repositoryPath = repositoryPath
     self.bad = bad
@@ -37,6 +46,9 @@ public struct NewHunt: Sendable, Hashable {
     self.configFingerprint = configFingerprint
     self.commandLine = commandLine
     self.startedAt = startedAt
+    self.host = host
+    self.pool = pool
+    self.creationToken = creationToken
   }
 }
 
@@ -53,6 +65,10 @@ public struct HuntRecord: Sendable, Hashable, Identifiable {
   public var configFingerprint: String
   public var commandLine: String
   public var startedAt: Date
+  /// The host that started it; empty for hunts stored before hosts were recorded.
+  public var host: String
+  /// True when `environment` names a pool (`--env-pool`).
+  public var pool: Bool
   /// When the hunt ended; nil while it runs or after it was interrupted.
   public var endedAt: Date?
   /// How it ended, in the lead's words (e.g. "culprit abc123", "stopped"); nil while unfinished.
@@ -60,6 +76,27 @@ public struct HuntRecord: Sendable, Hashable, Identifiable {
 
   /// True once the hunt has an outcome; an unfinished hunt is running, or interrupted and resumable.
   public var isFinished: Bool { outcome != nil }
+
+  public init(
+    id: Int64, repositoryPath: String, bad: String, goods: [String], paths: [String], firstParent: Bool,
+    environment: String, configFingerprint: String, commandLine: String, startedAt: Date, host: String = "",
+    pool: Bool = false, endedAt: Date? = nil, outcome: String? = nil
+  ) {
+    self.id = id
+    self.repositoryPath = repositoryPath
+    self.bad = bad
+    self.goods = goods
+    self.paths = paths
+    self.firstParent = firstParent
+    self.environment = environment
+    self.configFingerprint = configFingerprint
+    self.commandLine = commandLine
+    self.startedAt = startedAt
+    self.host = host
+    self.pool = pool
+    self.endedAt = endedAt
+    self.outcome = outcome
+  }
 }
 
 /// One deploy-and-test of one commit, as stored.
@@ -108,22 +145,18 @@ public struct StepRow: Sendable, Hashable {
   }
 }
 
-/// Who holds an environment's lock.
-public struct LockHolder: Sendable, Hashable {
-  public var pid: Int32
-  public var host: String
-  public var startedAt: Date
-  public var huntID: Int64
-
-  public init(pid: Int32, host: String, startedAt: Date, huntID: Int64) {
-    self.pid = pid
-    self.host = host
-    self.startedAt = startedAt
-    self.huntID = huntID
-  }
-}
-
 extension StepRow {
+  /// True when `other` records the same step: what a retried write compares. Times are
+  /// compared to the millisecond, which every store keeps.
+  public func isSameRecord(as other: StepRow) -> Bool {
+    func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+    return huntID == other.huntID && number == other.number && commit.lowercased() == other.commit.lowercased()
+      && environment == other.environment && purpose == other.purpose && verdict == other.verdict
+      && exitCode == other.exitCode && reused == other.reused && note == other.note && logPath == other.logPath
+      && milliseconds(startedAt) == milliseconds(other.startedAt)
+      && milliseconds(endedAt) == milliseconds(other.endedAt)
+  }
+
   /// True for a step whose deploy failed in its environment and whose commit moved on: its
   /// `skip` is not the commit's verdict.
   public var moved: Bool { StepNote(note).moved }

@@ -8,7 +8,7 @@ enum Schema {
 
   /// The `user_version` the newest migration sets. A file with a larger one was written by a
   /// newer release.
-  static let version = 3
+  static let version = 4
 
   /// GRDB's bookkeeping table; present (empty) in a file whose first migration never committed.
   static let migrationsTable = "grdb_migrations"
@@ -116,6 +116,48 @@ enum Schema {
           DROP TABLE steps;
           ALTER TABLE steps_v3 RENAME TO steps;
           PRAGMA user_version = 3;
+          """)
+    }
+    // v4: leases instead of pid-checked locks (an expiry renewed by the running hunt, a token
+    // per process), the pools' queues, and the host that started each hunt. A lock of the old
+    // form becomes a lease running out one minute after the upgrade: its holder, an older
+    // release, cannot renew it, and its unknown process is never taken for gone.
+    migrator.registerMigration("v4-leases") { db in
+      try db.execute(
+        sql: """
+          CREATE TABLE leases (
+            environment TEXT PRIMARY KEY,
+            hunt_id INTEGER NOT NULL REFERENCES hunts(id),
+            host TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            process TEXT NOT NULL,
+            token TEXT NOT NULL,
+            acquired_at DATETIME NOT NULL,
+            renewed_at DATETIME NOT NULL,
+            expires_at DATETIME NOT NULL
+          );
+          CREATE INDEX leases_by_hunt ON leases(hunt_id);
+          INSERT INTO leases SELECT environment, hunt_id, host, pid, '', 'lock-of-an-older-release', started_at,
+            started_at, strftime('%Y-%m-%d %H:%M:%f', 'now', '+60 seconds') FROM locks;
+          DROP TABLE locks;
+          CREATE TABLE pool_queue (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            pool TEXT NOT NULL,
+            hunt_id INTEGER NOT NULL REFERENCES hunts(id),
+            token TEXT NOT NULL,
+            host TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            process TEXT NOT NULL,
+            wants INTEGER NOT NULL,
+            enqueued_at DATETIME NOT NULL,
+            expires_at DATETIME NOT NULL,
+            UNIQUE (pool, token)
+          );
+          ALTER TABLE hunts ADD COLUMN host TEXT NOT NULL DEFAULT '';
+          ALTER TABLE hunts ADD COLUMN pool BOOLEAN NOT NULL DEFAULT 0;
+          ALTER TABLE hunts ADD COLUMN creation_token TEXT;
+          CREATE UNIQUE INDEX hunts_by_creation_token ON hunts(creation_token);
+          PRAGMA user_version = 4;
           """)
     }
     return migrator

@@ -1,204 +1,161 @@
 import Foundation
-import GRDB
+import History
 
-/// The hunts, steps, verdict cache and environment locks of one state file (SQLite, through
-/// GRDB).
+/// Where hunts live: their steps, the verdict cache, nightly runs, and the leases that keep
+/// one hunt per environment. Two implementations keep the same promises: `SQLiteStore`, a
+/// file inside one clone (the default), and `PostgresStore` (module HuntStorePostgres), one
+/// database a team's hosts share.
 ///
-/// Every write is one `IMMEDIATE` transaction in WAL mode with `synchronous = FULL`: when a
-/// method returns, its rows survive `kill -9` of the process and a power loss. One instance
-/// may be shared by tasks and threads (GRDB serialises its connection); several processes may
-/// open the same file at once, each with its own instance.
-public final class StateStore: Sendable {
-  /// The database file.
-  public let path: String
-  let queue: DatabaseQueue
+/// The promises, whichever database is behind it (docs/state.md):
+/// - a method that writes returns only after its transaction committed durably: a step whose
+///   `recordStep` returned survives `kill -9` of the process and a crash of the database;
+/// - writes that may be retried after a lost connection are idempotent: a hunt is created
+///   once per `NewHunt.creationToken`, a step once per hunt and number;
+/// - a database that is not ours, damaged or written by a newer release is refused before
+///   anything is written, never reset;
+/// - times that decide leases are the database's clock, so hosts with skewed clocks agree.
+///
+/// Instances may be shared by tasks (each is `Sendable`); several processes on several hosts
+/// may use one database at once.
+public protocol StateStore: AnyObject, Sendable {
+  /// Where the state is, for messages: the file's path, or the PostgreSQL URL (which never
+  /// holds a password).
+  var location: String { get }
 
-  /// How long a write waits for another process's transaction before failing.
-  static let busyTimeout: TimeInterval = 5
+  // MARK: Hunts and steps
 
-  /// `<gitdir>/bisect-deploy/state.sqlite`: beside git's own bisect state, so that each
-  /// clone has its own hunts and `git clean` never removes them.
-  public static func defaultPath(gitDirectory: String) -> String {
-    URL(fileURLWithPath: gitDirectory).appendingPathComponent("bisect-deploy")
-      .appendingPathComponent("state.sqlite").path
-  }
+  /// Stores a new hunt and returns it with its id. Takes no lease. Creating the same
+  /// `creationToken` again returns the hunt stored the first time.
+  func createHunt(_ new: NewHunt) async throws(StoreError) -> HuntRecord
+  /// Marks a hunt as ended. An unfinished hunt (nil outcome) is what `resume` continues.
+  func finishHunt(id: Int64, outcome: String, endedAt: Date) async throws(StoreError)
+  /// Unfinished hunts stored under `environment` (an environment, the joined names of
+  /// several, or a pool's), newest first.
+  func unfinishedHunts(environment: String) async throws(StoreError) -> [HuntRecord]
+  /// The hunt with this id, or nil.
+  func hunt(id: Int64) async throws(StoreError) -> HuntRecord?
+  /// The newest `limit` hunts of every host, newest first.
+  func hunts(limit: Int) async throws(StoreError) -> [HuntRecord]
+  /// Records a finished step and returns after the commit. A good or bad verdict that was
+  /// tested (not `reused`) also goes into the verdict cache under the hunt's fingerprint and
+  /// the step's environment. Recording a step already stored with the same content (a retry
+  /// after a lost connection) changes nothing; another step under that number throws
+  /// `.duplicateStep`.
+  func recordStep(_ step: StepRow) async throws(StoreError)
+  /// The steps of a hunt in the order they were numbered.
+  func steps(huntID: Int64) async throws(StoreError) -> [StepRow]
+  /// Verdicts any hunt found with this fingerprint on this environment, by commit (40
+  /// lowercase hexadecimal digits), whichever host tested them.
+  func cachedVerdicts(fingerprint: String, environment: String) async throws(StoreError) -> [String: Verdict]
 
-  /// Opens the state file at `path`, creating it and its folders if missing, and brings its
-  /// schema up to date.
+  // MARK: Leases
+
+  /// Takes the leases of `environments` for `claim`, all or none, in one transaction.
   ///
-  /// A file that is not ours is refused before anything is written to it: `.damaged` when it
-  /// is not SQLite or fails `PRAGMA quick_check`, `.foreign` when it belongs to another
-  /// program, `.newerSchema` when a newer release wrote it. An empty (0-byte) file is
-  /// initialised like a missing one.
-  public init(path: String) throws(StoreError) {
-    self.path = path
-    let url = URL(fileURLWithPath: path)
-    let folder = url.deletingLastPathComponent()
-    do {
-      // The state holds command lines, which may hold secrets: a folder it creates is for
-      // its owner only.
-      if !FileManager.default.fileExists(atPath: folder.path) {
-        try FileManager.default.createDirectory(
-          at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-      }
-    } catch {
-      throw .cannotOpen(path: path, reason: "cannot create its folder: \(error.localizedDescription)")
-    }
-    var configuration = Configuration()
-    configuration.busyMode = .timeout(Self.busyTimeout)
-    configuration.label = "HuntStore"
-    // The journal mode stays as the file has it until the checks pass: switching to WAL
-    // rewrites the header, and a file that is not ours must stay untouched.
-    let queue: DatabaseQueue
-    do {
-      queue = try DatabaseQueue(path: path, configuration: configuration)
-    } catch {
-      throw Self.storeError(error, path: path)
-    }
-    // Owner only, before the WAL and shared-memory files exist: SQLite gives them the
-    // database file's mode. Files of other owners are left as they are.
-    if let owner = try? FileManager.default.attributesOfItem(atPath: path)[.ownerAccountID] as? NSNumber,
-      owner.uint32Value == getuid()
-    {
-      for file in [path, path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) {
-        chmod(file, 0o600)
-      }
-    }
-    try Self.inspect(queue, path: path)
-    // Switching to WAL needs a moment alone with the file: another process opening it at the
-    // same time makes SQLite answer "locked" at once, so try again briefly.
-    var switchAttempt = 0
-    while true {
-      do {
-        try queue.writeWithoutTransaction { db in
-          let mode = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
-          guard mode == "wal" else {
-            throw StoreError.cannotOpen(path: path, reason: "SQLite cannot use WAL mode on this file system")
-          }
-          // FULL syncs the WAL at every commit: a committed verdict survives a power loss, not
-          // only a killed process.
-          try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
-        break
-      } catch let error as DatabaseError
-        where (error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED) && switchAttempt < 40
-      {
-        switchAttempt += 1
-        usleep(25_000)
-      } catch {
-        throw Self.storeError(error, path: path)
-      }
-    }
-    // Two processes creating or upgrading the same file at once: the loser's migration fails
-    // on what the winner is doing. Migrations already applied are skipped, so trying again
-    // (briefly) finishes the file or finds it finished.
-    var attempt = 0
-    while true {
-      do {
-        try Schema.migrator.migrate(queue)
-        break
-      } catch {
-        let complete = try? queue.read { db in try Schema.migrator.hasCompletedMigrations(db) }
-        if complete == true { break }
-        attempt += 1
-        if attempt >= 40 { throw Self.storeError(error, path: path) }
-        usleep(25_000)
-      }
-    }
-    self.queue = queue
+  /// A lease held by the same claim (token) is renewed. One that expired by the database's
+  /// clock, or whose holder's process is known to be gone (`ProcessIdentity.isGone`), is taken
+  /// over and returned, so the caller can say whose it was. Any other holder makes this throw
+  /// `.locked`, naming it; then nothing was taken.
+  func acquireLeases(_ environments: [String], for claim: LeaseClaim) async throws(StoreError) -> [TakenOver]
+  /// Extends the leases `claim` holds on `environments` by its duration; returns the ones
+  /// it still held. A missing one was taken over (it had expired) or freed by `unlock`.
+  func renewLeases(_ environments: [String], for claim: LeaseClaim) async throws(StoreError) -> Set<String>
+  /// Gives back the leases `claim` holds on `environments`; others' leases are left alone.
+  func releaseLeases(_ environments: [String], for claim: LeaseClaim) async throws(StoreError)
+  /// Waits in the pool's queue, first come first served: registers or refreshes `claim`'s
+  /// place, and when it is first and environments are free, leases up to `wants` of them
+  /// (in the pool's order) and leaves the queue. Places whose holder stopped refreshing them
+  /// (or whose process is gone) are dropped.
+  func takeFromPool(_ pool: [String], wants: Int, for claim: LeaseClaim) async throws(StoreError) -> PoolAnswer
+  /// Leaves the pool's queue (a hunt that gave up waiting, or was stopped).
+  func leavePool(_ pool: [String], for claim: LeaseClaim) async throws(StoreError)
+  /// The hunts some process runs or waits for now: they hold a lease or a place in a pool's
+  /// queue that has not run out (and whose process is not known to be gone).
+  func activeHunts() async throws(StoreError) -> Set<Int64>
+  /// Every lease recorded now, expired ones included (`Lease.expired` says which).
+  func leases() async throws(StoreError) -> [Lease]
+  /// Removes the lease of `environment` whoever holds it (`bisect-deploy unlock`).
+  func breakLease(environment: String) async throws(StoreError) -> LeaseHolder?
+  /// Removes every lease of hunt `huntID`; returns their environments, sorted.
+  func breakLeases(ofHunt huntID: Int64) async throws(StoreError) -> [String]
+
+  // MARK: Nights
+
+  /// Records the verdict on a branch tip; a tip already recorded keeps its first verdict.
+  func recordNight(
+    branch: String, environment: String, fingerprint: String, commit: String, verdict: Verdict, testedAt: Date
+  ) async throws(StoreError) -> NightRecord
+  /// Links a night to the hunt it started.
+  func attachHunt(_ huntID: Int64, toNight id: Int64) async throws(StoreError)
+  /// The night that tested `commit`, if one did.
+  func night(branch: String, environment: String, fingerprint: String, commit: String) async throws(StoreError)
+    -> NightRecord?
+  /// The newest night whose tip tested good.
+  func lastGoodNight(branch: String, environment: String, fingerprint: String) async throws(StoreError)
+    -> NightRecord?
+
+  // MARK: Moving and closing
+
+  /// Everything the store holds but leases and queue places, for `bisect-deploy state migrate`.
+  func snapshot() async throws(StoreError) -> StateSnapshot
+  /// Closes connections; the store is not used afterwards. Safe to call more than once.
+  func close() async
+}
+
+extension StateStore {
+  /// `finishHunt` at the current time.
+  public func finishHunt(id: Int64, outcome: String) async throws(StoreError) {
+    try await finishHunt(id: id, outcome: outcome, endedAt: Date())
   }
 
-  /// What the checks before any write found.
-  private enum Inspection {
-    case ours, fresh, foreign, newer
-    case damaged(String)
+  /// The newest unfinished hunt under `environment`, if any.
+  public func unfinishedHunt(environment: String) async throws(StoreError) -> HuntRecord? {
+    try await unfinishedHunts(environment: environment).first
   }
 
-  /// Reads the header fields, the tables and `quick_check`; throws unless the file is ours
-  /// (at this or an older schema) or empty.
-  private static func inspect(_ queue: DatabaseQueue, path: String) throws(StoreError) {
-    let inspection: Inspection
-    do {
-      inspection = try queue.read { db -> Inspection in
-        let applicationID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
-        let userVersion = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
-        let tables = try String.fetchAll(
-          db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-        if applicationID == 0 {
-          // An interrupted first migration may leave GRDB's empty bookkeeping table behind.
-          let onlyBookkeeping = tables.allSatisfy { $0 == Schema.migrationsTable }
-          guard userVersion == 0, onlyBookkeeping else { return .foreign }
-          if !tables.isEmpty {
-            let applied = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(Schema.migrationsTable)") ?? 0
-            guard applied == 0 else { return .foreign }
-          }
-        } else if applicationID != Schema.applicationID {
-          return .foreign
-        }
-        let problems = try String.fetchAll(db, sql: "PRAGMA quick_check")
-        guard problems == ["ok"] else {
-          return .damaged("quick_check: " + problems.prefix(3).joined(separator: "; "))
-        }
-        if applicationID == 0 { return .fresh }
-        if userVersion > Schema.version { return .newer }
-        if try Schema.migrator.hasBeenSuperseded(db) { return .newer }
-        return .ours
-      }
-    } catch {
-      throw storeError(error, path: path)
-    }
-    switch inspection {
-    case .ours, .fresh: return
-    case .foreign: throw .foreign(path: path)
-    case .newer: throw .newerSchema(path: path)
-    case .damaged(let reason): throw .damaged(path: path, reason: reason)
-    }
+  /// `recordNight` at the current time.
+  @discardableResult
+  public func recordNight(
+    branch: String, environment: String, fingerprint: String, commit: String, verdict: Verdict
+  ) async throws(StoreError) -> NightRecord {
+    try await recordNight(
+      branch: branch, environment: environment, fingerprint: fingerprint, commit: commit, verdict: verdict,
+      testedAt: Date())
   }
 
-  /// Maps whatever GRDB or SQLite threw to our error, naming the file.
-  static func storeError(_ error: any Error, path: String) -> StoreError {
-    if let error = error as? StoreError { return error }
-    guard let error = error as? DatabaseError else {
-      return .database(path: path, reason: String(describing: error))
-    }
-    let reason = error.message ?? "SQLite error \(error.resultCode.rawValue)"
-    switch error.resultCode {
-    case .SQLITE_NOTADB, .SQLITE_CORRUPT: return .damaged(path: path, reason: reason)
-    case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_READONLY, .SQLITE_AUTH:
-      return .cannotOpen(path: path, reason: reason)
-    default: return .database(path: path, reason: reason)
-    }
+  /// Who holds the lease of `environment` now, if anyone (an expired lease included).
+  public func leaseHolder(environment: String) async throws(StoreError) -> LeaseHolder? {
+    try await leases().first { $0.environment == environment }?.holder
   }
+}
 
-  /// Runs `body` in one `IMMEDIATE` transaction: it takes the write lock first, so a read
-  /// followed by a write cannot race another process. Returns after the commit.
-  func write<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
-    do {
-      return try queue.writeWithoutTransaction { db in
-        var result: T?
-        try db.inTransaction(.immediate) {
-          result = try body(db)
-          return .commit
-        }
-        return result!
-      }
-    } catch {
-      throw Self.storeError(error, path: path)
-    }
-  }
+/// Everything a store holds but its leases and queue places: what `state migrate` copies.
+public struct StateSnapshot: Sendable {
+  public var hunts: [HuntRecord] = []
+  public var steps: [StepRow] = []
+  public var cachedVerdicts: [CachedVerdict] = []
+  public var nights: [NightRecord] = []
 
-  /// Runs `body` in a read transaction.
-  func read<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
-    do {
-      return try queue.read(body)
-    } catch {
-      throw Self.storeError(error, path: path)
-    }
-  }
+  public init() {}
+}
 
-  /// Runs `PRAGMA integrity_check` (the full check, slower than the `quick_check` done at
-  /// opening) and returns its lines: `["ok"]` for a sound file.
-  public func integrityCheck() throws(StoreError) -> [String] {
-    try read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+/// One row of the verdict cache.
+public struct CachedVerdict: Sendable, Hashable {
+  public var fingerprint: String
+  public var environment: String
+  public var commit: String
+  public var verdict: Verdict
+  public var recordedAt: Date
+  public var huntID: Int64?
+
+  public init(
+    fingerprint: String, environment: String, commit: String, verdict: Verdict, recordedAt: Date, huntID: Int64?
+  ) {
+    self.fingerprint = fingerprint
+    self.environment = environment
+    self.commit = commit
+    self.verdict = verdict
+    self.recordedAt = recordedAt
+    self.huntID = huntID
   }
 }

@@ -1,7 +1,8 @@
 import Foundation
 
-/// Why the state database cannot be opened or written. Every case names the file, and the
-/// messages say what to do; the store never deletes or resets a file to get past one.
+/// Why the state database cannot be opened or written. Every case names the file (or the
+/// PostgreSQL URL: `path` is the store's `location`), and the messages say what to do; the
+/// store never deletes or resets a database to get past one.
 public enum StoreError: Error, LocalizedError, Equatable, Sendable {
   /// The file is not an SQLite database, or SQLite found it corrupt (`PRAGMA quick_check`).
   case damaged(path: String, reason: String)
@@ -13,8 +14,12 @@ public enum StoreError: Error, LocalizedError, Equatable, Sendable {
   /// The file or its folder cannot be created, opened or read (permissions, a directory in
   /// the way).
   case cannotOpen(path: String, reason: String)
-  /// Another hunt holds the environment's lock.
-  case locked(environment: String, holder: LockHolder)
+  /// Another hunt holds the environment's lease, and it has not run out.
+  case locked(environment: String, holder: LeaseHolder)
+  /// The PostgreSQL server cannot be reached, or refused the login (the reason says which).
+  case unreachable(path: String, reason: String)
+  /// The `--state` value (or `state:`, `BISECT_DEPLOY_STATE`) cannot be used as given.
+  case badLocation(String, reason: String)
   /// No hunt has this id in the database.
   case unknownHunt(id: Int64, path: String)
   /// A step with this number was already recorded for the hunt.
@@ -35,9 +40,14 @@ public enum StoreError: Error, LocalizedError, Equatable, Sendable {
     case .cannotOpen(let path, let reason):
       "Cannot open the state database '\(path)': \(reason). Check the folder's permissions or pass --state PATH."
     case .locked(let environment, let holder):
-      "The environment '\(environment)' is locked by hunt \(holder.huntID) (pid \(holder.pid) on \(holder.host), "
-        + "started \(holder.startedAt.formatted(.iso8601))). Wait for it to end, or stop that process; "
-        + "a lock left by a dead process on this host is taken over automatically."
+      "The environment '\(environment)' is leased by \(holder.description). Wait for that hunt to end "
+        + "(--wait-for-env DURATION waits for it), or stop it; a lease whose holder stops renewing it is "
+        + "taken over when it runs out, and one of a dead process on this host at once."
+    case .unreachable(let path, let reason):
+      "Cannot reach the state database '\(path)': \(reason). Check that the server runs and accepts this user "
+        + "(the password comes from PGPASSWORD or ~/.pgpass), or pass --state PATH for a local file."
+    case .badLocation(let given, let reason):
+      "The state location '\(given)' cannot be used: \(reason)."
     case .unknownHunt(let id, let path):
       "No hunt \(id) in the state database '\(path)'."
     case .duplicateStep(let huntID, let number, let path):

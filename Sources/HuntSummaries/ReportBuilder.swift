@@ -12,7 +12,9 @@ public enum ReportBuilder {
 
   /// The summary of stored hunt `hunt`: its steps from `store`, the commits' facts from
   /// `repository`. Reports and notifications are made from it.
-  public static func summary(of hunt: HuntRecord, store: StateStore, repository: Repository) throws -> HuntSummary {
+  public static func summary(of hunt: HuntRecord, store: any StateStore, repository: Repository) async throws
+    -> HuntSummary
+  {
     var facts = [ObjectID: CommitInfo]()
     func info(_ id: ObjectID) -> CommitInfo? {
       if let known = facts[id] { return known }
@@ -64,7 +66,7 @@ public enum ReportBuilder {
       if let oldest = mainLine.last.flatMap({ graph.number(of: $0) }) { timeline[oldest].parents.append(index) }
     }
 
-    let steps = try store.steps(huntID: hunt.id).map { row -> StepSummary in
+    let steps = try await store.steps(huntID: hunt.id).map { row -> StepSummary in
       let id = ObjectID(hex: row.commit)
       let note = StepNote(row.note)
       let end: StepEnd = row.verdict.map(StepEnd.init) ?? (note.others.contains("stopped") ? .stopped : .abort)

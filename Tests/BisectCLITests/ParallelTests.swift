@@ -275,8 +275,8 @@ import Testing
     let rows = try StateTests.sqlite(
       database, "SELECT environment || ' ' || ifnull(substr(outcome, 1, 8), 'open') FROM hunts ORDER BY id")
     #expect(lines(rows) == ["dev2 open", "dev1,dev2,dev3 refused:"], "\(rows)")
-    let locks = try StateTests.sqlite(database, "SELECT count(*) FROM locks")
-    #expect(locks == "0")
+    let leases = try StateTests.sqlite(database, "SELECT count(*) FROM leases")
+    #expect(leases == "0")
   }
 
   @Test("environment names must be safe folder names, and a protected one in a list is refused")

@@ -1,4 +1,5 @@
 import Foundation
+import HuntStore
 import TestSupport
 import Testing
 
@@ -159,30 +160,38 @@ import Testing
     #expect(other.stdout.contains(setup.culprit))
   }
 
-  @Test("a lock left by a hunt on another host blocks the environment until bisect-deploy unlock frees it")
-  func unlockForeignLock() throws {
+  /// A lease row as another host's hunt would leave it, running out in an hour.
+  static func leaseRow(pid: Int32, host: String, process: String) -> String {
+    let host = host.replacingOccurrences(of: "'", with: "''")
+    return """
+      INSERT INTO leases VALUES ('default', 1, '\(host)', \(pid), '\(process)', 'a-token-of-another-process',
+        '2026-11-20 03:00:00.000', strftime('%Y-%m-%d %H:%M:%f', 'now'), strftime('%Y-%m-%d %H:%M:%f', 'now', '+3600 seconds'))
+      """
+  }
+
+  @Test("a lease held by a hunt on another host blocks the environment until bisect-deploy unlock frees it")
+  func unlockForeignLease() throws {
     let setup = try Setup(seed: 11)
     #expect(try setup.run(setup.arguments).status == 0)
-    // A CI job on another machine was killed while it held the lock (hunt 1 stands in for it).
+    // A CI job on another machine was killed while it held the lease (hunt 1 stands in for it).
     try Self.sqliteWrite(
-      setup.database, "INSERT INTO locks VALUES ('default', 1, 99999, 'ci-runner-7', '2026-11-20 03:00:00.000')")
+      setup.database, Self.leaseRow(pid: 99999, host: "ci-runner-7", process: "other-boot/x/99999/1"))
     let refused = try setup.run(setup.arguments)
     #expect(refused.status == 75)
     #expect(refused.stderr.contains("ci-runner-7"))
     let unlock = try setup.run(["unlock", "default"])
     #expect(unlock.status == 0, "\(unlock.stderr)")
-    #expect(unlock.stdout.contains("Removed the lock(s) of default held by process 99999 on ci-runner-7"))
+    #expect(unlock.stdout.contains("Freed default held by process 99999 on ci-runner-7"))
     #expect(try setup.run(setup.arguments).status == 0)
 
-    // A live process on this machine keeps its lock unless --force.
-    let host = ProcessInfo.processInfo.hostName.replacingOccurrences(of: "'", with: "''")
+    // A live process on this machine keeps its lease unless --force.
     try Self.sqliteWrite(
-      setup.database, "INSERT INTO locks VALUES ('default', 1, \(getpid()), '\(host)', '2026-11-20 03:00:00.000')")
+      setup.database, Self.leaseRow(pid: getpid(), host: ProcessIdentity.hostName, process: ProcessIdentity.current))
     let live = try setup.run(["unlock", "default"])
     #expect(live.status == 75)
     #expect(live.stderr.contains("still running"))
     #expect(try setup.run(["unlock", "default", "--force"]).status == 0)
-    #expect(try setup.run(["unlock", "default"]).stdout.contains("No lock on 'default'"))
+    #expect(try setup.run(["unlock", "default"]).stdout.contains("No lease on 'default'"))
   }
 
   @Test("bisect-deploy log is accepted by git bisect replay, which reaches the same culprit")

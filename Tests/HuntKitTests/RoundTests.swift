@@ -44,13 +44,13 @@ import Testing
       for name in names { configuration.environments[name] = DeployEnvironment(name: name) }
       return HuntRequest(
         repositoryPath: repo.path, bad: "main", goods: ["v0.1"], configuration: configuration,
-        statePath: directory.url.appendingPathComponent("state.sqlite").path)
+        state: .file(directory.url.appendingPathComponent("state.sqlite").path))
     }
 
-    func open(_ request: HuntRequest) throws -> HuntSession {
+    func open(_ request: HuntRequest) async throws -> HuntSession {
       let calls = calls
       let events = events
-      return try HuntSession.open(
+      return try await HuntSession.open(
         request, stopper: HuntStopper(),
         events: { event in
           if case .environmentRetired(let name, _) = event { events.append("retired \(name)") }
@@ -67,11 +67,10 @@ import Testing
   @Test("a deploy that fails in one environment moves the commit to another, and both verdicts stand")
   func failedDeployMoves() async throws {
     let bench = try Bench()
-    var session = try bench.open(
+    var session = try await bench.open(
       bench.request(
         environments: ["dev1", "dev2"], deploy: "[ \"$BISECT_ENVIRONMENT\" = dev2 ] && exit 1; exit 0",
         test: "exit 0"))
-    defer { session.journal.release() }
     let (first, second) = (try bench.commit(10), try bench.commit(20))
     let records = await session.runRound([(first, .bisect), (second, .bisect)])
     #expect(records.map(\.commit) == [first, second])
@@ -87,11 +86,10 @@ import Testing
   @Test("an environment whose deploys fail twice for commits that deploy elsewhere is retired")
   func twoStrikesRetire() async throws {
     let bench = try Bench()
-    var session = try bench.open(
+    var session = try await bench.open(
       bench.request(
         environments: ["dev1", "dev2", "dev3"], deploy: "[ \"$BISECT_ENVIRONMENT\" = dev2 ] && exit 1; exit 0",
         test: "exit 0"))
-    defer { session.journal.release() }
     _ = await session.runRound(try [3, 6, 9].map { (try bench.commit($0), .bisect) })
     #expect(session.pool.strikes["dev2"] == 1)
     #expect(session.pool.retired.isEmpty)
@@ -114,15 +112,14 @@ import Testing
       environments: ["dev1", "dev2", "dev3"], deploy: "[ \"$BISECT_ENVIRONMENT\" = dev1 ] && sleep 0.4; exit 0",
       test: "case \"$BISECT_COMMIT\" in [0-7]*) exit 0 ;; *) exit 1 ;; esac")
     let jobs: [HuntSession.Job] = try [4, 14, 24].map { (try bench.commit($0), .bisect) }
-    var first = try bench.open(request)
+    var first = try await bench.open(request)
     let ran = await first.runRound(jobs)
     #expect(ran.map(\.commit) == jobs.map(\.commit))
     #expect(Set(ran.map(\.number)).count == 3)
-    first.journal.release()
+    await first.pool.release()
     let callsBefore = bench.calls.all.count
 
-    var resumed = try bench.open(request)
-    defer { resumed.journal.release() }
+    var resumed = try await bench.open(request)
     #expect(resumed.journal.huntID == first.journal.huntID)
     let replayed = await resumed.runRound(jobs)
     #expect(replayed.map(\.commit) == jobs.map(\.commit))
@@ -136,8 +133,7 @@ import Testing
   @Test("once a step aborts the hunt, no other step of the round starts")
   func nothingStartsAfterAbort() async throws {
     let bench = try Bench()
-    var session = try bench.open(bench.request(environments: ["dev1"], deploy: "exit 0", test: "exit 200"))
-    defer { session.journal.release() }
+    var session = try await bench.open(bench.request(environments: ["dev1"], deploy: "exit 0", test: "exit 200"))
     let jobs: [HuntSession.Job] = try [5, 15, 25].map { (try bench.commit($0), .bisect) }
     let records = await session.runRound(jobs)
     guard case .abort(let why) = records[0].result else {
@@ -151,10 +147,9 @@ import Testing
   }
 
   @Test("the restore target is the newest first-parent commit tested good, never the culprit or after it")
-  func restoreTargets() throws {
+  func restoreTargets() async throws {
     let bench = try Bench()
-    var session = try bench.open(bench.request(environments: ["dev1"], deploy: "exit 0", test: "exit 0"))
-    defer { session.journal.release() }
+    var session = try await bench.open(bench.request(environments: ["dev1"], deploy: "exit 0", test: "exit 0"))
     let culprit = try bench.commit(10)
     func step(_ index: Int, _ verdict: Verdict) throws -> StepRecord {
       var record = StepRecord(

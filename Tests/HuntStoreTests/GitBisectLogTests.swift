@@ -15,9 +15,12 @@ import Testing
   /// fixed culprit deciding good or bad), records the same steps in the store, and checks that
   /// our log is git's own log (less its `# status:` lines), and that `git bisect replay` of
   /// our log, verification steps and an abort included, reaches the same first bad commit.
-  @Test(arguments: [Case(firstParent: false, paths: []), Case(firstParent: true, paths: ["config", "hub"])])
-  func theLogIsGitsOwnAndReplays(_ shape: Case) throws {
-    let folder = try StoreFolder()
+  @Test(
+    arguments: [Case(firstParent: false, paths: []), Case(firstParent: true, paths: ["config", "hub"])],
+    Backend.allCases)
+  func theLogIsGitsOwnAndReplays(_ shape: Case, _ backend: Backend) async throws {
+    let state = try TestState(backend)
+    let folder = state.folder
     let repo = try makeHistory(HistoryShape(commits: 60, seed: 3), in: folder.directory.url)
     let mainLine = lines(try git(["rev-list", "--first-parent", "HEAD"], in: repo))
     let bad = mainLine[0]
@@ -51,21 +54,21 @@ import Testing
     try git(["bisect", "reset"], in: repo)
     #expect(gitLog.contains("# first bad commit: [\(firstBad)]"))
 
-    let store = try folder.open()
-    let hunt = try store.createHunt(
+    let store = try await state.open()
+    let hunt = try await store.createHunt(
       sampleHunt(bad: bad, goods: [good], paths: shape.paths, firstParent: shape.firstParent))
     for (index, step) in tested.enumerated() {
-      try store.recordStep(
+      try await store.recordStep(
         StepRow(
           huntID: hunt.id, number: index + 1, commit: step.commit, environment: "staging", purpose: .bisect,
           verdict: step.verdict, startedAt: date(index), endedAt: date(index + 1)))
     }
-    let ourLog = try store.gitBisectLog(huntID: hunt.id, firstBadCommit: firstBad) { subjects[$0] }
+    let ourLog = try await store.gitBisectLog(huntID: hunt.id, firstBadCommit: firstBad) { subjects[$0] }
     let expected = lines(gitLog).filter { !$0.hasPrefix("# status:") }
     #expect(lines(ourLog) == expected)
 
     // The same hunt with verification steps, an abort and a reused verdict, replayed by git.
-    let full = try store.createHunt(
+    let full = try await store.createHunt(
       sampleHunt(bad: bad, goods: [good], paths: shape.paths, firstParent: shape.firstParent))
     var rows = [
       StepRow(
@@ -84,25 +87,26 @@ import Testing
           huntID: full.id, number: index + 4, commit: step.commit, environment: "staging", purpose: .bisect,
           verdict: step.verdict, startedAt: date(index), endedAt: date(index + 1), reused: index == 1))
     }
-    for row in rows { try store.recordStep(row) }
+    for row in rows { try await store.recordStep(row) }
     let logFile = folder.directory.url.appendingPathComponent("hunt.log")
-    try Data(try store.gitBisectLog(huntID: full.id).utf8).write(to: logFile)
+    try Data(try await store.gitBisectLog(huntID: full.id).utf8).write(to: logFile)
     try git(["bisect", "replay", logFile.path], in: repo)
     let replayed = try git(["bisect", "log"], in: repo)
     let replayedBad = try git(["rev-parse", "refs/bisect/bad"], in: repo).trimmingCharacters(
       in: .whitespacesAndNewlines)
     try git(["bisect", "reset"], in: repo)
     let commands = { (log: String) in lines(log).filter { $0.hasPrefix("git bisect ") } }
-    #expect(commands(replayed) == commands(try store.gitBisectLog(huntID: full.id)))
+    let again = try await store.gitBisectLog(huntID: full.id)
+    #expect(commands(replayed) == commands(again))
     #expect(commands(replayed).count == 1 + tested.count + 2)
     #expect(replayedBad == firstBad)
     #expect(replayed.contains("# first bad commit: [\(firstBad)]"))
   }
 
-  @Test func startArgumentsAreQuotedAsGitQuotesThem() throws {
-    let store = try StoreFolder().open()
-    let hunt = try store.createHunt(sampleHunt(paths: ["it's", "a!b", "plain dir"], firstParent: true))
-    let log = try store.gitBisectLog(huntID: hunt.id)
+  @Test(arguments: Backend.allCases) func startArgumentsAreQuotedAsGitQuotesThem(_ backend: Backend) async throws {
+    let store = try await TestState(backend).open()
+    let hunt = try await store.createHunt(sampleHunt(paths: ["it's", "a!b", "plain dir"], firstParent: true))
+    let log = try await store.gitBisectLog(huntID: hunt.id)
     let bad = String(repeating: "b", count: 40)
     let good = String(repeating: "a", count: 40)
     #expect(
@@ -112,6 +116,8 @@ import Testing
         git bisect start '--first-parent' '\(bad)' '\(good)' '--' 'it'\\''s' 'a'\\!'b' 'plain dir'
 
         """)
-    #expect(throws: StoreError.unknownHunt(id: 77, path: store.path)) { try store.gitBisectLog(huntID: 77) }
+    await #expect(throws: StoreError.unknownHunt(id: 77, path: store.location)) {
+      _ = try await store.gitBisectLog(huntID: 77)
+    }
   }
 }

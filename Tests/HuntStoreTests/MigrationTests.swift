@@ -37,4 +37,56 @@ import Testing
     #expect(rows.prefix(6) == (try folder.open().steps(huntID: huntID)).prefix(6))
     #expect(try old.integrityCheck() == ["ok"])
   }
+
+  @Test("a v3 file (pid-checked locks) is upgraded in place: hunts and steps kept, each lock a lease that runs out")
+  func locksBecomeLeases() throws {
+    let folder = try StoreFolder()
+    try FileManager.default.createDirectory(
+      atPath: (folder.path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    // What release 3 of the schema wrote, by another program's SQLite.
+    try runPythonSQLite(
+      folder.path,
+      """
+      CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY);
+      INSERT INTO grdb_migrations VALUES ('v1'), ('v2-nights'), ('v3-step-purposes');
+      CREATE TABLE hunts (id INTEGER PRIMARY KEY AUTOINCREMENT, repository TEXT NOT NULL, bad TEXT NOT NULL,
+        goods TEXT NOT NULL, paths TEXT NOT NULL, first_parent BOOLEAN NOT NULL, environment TEXT NOT NULL,
+        config_fingerprint TEXT NOT NULL, command_line TEXT NOT NULL, started_at DATETIME NOT NULL,
+        ended_at DATETIME, outcome TEXT);
+      CREATE INDEX hunts_by_environment ON hunts(environment, outcome);
+      CREATE TABLE steps (hunt_id INTEGER NOT NULL REFERENCES hunts(id), number INTEGER NOT NULL,
+        commit_hex TEXT NOT NULL, environment TEXT NOT NULL, purpose TEXT NOT NULL, verdict TEXT, exit_code INTEGER,
+        deploy_seconds REAL, test_seconds REAL, log_path TEXT, started_at DATETIME NOT NULL,
+        ended_at DATETIME NOT NULL, reused BOOLEAN NOT NULL, note TEXT, PRIMARY KEY (hunt_id, number));
+      CREATE TABLE verdict_cache (fingerprint TEXT NOT NULL, environment TEXT NOT NULL, commit_hex TEXT NOT NULL,
+        verdict TEXT NOT NULL, recorded_at DATETIME NOT NULL, hunt_id INTEGER REFERENCES hunts(id),
+        PRIMARY KEY (fingerprint, environment, commit_hex));
+      CREATE TABLE locks (environment TEXT PRIMARY KEY, hunt_id INTEGER NOT NULL REFERENCES hunts(id),
+        pid INTEGER NOT NULL, host TEXT NOT NULL, started_at DATETIME NOT NULL);
+      CREATE TABLE nights (id INTEGER PRIMARY KEY AUTOINCREMENT, branch TEXT NOT NULL, environment TEXT NOT NULL,
+        config_fingerprint TEXT NOT NULL, commit_hex TEXT NOT NULL, verdict TEXT NOT NULL, tested_at DATETIME NOT NULL,
+        hunt_id INTEGER REFERENCES hunts(id), UNIQUE (branch, environment, config_fingerprint, commit_hex));
+      INSERT INTO hunts (repository, bad, goods, paths, first_parent, environment, config_fingerprint, command_line,
+        started_at) VALUES ('/srv/infra', '\(commitHex(2))', '["\(commitHex(1))"]', '[]', 0, 'staging', 'fp-1',
+        'bisect-deploy', '2023-11-14 22:13:20.000');
+      INSERT INTO steps VALUES (1, 1, '\(commitHex(2))', 'staging', 'verify-bad', 'bad', 1, 0.5, 0.25, '/logs/1',
+        '2023-11-14 22:13:21.000', '2023-11-14 22:13:22.000', 0, NULL);
+      INSERT INTO locks VALUES ('staging', 1, 4242, 'old-host', '2023-11-14 22:13:20.000');
+      PRAGMA application_id = \(0x4244_5059);
+      PRAGMA user_version = 3;
+      """)
+    let store = try folder.open()
+    let hunt = try #require(try store.hunt(id: 1))
+    #expect(hunt.host == "" && hunt.pool == false && hunt.environment == "staging")
+    #expect(try store.steps(huntID: 1).map(\.verdict) == [.bad])
+    let lease = try #require(try store.leases().first)
+    #expect(lease.environment == "staging" && lease.holder.huntID == 1 && lease.holder.host == "old-host")
+    #expect(lease.holder.pid == 4242 && !lease.expired)
+    #expect(lease.holder.expiresAt > Date() && lease.holder.expiresAt < Date().addingTimeInterval(61))
+    // Its holder is of an older release: it is never taken for gone, only run out.
+    #expect(!ProcessIdentity.isGone(lease.holder.process))
+    #expect(try queryPythonSQLite(folder.path, "PRAGMA user_version") == "4")
+    #expect(try store.integrityCheck() == ["ok"])
+    #expect(try store.createHunt(sampleHunt()).id == 2)
+  }
 }

@@ -1,58 +1,80 @@
 import Foundation
 import HuntStore
+import HuntStorePostgres
 import Synchronization
 import TestSupport
 import Testing
 
 @Suite struct OpeningTests {
-  @Test func everythingRecordedIsThereAfterReopening() throws {
-    let folder = try StoreFolder()
+  @Test(arguments: Backend.allCases) func everythingRecordedIsThereAfterReopening(_ backend: Backend) async throws {
+    let state = try TestState(backend)
     var created: HuntRecord
     do {
-      let store = try folder.open()
-      created = try store.createHunt(sampleHunt(paths: ["config", "it's!"], firstParent: true))
-      for number in 1...8 { try store.recordStep(sampleStep(huntID: created.id, number: number)) }
-      try store.finishHunt(id: created.id, outcome: "culprit \(commitHex(6))", endedAt: date(500))
+      let store = try await state.open()
+      created = try await store.createHunt(sampleHunt(paths: ["config", "it's!"], firstParent: true))
+      for number in 1...8 { try await store.recordStep(sampleStep(huntID: created.id, number: number)) }
+      try await store.finishHunt(id: created.id, outcome: "culprit \(commitHex(6))", endedAt: date(500))
       created.outcome = "culprit \(commitHex(6))"
       created.endedAt = date(500)
+      await store.close()
     }
-    let store = try folder.open()
-    #expect(try store.hunt(id: created.id) == created)
-    #expect(try store.hunts(limit: 10) == [created])
-    #expect(try store.steps(huntID: created.id) == (1...8).map { sampleStep(huntID: created.id, number: $0) })
-    #expect(try store.unfinishedHunt(environment: "staging") == nil)
-    #expect(try store.integrityCheck() == ["ok"])
-    #expect(try queryPythonSQLite(folder.path, "PRAGMA integrity_check") == "ok")
-    #expect(try queryPythonSQLite(folder.path, "PRAGMA journal_mode") == "wal")
-    #expect(try queryPythonSQLite(folder.path, "PRAGMA application_id") == String(0x4244_5059))
+    let store = try await state.open()
+    #expect(try await store.hunt(id: created.id) == created)
+    #expect(try await store.hunts(limit: 10) == [created])
+    #expect(try await store.steps(huntID: created.id) == (1...8).map { sampleStep(huntID: created.id, number: $0) })
+    #expect(try await store.unfinishedHunt(environment: "staging") == nil)
+    #expect(created.host == ProcessIdentity.hostName)
+    guard backend == .sqlite else { return }
+    #expect(try SQLiteStore(path: state.folder.path).integrityCheck() == ["ok"])
+    #expect(try queryPythonSQLite(state.folder.path, "PRAGMA integrity_check") == "ok")
+    #expect(try queryPythonSQLite(state.folder.path, "PRAGMA journal_mode") == "wal")
+    #expect(try queryPythonSQLite(state.folder.path, "PRAGMA application_id") == String(0x4244_5059))
   }
 
-  @Test func theNewestUnfinishedHuntOfAnEnvironmentIsTheOneToResume() throws {
-    let store = try StoreFolder().open()
-    let old = try store.createHunt(sampleHunt())
-    let newer = try store.createHunt(sampleHunt())
-    let elsewhere = try store.createHunt(sampleHunt(environment: "prod"))
-    #expect(try store.unfinishedHunt(environment: "staging")?.id == newer.id)
-    try store.finishHunt(id: newer.id, outcome: "stopped")
-    #expect(try store.unfinishedHunt(environment: "staging")?.id == old.id)
-    #expect(try store.hunts(limit: 2).map(\.id) == [elsewhere.id, newer.id])
-    #expect(try store.hunt(id: 999) == nil)
-    #expect(throws: StoreError.unknownHunt(id: 999, path: store.path)) {
-      try store.finishHunt(id: 999, outcome: "x")
+  @Test(arguments: Backend.allCases) func theNewestUnfinishedHuntOfAnEnvironmentIsTheOneToResume(_ backend: Backend)
+    async throws
+  {
+    let store = try await TestState(backend).open()
+    let old = try await store.createHunt(sampleHunt())
+    let newer = try await store.createHunt(sampleHunt())
+    let elsewhere = try await store.createHunt(sampleHunt(environment: "prod"))
+    #expect(try await store.unfinishedHunt(environment: "staging")?.id == newer.id)
+    #expect(try await store.unfinishedHunts(environment: "staging").map(\.id) == [newer.id, old.id])
+    try await store.finishHunt(id: newer.id, outcome: "stopped")
+    #expect(try await store.unfinishedHunt(environment: "staging")?.id == old.id)
+    #expect(try await store.hunts(limit: 2).map(\.id) == [elsewhere.id, newer.id])
+    #expect(try await store.hunt(id: 999) == nil)
+    await #expect(throws: StoreError.unknownHunt(id: 999, path: store.location)) {
+      try await store.finishHunt(id: 999, outcome: "x")
     }
   }
 
-  @Test func aStepIsRecordedOnceAndOnlyForAKnownHunt() throws {
-    let store = try StoreFolder().open()
-    let hunt = try store.createHunt(sampleHunt())
-    try store.recordStep(sampleStep(huntID: hunt.id, number: 1))
-    #expect(throws: StoreError.duplicateStep(huntID: hunt.id, number: 1, path: store.path)) {
-      try store.recordStep(sampleStep(huntID: hunt.id, number: 1))
+  @Test(arguments: Backend.allCases) func aHuntIsCreatedOncePerToken(_ backend: Backend) async throws {
+    // A retry after a lost answer sends the same hunt again: it is stored once.
+    let store = try await TestState(backend).open()
+    let new = sampleHunt()
+    let first = try await store.createHunt(new)
+    let again = try await store.createHunt(new)
+    #expect(again == first)
+    #expect(try await store.hunts(limit: 10).count == 1)
+  }
+
+  @Test(arguments: Backend.allCases) func aStepIsRecordedOnceAndOnlyForAKnownHunt(_ backend: Backend) async throws {
+    let store = try await TestState(backend).open()
+    let hunt = try await store.createHunt(sampleHunt())
+    try await store.recordStep(sampleStep(huntID: hunt.id, number: 1))
+    // The same step again (a retry whose first try committed) changes nothing...
+    try await store.recordStep(sampleStep(huntID: hunt.id, number: 1))
+    // ...another step under its number is refused.
+    var other = sampleStep(huntID: hunt.id, number: 1)
+    other.commit = commitHex(77)
+    await #expect(throws: StoreError.duplicateStep(huntID: hunt.id, number: 1, path: store.location)) {
+      try await store.recordStep(other)
     }
-    #expect(throws: StoreError.unknownHunt(id: 42, path: store.path)) {
-      try store.recordStep(sampleStep(huntID: 42, number: 1))
+    await #expect(throws: StoreError.unknownHunt(id: 42, path: store.location)) {
+      try await store.recordStep(sampleStep(huntID: 42, number: 1))
     }
-    #expect(try store.steps(huntID: hunt.id).count == 1)
+    #expect(try await store.steps(huntID: hunt.id).count == 1)
   }
 
   @Test func twoProcessesCreatingTheSameFileAtOnceBothOpenIt() throws {
@@ -61,7 +83,7 @@ import Testing
       let failures = Mutex<[String]>([])
       DispatchQueue.concurrentPerform(iterations: 2) { _ in
         do {
-          _ = try StateStore(path: folder.path).createHunt(sampleHunt())
+          _ = try SQLiteStore(path: folder.path).createHunt(sampleHunt())
         } catch {
           failures.withLock { $0.append(error.localizedDescription) }
         }
@@ -72,7 +94,7 @@ import Testing
   }
 
   @Test func theDefaultPathIsInsideTheGitDirectory() {
-    #expect(StateStore.defaultPath(gitDirectory: "/srv/infra/.git") == "/srv/infra/.git/bisect-deploy/state.sqlite")
+    #expect(SQLiteStore.defaultPath(gitDirectory: "/srv/infra/.git") == "/srv/infra/.git/bisect-deploy/state.sqlite")
   }
 
   @Test func anEmptyFileIsInitialised() throws {
@@ -90,7 +112,7 @@ import Testing
   /// journal appeared beside it.
   func expectRefused(_ path: String, _ error: StoreError) throws {
     let before = try Data(contentsOf: URL(fileURLWithPath: path))
-    #expect(throws: error) { try StateStore(path: path) }
+    #expect(throws: error) { try SQLiteStore(path: path) }
     #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
     #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
     #expect(!FileManager.default.fileExists(atPath: path + "-journal"))
@@ -105,7 +127,7 @@ import Testing
     try garbage.write(to: URL(fileURLWithPath: folder.path))
     let before = try Data(contentsOf: URL(fileURLWithPath: folder.path))
     do {
-      _ = try StateStore(path: folder.path)
+      _ = try SQLiteStore(path: folder.path)
       Issue.record("garbage was opened")
     } catch {
       guard case .damaged(let path, _) = error else {
@@ -134,7 +156,7 @@ import Testing
     try handle.close()
     let before = try Data(contentsOf: URL(fileURLWithPath: folder.path))
     do {
-      _ = try StateStore(path: folder.path)
+      _ = try SQLiteStore(path: folder.path)
       Issue.record("a corrupt file was opened")
     } catch {
       guard case .damaged = error else {
@@ -183,4 +205,78 @@ import Testing
       return path == folder.path
     }
   }
+
+  // PostgreSQL: a schema that is not ours, or is newer, is refused and left as it was.
+
+  @Test(arguments: [
+    "CREATE TABLE {s}.contacts (name text); INSERT INTO {s}.contacts VALUES ('x');",
+    "CREATE TABLE {s}.meta (key text PRIMARY KEY, value text); INSERT INTO {s}.meta VALUES ('application', 'other');",
+  ])
+  func anotherProgramsSchemaIsForeignAndLeftAlone(sql: String) async throws {
+    let state = try TestState(.postgres)
+    let schema = "\"\(state.schema)\""
+    try runPostgresSQL("CREATE SCHEMA \(schema); " + sql.replacingOccurrences(of: "{s}", with: schema))
+    let before = try postgresDump(state.schema)
+    await #expect(throws: StoreError.foreign(path: state.text)) { _ = try await state.open() }
+    #expect(try postgresDump(state.schema) == before)
+  }
+
+  @Test func aNewerPostgresSchemaIsRefusedAndLeftAlone() async throws {
+    let state = try TestState(.postgres)
+    let store = try await state.open()
+    _ = try await store.createHunt(sampleHunt())
+    await store.close()
+    try runPostgresSQL("UPDATE \"\(state.schema)\".meta SET value = '99' WHERE key = 'schema_version'")
+    let before = try postgresDump(state.schema)
+    await #expect(throws: StoreError.newerSchema(path: state.text)) { _ = try await state.open() }
+    #expect(try postgresDump(state.schema) == before)
+  }
+
+  @Test func twoHostsCreatingTheSchemaAtOnceBothOpenIt() async throws {
+    let state = try TestState(.postgres)
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      for _ in 0..<4 {
+        group.addTask {
+          let store = try await state.location.open()
+          _ = try await store.createHunt(sampleHunt())
+          await store.close()
+        }
+      }
+      try await group.waitForAll()
+    }
+    #expect(try await state.open().hunts(limit: 10).count == 4)
+  }
+
+  @Test func aPasswordInTheURLIsRefusedWithoutShowingIt() throws {
+    #expect {
+      _ = try StateLocation(parsing: "postgres://bisect:hunter2secret@127.0.0.1:5432/bisect")
+    } throws: { error in
+      let message = (error as? StoreError)?.errorDescription ?? ""
+      return message.contains("PGPASSWORD") && !message.contains("hunter2secret")
+    }
+  }
+
+  @Test func theRightPasswordFileLineIsUsedAndAReadableFileIgnored() throws {
+    let folder = try TemporaryDirectory("pgpass")
+    let file = folder.url.appendingPathComponent("pgpass").path
+    try Data("# team\nother:5432:*:bisect:wrong\n127.0.0.1:*:bisect:bisect:pa\\:ss\n".utf8).write(
+      to: URL(fileURLWithPath: file))
+    chmod(file, 0o600)
+    let location = try PostgresLocation(parsing: "postgres://bisect@127.0.0.1:6543/bisect")
+    #expect(location.password(environment: ["PGPASSFILE": file]) == "pa:ss")
+    #expect(location.password(environment: ["PGPASSFILE": file, "PGPASSWORD": "env"]) == "env")
+    chmod(file, 0o644)
+    #expect(location.password(environment: ["PGPASSFILE": file]) == nil)
+  }
+}
+
+/// Every row of every table of `schema`, as psql prints them: what a refusal must leave unchanged.
+func postgresDump(_ schema: String) throws -> String {
+  let tables = try runPostgresSQL(
+    "SELECT table_name FROM information_schema.tables WHERE table_schema = '\(schema)' ORDER BY table_name")
+  var dump = tables + "\n"
+  for table in tables.split(separator: "\n") {
+    dump += try runPostgresSQL("SELECT * FROM \"\(schema)\".\(table) ORDER BY 1") + "\n"
+  }
+  return dump
 }

@@ -1,7 +1,17 @@
 import Foundation
 import History
 import HuntStore
+import HuntStorePostgres
 import TestSupport
+import Testing
+
+/// The two stores every store test runs against.
+enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+  case sqlite
+  case postgres
+
+  var testDescription: String { rawValue }
+}
 
 /// A state file in a fresh temporary folder; the folder goes when the value is released.
 final class StoreFolder: Sendable {
@@ -13,7 +23,35 @@ final class StoreFolder: Sendable {
     path = directory.url.appendingPathComponent("nested/state.sqlite").path
   }
 
-  func open() throws -> StateStore { try StateStore(path: path) }
+  func open() throws -> SQLiteStore { try SQLiteStore(path: path) }
+}
+
+/// Fresh state of one backend: an SQLite file in a new folder, or a new schema of its own
+/// in the tests' PostgreSQL server (scripts/test starts it). Opening it again reaches the
+/// same state, as another process would.
+final class TestState: Sendable {
+  let backend: Backend
+  let location: StateLocation
+  let folder: StoreFolder
+  /// The schema, with PostgreSQL.
+  let schema: String
+
+  init(_ backend: Backend) throws {
+    self.backend = backend
+    folder = try StoreFolder()
+    schema = uniqueSchemaName()
+    switch backend {
+    case .sqlite: location = .file(folder.path)
+    case .postgres: location = try StateLocation(parsing: try testPostgresURL(schema: schema))
+    }
+  }
+
+  /// The `--state` text for this state.
+  var text: String { location.description }
+
+  /// Opens the state, as a process of its own would. (PostgreSQL stores are not closed by
+  /// the tests: the test process ends, and the server drops idle connections.)
+  func open() async throws -> any StateStore { try await location.open() }
 }
 
 /// A date with whole milliseconds, which the store keeps exactly.

@@ -172,3 +172,34 @@ public func bisectDeploy(_ arguments: [String], in directory: URL? = nil, enviro
 {
   try runProcess(bisectDeployExecutable.path, arguments, in: directory, environment: environment ?? gitEnvironment)
 }
+
+/// The tests' PostgreSQL server: `scripts/test` starts a private one on loopback and sets
+/// `BISECT_DEPLOY_TEST_POSTGRES` (a URL without password) and `PGPASSWORD`. Throws, saying
+/// how to get one, when it is not set: a PostgreSQL test never passes without a server.
+public func testPostgresURL(schema: String = uniqueSchemaName()) throws -> String {
+  guard let base = ProcessInfo.processInfo.environment["BISECT_DEPLOY_TEST_POSTGRES"], !base.isEmpty else {
+    throw FixtureError(
+      description:
+        "BISECT_DEPLOY_TEST_POSTGRES is not set: run the tests with scripts/test, which starts a PostgreSQL server, or start one with scripts/postgres.sh start DIR and source DIR/env"
+    )
+  }
+  return base + (base.contains("?") ? "&" : "?") + "schema=\(schema)"
+}
+
+/// A schema name no other test uses: each PostgreSQL test works in a schema of its own.
+public func uniqueSchemaName() -> String {
+  "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+}
+
+/// Runs SQL on the tests' PostgreSQL server with `psql` (another program's client, not our
+/// code) and returns what it printed, unaligned and without headers.
+@discardableResult
+public func runPostgresSQL(_ sql: String) throws -> String {
+  guard let url = ProcessInfo.processInfo.environment["BISECT_DEPLOY_TEST_POSTGRES"] else {
+    throw FixtureError(description: "BISECT_DEPLOY_TEST_POSTGRES is not set")
+  }
+  let output = try runProcess(
+    "/usr/bin/env", ["psql", url, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+  guard output.status == 0 else { throw FixtureError(description: "psql failed: \(output.stderr)") }
+  return output.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+}

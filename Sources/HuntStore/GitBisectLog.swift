@@ -14,9 +14,9 @@ extension StateStore {
   ///     leave it out; only comments use it, so replay works without.
   public func gitBisectLog(
     huntID: Int64, firstBadCommit: String? = nil, subject: (String) -> String? = { _ in nil }
-  ) throws(StoreError) -> String {
-    guard let hunt = try hunt(id: huntID) else { throw .unknownHunt(id: huntID, path: path) }
-    let steps = try steps(huntID: huntID)
+  ) async throws(StoreError) -> String {
+    guard let hunt = try await hunt(id: huntID) else { throw .unknownHunt(id: huntID, path: location) }
+    let steps = try await steps(huntID: huntID)
     func comment(_ label: String, _ commit: String) -> String {
       let text = subject(commit).map { " " + $0 } ?? ""
       return "# \(label): [\(commit)]\(text)\n"
@@ -26,7 +26,7 @@ extension StateStore {
     var arguments = hunt.firstParent ? ["--first-parent"] : []
     arguments += [hunt.bad] + hunt.goods
     if !hunt.paths.isEmpty { arguments += ["--"] + hunt.paths }
-    log += "git bisect start " + arguments.map(Self.shellQuoted).joined(separator: " ") + "\n"
+    log += "git bisect start " + arguments.map(gitShellQuoted).joined(separator: " ") + "\n"
     for step in steps {
       guard let verdict = step.verdict, !step.moved else { continue }
       log += comment(verdict.rawValue, step.commit)
@@ -35,18 +35,18 @@ extension StateStore {
     if let firstBadCommit { log += comment("first bad commit", firstBadCommit.lowercased()) }
     return log
   }
+}
 
-  /// Quotes like git's `sq_quote_buf`, which `git bisect replay` undoes: inside single
-  /// quotes, `'` becomes `'\''` and `!` becomes `'\!'`.
-  static func shellQuoted(_ text: String) -> String {
-    var quoted = "'"
-    for character in text {
-      switch character {
-      case "'": quoted += "'\\''"
-      case "!": quoted += "'\\!'"
-      default: quoted.append(character)
-      }
+/// Quotes like git's `sq_quote_buf`, which `git bisect replay` undoes: inside single
+/// quotes, `'` becomes `'\''` and `!` becomes `'\!'`.
+func gitShellQuoted(_ text: String) -> String {
+  var quoted = "'"
+  for character in text {
+    switch character {
+    case "'": quoted += "'\\''"
+    case "!": quoted += "'\\!'"
+    default: quoted.append(character)
     }
-    return quoted + "'"
   }
+  return quoted + "'"
 }

@@ -14,14 +14,25 @@ public struct NightRecord: Sendable, Hashable {
   public var testedAt: Date
   /// The hunt the night started when its tip was bad, if any.
   public var huntID: Int64?
+
+  public init(
+    id: Int64, branch: String, environment: String, configFingerprint: String, commit: String, verdict: Verdict,
+    testedAt: Date, huntID: Int64?
+  ) {
+    self.id = id
+    self.branch = branch
+    self.environment = environment
+    self.configFingerprint = configFingerprint
+    self.commit = commit
+    self.verdict = verdict
+    self.testedAt = testedAt
+    self.huntID = huntID
+  }
 }
 
-extension StateStore {
-  /// Records the verdict on a branch tip; a tip already recorded keeps its first verdict.
-  @discardableResult
+extension SQLiteStore {
   public func recordNight(
-    branch: String, environment: String, fingerprint: String, commit: String, verdict: Verdict,
-    testedAt: Date = Date()
+    branch: String, environment: String, fingerprint: String, commit: String, verdict: Verdict, testedAt: Date
   ) throws(StoreError) -> NightRecord {
     try write { db in
       try db.execute(
@@ -33,14 +44,12 @@ extension StateStore {
     }
   }
 
-  /// Links a night to the hunt it started.
   public func attachHunt(_ huntID: Int64, toNight id: Int64) throws(StoreError) {
     try write { db in
       try db.execute(sql: "UPDATE nights SET hunt_id = ? WHERE id = ?", arguments: [huntID, id])
     }
   }
 
-  /// The night that tested `commit`, if one did.
   public func night(branch: String, environment: String, fingerprint: String, commit: String) throws(StoreError)
     -> NightRecord?
   {
@@ -49,7 +58,6 @@ extension StateStore {
     }
   }
 
-  /// The newest night whose tip tested good.
   public func lastGoodNight(branch: String, environment: String, fingerprint: String) throws(StoreError) -> NightRecord?
   {
     try read { db in

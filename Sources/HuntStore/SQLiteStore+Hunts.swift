@@ -2,14 +2,12 @@ import Foundation
 import GRDB
 import History
 
-extension StateStore {
-  /// Stores a new hunt and returns it with its id. Takes no lock: see `createLockedHunt`.
+extension SQLiteStore {
   public func createHunt(_ new: NewHunt) throws(StoreError) -> HuntRecord {
     try write { db in try Self.insertHunt(new, db) }
   }
 
-  /// Marks a hunt as ended. An unfinished hunt (nil outcome) is what `resume` continues.
-  public func finishHunt(id: Int64, outcome: String, endedAt: Date = Date()) throws(StoreError) {
+  public func finishHunt(id: Int64, outcome: String, endedAt: Date) throws(StoreError) {
     try write { db in
       try db.execute(
         sql: "UPDATE hunts SET outcome = ?, ended_at = ? WHERE id = ?", arguments: [outcome, endedAt, id])
@@ -17,44 +15,43 @@ extension StateStore {
     }
   }
 
-  /// The newest hunt on `environment` that has no outcome yet: the one to resume.
-  public func unfinishedHunt(environment: String) throws(StoreError) -> HuntRecord? {
+  public func unfinishedHunts(environment: String) throws(StoreError) -> [HuntRecord] {
     try read { db in
-      try Row.fetchOne(
-        db, sql: "SELECT * FROM hunts WHERE environment = ? AND outcome IS NULL ORDER BY id DESC LIMIT 1",
+      try Row.fetchAll(
+        db, sql: "SELECT * FROM hunts WHERE environment = ? AND outcome IS NULL ORDER BY id DESC",
         arguments: [environment]
       ).map(Self.hunt(from:))
     }
   }
 
-  /// The hunt with this id, or nil.
   public func hunt(id: Int64) throws(StoreError) -> HuntRecord? {
     try read { db in
       try Row.fetchOne(db, sql: "SELECT * FROM hunts WHERE id = ?", arguments: [id]).map(Self.hunt(from:))
     }
   }
 
-  /// The newest `limit` hunts, newest first.
-  public func hunts(limit: Int = 20) throws(StoreError) -> [HuntRecord] {
+  public func hunts(limit: Int) throws(StoreError) -> [HuntRecord] {
     try read { db in
       try Row.fetchAll(db, sql: "SELECT * FROM hunts ORDER BY id DESC LIMIT ?", arguments: [limit])
         .map(Self.hunt(from:))
     }
   }
 
-  /// Records a finished step in one transaction and returns after the commit, so the
-  /// verdict survives anything that happens next. A good or bad verdict that was tested (not
-  /// `reused`) also goes into the verdict cache, under the hunt's fingerprint and the step's
-  /// environment, replacing an older verdict for that commit.
   public func recordStep(_ step: StepRow) throws(StoreError) {
     try write { db in
       guard
         let fingerprint = try String.fetchOne(
           db, sql: "SELECT config_fingerprint FROM hunts WHERE id = ?", arguments: [step.huntID])
       else { throw StoreError.unknownHunt(id: step.huntID, path: path) }
-      let taken = try Bool.fetchOne(
-        db, sql: "SELECT 1 FROM steps WHERE hunt_id = ? AND number = ?", arguments: [step.huntID, step.number])
-      if taken == true { throw StoreError.duplicateStep(huntID: step.huntID, number: step.number, path: path) }
+      if let stored = try Row.fetchOne(
+        db, sql: "SELECT * FROM steps WHERE hunt_id = ? AND number = ?", arguments: [step.huntID, step.number])
+      {
+        // The same step again is a retry whose first try committed: nothing to do.
+        guard try Self.step(from: stored).isSameRecord(as: step) else {
+          throw StoreError.duplicateStep(huntID: step.huntID, number: step.number, path: path)
+        }
+        return
+      }
       let commit = step.commit.lowercased()
       try db.execute(
         sql: """
@@ -79,7 +76,6 @@ extension StateStore {
     }
   }
 
-  /// The steps of a hunt in the order they were numbered.
   public func steps(huntID: Int64) throws(StoreError) -> [StepRow] {
     try read { db in
       try Row.fetchAll(db, sql: "SELECT * FROM steps WHERE hunt_id = ? ORDER BY number", arguments: [huntID])
@@ -87,8 +83,6 @@ extension StateStore {
     }
   }
 
-  /// Verdicts earlier hunts found with the same fingerprint on the same environment, by
-  /// commit (40 lowercase hexadecimal digits). Only tested good and bad verdicts are cached.
   public func cachedVerdicts(fingerprint: String, environment: String) throws(StoreError) -> [String: Verdict] {
     try read { db in
       var verdicts = [String: Verdict]()
@@ -105,15 +99,21 @@ extension StateStore {
   }
 
   static func insertHunt(_ new: NewHunt, _ db: Database) throws -> HuntRecord {
+    if let stored = try Row.fetchOne(
+      db, sql: "SELECT * FROM hunts WHERE creation_token = ?", arguments: [new.creationToken])
+    {
+      return try hunt(from: stored)
+    }
     try db.execute(
       sql: """
         INSERT INTO hunts (repository, bad, goods, paths, first_parent, environment, config_fingerprint,
-          command_line, started_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+          command_line, started_at, host, pool, creation_token)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """,
       arguments: [
         new.repositoryPath, new.bad.lowercased(), try encode(new.goods.map { $0.lowercased() }), try encode(new.paths),
-        new.firstParent, new.environment, new.configFingerprint, new.commandLine, new.startedAt,
+        new.firstParent, new.environment, new.configFingerprint, new.commandLine, new.startedAt, new.host, new.pool,
+        new.creationToken,
       ])
     let id = db.lastInsertedRowID
     guard let row = try Row.fetchOne(db, sql: "SELECT * FROM hunts WHERE id = ?", arguments: [id]) else {
@@ -127,7 +127,7 @@ extension StateStore {
       id: row["id"], repositoryPath: row["repository"], bad: row["bad"], goods: try decode(row["goods"]),
       paths: try decode(row["paths"]), firstParent: row["first_parent"], environment: row["environment"],
       configFingerprint: row["config_fingerprint"], commandLine: row["command_line"], startedAt: row["started_at"],
-      endedAt: row["ended_at"], outcome: row["outcome"])
+      host: row["host"] ?? "", pool: row["pool"] ?? false, endedAt: row["ended_at"], outcome: row["outcome"])
   }
 
   static func step(from row: Row) throws -> StepRow {
@@ -161,6 +161,24 @@ extension StateStore {
       return try JSONDecoder().decode([String].self, from: Data(text.utf8))
     } catch {
       throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "a stored list is not a JSON array: \(text)")
+    }
+  }
+
+  public func snapshot() throws(StoreError) -> StateSnapshot {
+    try read { db in
+      var snapshot = StateSnapshot()
+      snapshot.hunts = try Row.fetchAll(db, sql: "SELECT * FROM hunts ORDER BY id").map(Self.hunt(from:))
+      snapshot.steps = try Row.fetchAll(db, sql: "SELECT * FROM steps ORDER BY hunt_id, number").map(Self.step(from:))
+      for row in try Row.fetchAll(db, sql: "SELECT * FROM verdict_cache ORDER BY fingerprint, environment, commit_hex")
+      {
+        guard let verdict = try Self.verdict(row["verdict"], in: "the verdict cache") else { continue }
+        snapshot.cachedVerdicts.append(
+          CachedVerdict(
+            fingerprint: row["fingerprint"], environment: row["environment"], commit: row["commit_hex"],
+            verdict: verdict, recordedAt: row["recorded_at"], huntID: row["hunt_id"]))
+      }
+      snapshot.nights = try Row.fetchAll(db, sql: "SELECT * FROM nights ORDER BY id").map(Self.night(from:))
+      return snapshot
     }
   }
 }
