@@ -277,7 +277,8 @@ struct HuntsCommand: AsyncParsableCommand {
         let steps = try await store.steps(huntID: hunt.id)
         let reused = steps.filter(\.reused).count
         let host = hunt.host.isEmpty ? "" : " on \(hunt.host)"
-        let held = leases.filter { $0.holder.huntID == hunt.id && !$0.expired }.map(\.environment)
+        let held = leases.filter { $0.holder.huntID == hunt.id && !$0.expired && !isHuntLease($0.environment) }
+          .map(\.environment)
         let holding = held.isEmpty ? "" : " (holds \(held.joined(separator: ", ")))"
         let place = hunt.pool ? "pool \(hunt.environment)" : hunt.environment
         lines.append(
@@ -308,7 +309,7 @@ struct StatusCommand: AsyncParsableCommand {
           + (hunt.host.isEmpty ? "" : " on \(hunt.host)"),
         "  bad \(hunt.bad)  good \(hunt.goods.joined(separator: " "))",
       ]
-      let leases = try await store.leases().filter { $0.holder.huntID == hunt.id }
+      let leases = try await store.leases().filter { $0.holder.huntID == hunt.id && !isHuntLease($0.environment) }
       if leases.isEmpty {
         lines.append(
           try await store.activeHunts().contains(hunt.id)

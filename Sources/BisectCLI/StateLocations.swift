@@ -25,13 +25,13 @@ func stateLocation(_ location: StateLocation?, in repository: Repository) -> Sta
 }
 
 /// Opens either kind of state: the executable knows PostgreSQL (HuntKit knows the protocol).
-let openStateStore: StoreOpener = { location throws(StoreError) in
-  try await location.open()
+let openStateStore: StoreOpener = { location, retryWindow throws(StoreError) in
+  try await location.open(retryWindow: retryWindow)
 }
 
 /// Runs `body` with the store open, and closes it whatever happens.
 func withStateStore<T>(_ location: StateLocation, _ body: (any StateStore) async throws -> T) async throws -> T {
-  let store = try await openStateStore(location)
+  let store = try await location.open()
   do {
     let value = try await body(store)
     await store.close()

@@ -109,16 +109,16 @@ extension EnvironmentPool {
     case pool([DeployEnvironment], wants: Int)
   }
 
-  /// Leases the environments `request` asks for in `store` for hunt `huntID`, then starts
-  /// renewing them. Says who held what when waiting, and whose lease was taken over.
+  /// Leases the environments `request` asks for in `store` for `claim` (whose hunt's own
+  /// lease it holds already), then starts renewing them and the hunt's lease. Says who held
+  /// what when waiting, and whose lease was taken over.
   ///
   /// - Throws: `.store(.locked)` naming a holder, or `.noFreeEnvironment`, when the wait ran
   ///   out; `.stoppedWaiting` after Ctrl-C; the store's errors.
   static func claim(
-    _ request: Request, huntID: Int64, store: any StateStore, configuration: Configuration, stopper: HuntStopper,
-    events: @Sendable (HuntEvent) -> Void
+    _ request: Request, for claim: LeaseClaim, store: any StateStore, configuration: Configuration,
+    stopper: HuntStopper, events: @Sendable (HuntEvent) -> Void
   ) async throws(HuntError) -> EnvironmentPool {
-    let claim = LeaseClaim.current(huntID: huntID, token: UUID().uuidString, duration: configuration.leaseDuration)
     let deadline = ContinuousClock.now + configuration.effectiveWaitForEnvironment
     // A waiting hunt asks again this often: within one renewal of a lease running out.
     let poll = min(configuration.leaseRenewal, .seconds(1))
@@ -144,8 +144,8 @@ extension EnvironmentPool {
       case .granted(let granted, let taken):
         for previous in taken { events(.leaseTakenOver(previous)) }
         let keeper = LeaseKeeper(
-          store: store, claim: claim, environments: granted.map(\.name), renewal: configuration.leaseRenewal,
-          safetyMargin: configuration.leaseSafetyMargin
+          store: store, claim: claim, environments: granted.map(\.name) + [huntLeaseName(claim.huntID)],
+          renewal: configuration.leaseRenewal, safetyMargin: configuration.leaseSafetyMargin
         ) { reason in
           stopper.stop(.leaseLost(reason))
         }
@@ -205,8 +205,8 @@ extension EnvironmentPool {
     }
   }
 
-  /// Stops renewing and gives every lease back. A lease that cannot be given back (the
-  /// database unreachable) runs out by itself after its duration.
+  /// Stops renewing and gives every lease back, the hunt's own included. A lease that
+  /// cannot be given back (the database unreachable) runs out by itself after its duration.
   func release() async {
     guard let keeper else { return }
     await keeper.stop()

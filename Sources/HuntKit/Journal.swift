@@ -56,21 +56,20 @@ struct StoreJournal: Journal {
   /// ran is closed, not left for `resume`.
   let created: Bool
 
-  /// Opens the hunt `identity` describes: resumes its unfinished hunt, or creates it. With
-  /// named environments, an unfinished hunt on them with other settings is refused (its
-  /// holder named when it runs now); with a pool, many hunts share the name, and the one
-  /// resumed is an unfinished one with the same settings that no process runs or waits for.
-  /// `resumeID` names the hunt to continue (`bisect-deploy resume --hunt N`), refused when its
-  /// settings changed unless `requireSameSettings` is off (a reset). Reads the verdicts to
-  /// reuse when asked.
+  /// Opens the hunt `identity` describes and takes its own lease (`huntLeaseName`) for
+  /// `claim`, so that no other process runs it at the same time.
+  ///
+  /// `resumeID` names the stopped hunt to continue (`bisect-deploy resume`), refused when its
+  /// settings changed unless `requireSameSettings` is off (a reset). Without it, with named
+  /// environments, the newest unfinished hunt on them is continued when its settings are the
+  /// same, and refused otherwise (its holder named when a process runs it); with a pool, a new
+  /// hunt starts every time (many hunts share a pool's name). Reads the verdicts to reuse when asked.
   static func open(
-    store: any StateStore, identity: HuntIdentity, resumeID: Int64? = nil, reuseVerdicts: Bool,
+    store: any StateStore, identity: HuntIdentity, claim: LeaseClaim, resumeID: Int64? = nil, reuseVerdicts: Bool,
     requireSameSettings: Bool = true
   ) async throws(HuntError) -> StoreJournal {
     let name = identity.huntName
     do {
-      let unfinished = try await store.unfinishedHunts(environment: name).filter { $0.pool == identity.pool }
-      let active = try await store.activeHunts()
       var resumed: HuntRecord?
       if let resumeID {
         guard let stopped = try await store.hunt(id: resumeID), !stopped.isFinished else {
@@ -80,23 +79,14 @@ struct StoreJournal: Journal {
         guard identity.matches(stopped) || !requireSameSettings else {
           throw HuntError.changedSinceStopped(id: resumeID)
         }
-        if active.contains(resumeID),
-          let lease = try await store.leases().first(where: { $0.holder.huntID == resumeID })
-        {
-          throw StoreError.locked(environment: lease.environment, holder: lease.holder)
-        }
         resumed = stopped
-      } else if identity.pool {
-        resumed = unfinished.first { identity.matches($0) && !active.contains($0.id) }
-      } else if let newest = unfinished.first {
-        if active.contains(newest.id),
-          let lease = try await store.leases().first(where: {
-            $0.holder.huntID == newest.id && identity.environments.contains($0.environment)
-          })
-        {
-          throw StoreError.locked(environment: lease.environment, holder: lease.holder)
-        }
+      } else if !identity.pool,
+        let newest = try await store.unfinishedHunts(environment: name).first(where: { !$0.pool })
+      {
+        // Refused with the holder named when another process runs it.
+        _ = try await store.acquireLeases([huntLeaseName(newest.id)], for: claim.forHunt(newest.id))
         guard identity.matches(newest) else {
+          try await store.releaseLeases([huntLeaseName(newest.id)], for: claim)
           throw HuntError.unfinishedHunt(
             id: newest.id, environment: name, bad: newest.bad, startedAt: newest.startedAt)
         }
@@ -106,10 +96,13 @@ struct StoreJournal: Journal {
       var recorded = [StepRow]()
       if let resumed {
         huntID = resumed.id
+        // Refused with the holder named when another process runs it.
+        _ = try await store.acquireLeases([huntLeaseName(huntID)], for: claim.forHunt(huntID))
         recorded = try await store.steps(huntID: resumed.id)
         // Replay needs every stored commit as an id: a damaged row is said, never replayed as
         // another commit's verdict.
         if let damaged = recorded.first(where: { ObjectID(hex: $0.commit) == nil }) {
+          try await store.releaseLeases([huntLeaseName(huntID)], for: claim)
           throw StoreError.damaged(
             path: store.location,
             reason: "step \(damaged.number) of hunt #\(huntID) holds the commit '\(damaged.commit)'")
@@ -119,7 +112,8 @@ struct StoreJournal: Journal {
           NewHunt(
             repositoryPath: identity.repositoryPath, bad: identity.bad.hex, goods: identity.goods.map(\.hex),
             paths: identity.paths, firstParent: identity.firstParent, environment: name,
-            configFingerprint: identity.fingerprint, commandLine: identity.invocation.encoded, pool: identity.pool)
+            configFingerprint: identity.fingerprint, commandLine: identity.invocation.encoded, pool: identity.pool),
+          leasing: claim
         ).id
       }
       var cached = [String: Verdict]()

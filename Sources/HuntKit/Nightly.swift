@@ -48,7 +48,9 @@ public func runNightly(
   }
   let store: any StateStore
   do {
-    store = try await openStore(request.state ?? .file(SQLiteStore.defaultPath(gitDirectory: repository.gitDirectory)))
+    store = try await openStore(
+      request.state ?? .file(SQLiteStore.defaultPath(gitDirectory: repository.gitDirectory)),
+      request.configuration.leaseDuration)
   } catch {
     throw .store(error)
   }

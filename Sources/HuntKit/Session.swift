@@ -63,11 +63,10 @@ struct HuntSetup {
     }
     try Configuration.prepareStateFolder(gitDirectory: repository.gitDirectory)
     // Every workspace is checked before anything is deployed: the tool empties only
-    // folders it created (docs/safety.md).
-    for environment in environments {
-      _ = try Workspace.claim(
-        configuration.workspaceFolder(gitDirectory: repository.gitDirectory, environment: environment),
-        inToolFolder: configuration.workspace == nil)
+    // folders it created (docs/safety.md). A pool's are checked once leased (`claimWorkspaces`):
+    // other hunts may be using the rest.
+    if configuration.environmentPool.isEmpty {
+      try claimWorkspaces(environments, configuration: configuration, repository: repository)
     }
     let logDirectory = configuration.logFolder(gitDirectory: repository.gitDirectory)
       .appendingPathComponent(huntIdentifier())
@@ -80,6 +79,18 @@ struct HuntSetup {
       request: request, configuration: configuration, repository: repository, bad: bad, goods: goods, graph: graph,
       mergeBases: mergeBases, environments: environments, logDirectory: logDirectory,
       fingerprint: configuration.fingerprint(for: environments))
+  }
+
+  /// Checks (or creates) the workspace of each environment: refused when the tool did not
+  /// create it.
+  static func claimWorkspaces(_ environments: [DeployEnvironment], configuration: Configuration, repository: Repository)
+    throws(HuntError)
+  {
+    for environment in environments {
+      _ = try Workspace.claim(
+        configuration.workspaceFolder(gitDirectory: repository.gitDirectory, environment: environment),
+        inToolFolder: configuration.workspace == nil)
+    }
   }
 
   /// How the journal knows this hunt (a stopped one is resumed only when all of it is equal).
@@ -163,24 +174,36 @@ struct HuntSession {
     let setup = try HuntSetup.prepare(request)
     let store: any StateStore
     do {
-      store = try await openStore(setup.stateLocation)
+      // No write outlives the lease: a store that cannot be reached for that long has lost it.
+      store = try await openStore(setup.stateLocation, setup.configuration.leaseDuration)
     } catch {
       throw .store(error)
     }
+    // This process's claim on leases: the hunt's own, then its environments'.
+    let claim = LeaseClaim.current(huntID: 0, token: UUID().uuidString, duration: setup.configuration.leaseDuration)
     do throws(HuntError) {
       let journal = try await StoreJournal.open(
-        store: store, identity: setup.identity, resumeID: request.resumeHuntID,
+        store: store, identity: setup.identity, claim: claim, resumeID: request.resumeHuntID,
         reuseVerdicts: setup.configuration.reuseVerdicts, requireSameSettings: purpose == .hunt)
       let pool: EnvironmentPool
       do throws(HuntError) {
         pool = try await EnvironmentPool.claim(
-          environmentRequest(setup, journal: journal, purpose: purpose), huntID: journal.huntID, store: store,
-          configuration: setup.configuration, stopper: stopper, events: events)
+          environmentRequest(setup, journal: journal, purpose: purpose), for: claim.forHunt(journal.huntID),
+          store: store, configuration: setup.configuration, stopper: stopper, events: events)
+        if !setup.configuration.environmentPool.isEmpty {
+          do throws(HuntError) {
+            try HuntSetup.claimWorkspaces(pool.all, configuration: setup.configuration, repository: setup.repository)
+          } catch {
+            await pool.release()
+            throw error
+          }
+        }
       } catch {
         if journal.created {
           // Refused: a hunt created just now never ran, so it is closed rather than left open.
           try? await store.finishHunt(id: journal.huntID, outcome: "refused: \(error.errorDescription ?? "\(error)")")
         }
+        try? await store.releaseLeases([huntLeaseName(journal.huntID)], for: claim)
         throw error
       }
       return HuntSession(
@@ -493,12 +516,13 @@ public func runHunt(
   return await hunt.run()
 }
 
-/// Opens the state a hunt uses. The command line passes one that knows PostgreSQL too
+/// Opens the state a hunt uses; the duration is how long an operation may be retried after a
+/// lost connection. The command line passes one that knows PostgreSQL too
 /// (HuntStorePostgres); HuntKit itself knows the protocol and the SQLite file only.
-public typealias StoreOpener = @Sendable (StateLocation) async throws(StoreError) -> any StateStore
+public typealias StoreOpener = @Sendable (StateLocation, Duration) async throws(StoreError) -> any StateStore
 
 /// Opens an SQLite state file; refuses a PostgreSQL URL (that needs HuntStorePostgres).
-public let openFileStore: StoreOpener = { location throws(StoreError) in
+public let openFileStore: StoreOpener = { location, _ throws(StoreError) in
   guard case .file(let path) = location else {
     throw .badLocation(location.description, reason: "this build opens state files only")
   }

@@ -30,6 +30,13 @@ public struct LeaseClaim: Sendable, Hashable {
       duration: duration)
   }
 
+  /// The same claim for hunt `id`.
+  public func forHunt(_ id: Int64) -> LeaseClaim {
+    var claim = self
+    claim.huntID = id
+    return claim
+  }
+
   /// The holder this claim becomes, acquired and renewed at `now` (the database's clock).
   public func holder(acquiredAt: Date, now: Date) -> LeaseHolder {
     LeaseHolder(
@@ -37,6 +44,14 @@ public struct LeaseClaim: Sendable, Hashable {
       expiresAt: now.addingTimeInterval(duration.seconds))
   }
 }
+
+/// The lease a running hunt holds on itself, beside its environments': the name of no
+/// environment (`#` is never in one), renewed with them. It makes "a process runs this hunt"
+/// a fact of the store, so that two processes never run one hunt.
+public func huntLeaseName(_ huntID: Int64) -> String { "#\(huntID)" }
+
+/// True for a lease name that is a hunt's own (`huntLeaseName`), not an environment's.
+public func isHuntLease(_ name: String) -> Bool { name.hasPrefix("#") }
 
 /// Who holds an environment's lease, and until when.
 public struct LeaseHolder: Sendable, Hashable {

@@ -3,8 +3,19 @@ import GRDB
 import History
 
 extension SQLiteStore {
+  /// Stores a new hunt, taking no lease (for callers that hold the file itself).
   public func createHunt(_ new: NewHunt) throws(StoreError) -> HuntRecord {
-    try write { db in try Self.insertHunt(new, db) }
+    try createHunt(new, leasing: nil)
+  }
+
+  public func createHunt(_ new: NewHunt, leasing claim: LeaseClaim?) throws(StoreError) -> HuntRecord {
+    try write { db in
+      let hunt = try Self.insertHunt(new, db)
+      if let claim {
+        _ = try Self.claim(db, environment: huntLeaseName(hunt.id), for: claim.forHunt(hunt.id), now: Date())
+      }
+      return hunt
+    }
   }
 
   public func finishHunt(id: Int64, outcome: String, endedAt: Date) throws(StoreError) {

@@ -24,9 +24,11 @@ public protocol StateStore: AnyObject, Sendable {
 
   // MARK: Hunts and steps
 
-  /// Stores a new hunt and returns it with its id. Takes no lease. Creating the same
-  /// `creationToken` again returns the hunt stored the first time.
-  func createHunt(_ new: NewHunt) async throws(StoreError) -> HuntRecord
+  /// Stores a new hunt and returns it with its id; with a claim, takes the hunt's own lease
+  /// (`huntLeaseName`) for it in the same transaction, so that no other process can take the
+  /// new hunt for a stopped one. Creating the same `creationToken` again returns the hunt
+  /// stored the first time.
+  func createHunt(_ new: NewHunt, leasing claim: LeaseClaim?) async throws(StoreError) -> HuntRecord
   /// Marks a hunt as ended. An unfinished hunt (nil outcome) is what `resume` continues.
   func finishHunt(id: Int64, outcome: String, endedAt: Date) async throws(StoreError)
   /// Unfinished hunts stored under `environment` (an environment, the joined names of
@@ -103,6 +105,11 @@ public protocol StateStore: AnyObject, Sendable {
 }
 
 extension StateStore {
+  /// Stores a new hunt, taking no lease.
+  public func createHunt(_ new: NewHunt) async throws(StoreError) -> HuntRecord {
+    try await createHunt(new, leasing: nil)
+  }
+
   /// `finishHunt` at the current time.
   public func finishHunt(id: Int64, outcome: String) async throws(StoreError) {
     try await finishHunt(id: id, outcome: outcome, endedAt: Date())

@@ -4,8 +4,9 @@ import HuntStore
 import PostgresNIO
 
 extension PostgresStore {
-  public func createHunt(_ new: NewHunt) async throws(StoreError) -> HuntRecord {
-    let hunts = table("hunts")
+  public func createHunt(_ new: NewHunt, leasing claim: LeaseClaim?) async throws(StoreError) -> HuntRecord {
+    let (hunts, leases) = (table("hunts"), table("leases"))
+    let key = leaseLockKey
     return try await transaction { connection in
       // A retry after a lost answer finds the row its first try stored.
       try await connection.query(
@@ -22,7 +23,15 @@ extension PostgresStore {
       guard let row = rows.first else {
         throw StoreError.database(path: "", reason: "the new hunt cannot be read back")
       }
-      return try Self.hunt(from: row)
+      let hunt = try Self.hunt(from: row)
+      if let claim {
+        let now = try await Self.lockLeases(connection, key: key)
+        let current = try await Self.leases(connection, table: leases, now: now)
+        _ = try await Self.claim(
+          connection, table: leases, environment: huntLeaseName(hunt.id), current: current,
+          for: claim.forHunt(hunt.id), now: now)
+      }
+      return hunt
     }
   }
 

@@ -49,8 +49,11 @@ extension PostgresStore {
 
   public func releaseLeases(_ environments: [String], for claim: LeaseClaim) async throws(StoreError) {
     let leases = table("leases")
+    // Briefly: a lease not given back runs out by itself, and a hunt giving its leases back
+    // is ending.
     try await execute(
-      "DELETE FROM \(unescaped: leases) WHERE environment = ANY(\(environments)) AND token = \(claim.token)")
+      "DELETE FROM \(unescaped: leases) WHERE environment = ANY(\(environments)) AND token = \(claim.token)",
+      within: .seconds(3))
   }
 
   public func takeFromPool(_ pool: [String], wants: Int, for claim: LeaseClaim) async throws(StoreError)

@@ -180,8 +180,8 @@ public final class PostgresStore: StateStore {
   }
 
   /// Runs one statement in a transaction of its own.
-  func execute(_ query: PostgresQuery) async throws(StoreError) {
-    try await transaction { connection in _ = try await connection.query(query, logger: Self.logger) }
+  func execute(_ query: PostgresQuery, within window: Duration? = nil) async throws(StoreError) {
+    try await transaction(within: window) { connection in _ = try await connection.query(query, logger: Self.logger) }
   }
 
   enum Failure {

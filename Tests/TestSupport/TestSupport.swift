@@ -203,3 +203,19 @@ public func runPostgresSQL(_ sql: String) throws -> String {
   guard output.status == 0 else { throw FixtureError(description: "psql failed: \(output.stderr)") }
   return output.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
 }
+
+/// Runs `executable` with `arguments` through posix_spawn and waitpid, its output going to
+/// this process's, and returns its exit status. For commands whose children outlive them
+/// (`pg_ctl` starting a server): Foundation's `Process` has been seen to wait forever on
+/// such a command after it exited.
+public func spawnAndWait(_ executable: String, _ arguments: [String]) throws -> Int32 {
+  var pid: pid_t = 0
+  let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+  defer { for pointer in argv { free(pointer) } }
+  let spawned = posix_spawn(&pid, executable, nil, nil, argv, environ)
+  guard spawned == 0 else { throw FixtureError(description: "cannot start \(executable): errno \(spawned)") }
+  var status: Int32 = 0
+  while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+  // WIFEXITED / WEXITSTATUS, which Swift does not import.
+  return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+}

@@ -1,0 +1,372 @@
+import Foundation
+import HuntStore
+import TestSupport
+import Testing
+
+/// A team's hunts on one PostgreSQL database, through the real executable: simulated hosts
+/// (their own clone and `BISECT_DEPLOY_HOST` each) sharing one pool of environments. Deploy
+/// and test take an exclusive `flock` on the environment and note every use, so that two
+/// commits deployed to one environment at once could not pass unseen.
+@Suite(.serialized) struct FleetTests {
+  struct Fleet {
+    let directory: TemporaryDirectory
+    let origin: URL
+    /// Lock files, each environment's history of uses, and `violations`.
+    let uses: URL
+    /// The state: a schema of its own in the tests' server.
+    let state: String
+
+    init(commits: Int = 80, seed: Int = 61) throws {
+      directory = try TemporaryDirectory("fleet")
+      origin = try makeHistory(HistoryShape(commits: commits, seed: seed, mergeRatio: 0.2), in: directory.url)
+      uses = directory.url.appendingPathComponent("uses")
+      try FileManager.default.createDirectory(at: uses, withIntermediateDirectories: true)
+      state = try testPostgresURL()
+    }
+
+    /// The host's clone of the repository (made on first use).
+    func clone(_ host: String) throws -> URL {
+      let folder = directory.url.appendingPathComponent(host)
+      if !FileManager.default.fileExists(atPath: folder.path) {
+        try git(["clone", "--quiet", origin.path, folder.path], in: directory.url)
+      }
+      return folder
+    }
+
+    /// Commit `index` of v0.1..main, newest first.
+    func commit(_ index: Int) throws -> String {
+      lines(try git(["rev-list", "v0.1..main"], in: origin))[index]
+    }
+
+    /// Deploy: an exclusive lock on the environment for its whole run, or a violation; the
+    /// use noted as "HUNT PHASE COMMIT".
+    static let deploy = """
+      exec 9>>"$USES/$BISECT_ENVIRONMENT.lock"
+      if ! flock -n 9; then echo "deploy of $HUNT on $BISECT_ENVIRONMENT while it was in use" >> "$USES/violations"; exit 1; fi
+      echo "$HUNT $BISECT_PHASE $BISECT_COMMIT" >> "$USES/$BISECT_ENVIRONMENT.history"
+      sleep 0.1
+      """
+
+    /// Test: the same lock, and the environment must still run what this hunt deployed.
+    static let test = """
+      exec 9>>"$USES/$BISECT_ENVIRONMENT.lock"
+      if ! flock -n 9; then echo "test of $HUNT on $BISECT_ENVIRONMENT while it was in use" >> "$USES/violations"; exit 200; fi
+      last=$(tail -n 1 "$USES/$BISECT_ENVIRONMENT.history")
+      [ "$last" = "$HUNT $BISECT_PHASE $BISECT_COMMIT" ] || echo "test of $HUNT on $BISECT_ENVIRONMENT found: $last" >> "$USES/violations"
+      echo "$HUNT $BISECT_COMMIT" >> "$USES/tests"
+      sleep "${SLOW:-0.05}"
+      git -C "$BISECT_REPO" merge-base --is-ancestor "$CULPRIT" "$BISECT_COMMIT" && exit 1
+      exit 0
+      """
+
+    func environment(host: String, hunt: String, culprit: String, slow: String? = nil) -> [String: String] {
+      var environment = gitEnvironment
+      environment["SLOW"] = slow
+      environment["BISECT_DEPLOY_HOST"] = host
+      environment["USES"] = uses.path
+      environment["HUNT"] = hunt
+      environment["CULPRIT"] = culprit
+      return environment
+    }
+
+    func arguments(pool: [String], extra: [String] = []) -> [String] {
+      [
+        "--good", "v0.1", "--bad", "main", "--deploy", Self.deploy, "--test", Self.test, "--state", state,
+        "--env-pool", pool.joined(separator: ","), "--json",
+      ] + extra
+    }
+
+    /// Starts `bisect-deploy` in `host`'s clone; standard output goes to `output`.
+    func start(
+      _ arguments: [String], host: String, hunt: String, culprit: String, output: URL, slow: String? = nil,
+      wrapper: [String] = []
+    ) throws -> Process {
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: wrapper.isEmpty ? bisectDeployExecutable.path : "/usr/bin/env")
+      process.arguments = wrapper + (wrapper.isEmpty ? [] : [bisectDeployExecutable.path]) + arguments
+      process.currentDirectoryURL = try clone(host)
+      process.environment = environment(host: host, hunt: hunt, culprit: culprit, slow: slow)
+      let errors = output.appendingPathExtension("err")
+      for file in [output, errors] { _ = FileManager.default.createFile(atPath: file.path, contents: nil) }
+      process.standardOutput = try FileHandle(forWritingTo: output)
+      process.standardError = try FileHandle(forWritingTo: errors)
+      try process.run()
+      return process
+    }
+
+    func run(_ arguments: [String], host: String, hunt: String = "", culprit: String = "") throws -> ProcessOutput {
+      try bisectDeploy(
+        arguments, in: try clone(host), environment: environment(host: host, hunt: hunt, culprit: culprit))
+    }
+
+    var violations: [String] {
+      lines((try? String(contentsOf: uses.appendingPathComponent("violations"), encoding: .utf8)) ?? "")
+    }
+
+    /// Every test run, oldest first: "HUNT COMMIT".
+    var testRuns: [String] {
+      lines((try? String(contentsOf: uses.appendingPathComponent("tests"), encoding: .utf8)) ?? "")
+    }
+
+    /// The uses of `environment`, oldest first: "HUNT PHASE COMMIT".
+    func history(_ environment: String) -> [String] {
+      lines((try? String(contentsOf: uses.appendingPathComponent("\(environment).history"), encoding: .utf8)) ?? "")
+    }
+  }
+
+  /// The JSON objects a hunt printed.
+  static func events(_ output: URL) throws -> [[String: Any]] {
+    try lines(String(contentsOf: output, encoding: .utf8)).compactMap { line in
+      try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+    }
+  }
+
+  static func culprit(of events: [[String: Any]]) -> String? {
+    (events.last?["culprit"] as? [String: Any])?["id"] as? String
+  }
+
+  @Test(
+    "24 hunts from 4 hosts share a pool of 6: no double deploy, every culprit right, every environment restored and free"
+  )
+  func twentyFourHuntsOnAPoolOfSix() throws {
+    let fleet = try Fleet()
+    let pool = (1...6).map { "dev\($0)" }
+    var hunts = [(process: Process, output: URL, culprit: String, name: String)]()
+    for index in 0..<24 {
+      let host = "host-\(index % 4 + 1)"
+      let culprit = try fleet.commit(4 + (index * 7) % 60)
+      let name = "hunt-\(index)"
+      let output = fleet.directory.url.appendingPathComponent("\(name).json")
+      let parallel = index % 3 == 0 ? ["--parallel", "2"] : []
+      hunts.append(
+        (
+          try fleet.start(
+            fleet.arguments(pool: pool, extra: parallel + ["--wait-for-env", "10m"]), host: host, hunt: name,
+            culprit: culprit, output: output),
+          output, culprit, name
+        ))
+    }
+    let deadline = Date().addingTimeInterval(600)
+    for hunt in hunts {
+      while hunt.process.isRunning && Date() < deadline { usleep(50_000) }
+      if hunt.process.isRunning { kill(hunt.process.processIdentifier, SIGKILL) }
+      hunt.process.waitUntilExit()
+    }
+    #expect(fleet.violations.isEmpty, "\(fleet.violations)")
+    for hunt in hunts {
+      let events = try Self.events(hunt.output)
+      let errors = (try? String(contentsOf: hunt.output.appendingPathExtension("err"), encoding: .utf8)) ?? ""
+      #expect(hunt.process.terminationStatus == 0, "\(hunt.name): \(errors)")
+      #expect(Self.culprit(of: events) == hunt.culprit, "\(hunt.name)")
+    }
+    // Each environment's last use is a restore, and nothing holds or waits for any of them.
+    var used = 0
+    for environment in pool {
+      let history = fleet.history(environment)
+      if history.isEmpty { continue }
+      used += 1
+      #expect(history.last?.split(separator: " ")[1] == "restore", "\(environment): \(history.suffix(3))")
+    }
+    #expect(used >= 4, "the hunts spread over the pool")
+    let status = try fleet.run(["hunts", "--state", fleet.state, "--limit", "30"], host: "host-1")
+    #expect(!status.stdout.contains("holds"), "\(status.stdout)")
+    #expect(lines(status.stdout).count == 24)
+    for host in 1...4 { #expect(status.stdout.contains("on host-\(host)")) }
+  }
+
+  /// Waits until `output` holds an event for which `matches` is true; returns it.
+  @discardableResult
+  static func waitFor(
+    _ output: URL, seconds: Double = 60, _ matches: ([String: Any]) -> Bool
+  ) throws -> [String: Any]? {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+      let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+      // Only whole lines: the writer may be in the middle of one.
+      let whole = text.hasSuffix("\n") ? text : String(text[..<(text.lastIndex(of: "\n") ?? text.startIndex)])
+      for line in lines(whole) {
+        if let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], matches(object) {
+          return object
+        }
+      }
+      usleep(20_000)
+    }
+    return nil
+  }
+
+  static func isEvent(_ name: String) -> ([String: Any]) -> Bool { { $0["event"] as? String == name } }
+
+  /// The hunt `host` started, from `bisect-deploy hunts`.
+  static func huntID(of host: String, in fleet: Fleet) throws -> String? {
+    let listing = try fleet.run(["hunts", "--state", fleet.state], host: host)
+    return lines(listing.stdout).first { $0.contains(" on \(host) ") }?.split(separator: " ").first.map {
+      String($0.dropFirst())
+    }
+  }
+
+  /// Whether this process may start a PID namespace (root, or user namespaces allowed).
+  static let pidNamespaces: Bool = {
+    (try? runProcess("/usr/bin/env", ["unshare", "--pid", "--fork", "--mount-proc", "true"]))?.status == 0
+  }()
+
+  @Test(
+    "kill -9 of a hunt holding two environments: another host's waiting hunt gets them within the lease and one renewal, and the killed hunt resumes later"
+  )
+  func killedHuntsEnvironmentsGoToAWaitingHost() throws {
+    let fleet = try Fleet()
+    let pool = ["dev1", "dev2"]
+    let lease = ["--lease-duration", "4s", "--lease-renew", "1s", "--parallel", "2", "--wait-for-env", "2m"]
+    let grace = fleet.directory.url.appendingPathComponent("grace.yml")
+    try "timeouts: {grace: 1s}\n".write(to: grace, atomically: true, encoding: .utf8)
+    let culprit = try fleet.commit(20)
+    // Host 1's hunt runs in a PID namespace of its own, as in a container of its own: from
+    // host 2 its process cannot be seen, so only the lease running out frees its environments.
+    let wrapper = Self.pidNamespaces ? ["unshare", "--pid", "--fork", "--kill-child=SIGKILL", "--mount-proc"] : []
+    let firstOutput = fleet.directory.url.appendingPathComponent("first.json")
+    let first = try fleet.start(
+      fleet.arguments(pool: pool, extra: lease + ["--config", grace.path]), host: "host-1", hunt: "first",
+      culprit: culprit, output: firstOutput, slow: "0.6", wrapper: wrapper)
+    defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
+    try #require(try Self.waitFor(firstOutput, Self.isEvent("environments-leased")) != nil)
+    try #require(
+      try Self.waitFor(firstOutput) { $0["event"] as? String == "verdict" && $0["step"] as? Int == 3 } != nil)
+    let secondOutput = fleet.directory.url.appendingPathComponent("second.json")
+    let second = try fleet.start(
+      fleet.arguments(pool: pool, extra: lease + ["--config", grace.path]), host: "host-2", hunt: "second",
+      culprit: culprit, output: secondOutput)
+    defer { if second.isRunning { kill(second.processIdentifier, SIGKILL) } }
+    try #require(try Self.waitFor(secondOutput, Self.isEvent("waiting-for-environment")) != nil)
+
+    kill(first.processIdentifier, SIGKILL)
+    first.waitUntilExit()
+    let killed = Date()
+    let leased = try #require(try Self.waitFor(secondOutput, seconds: 30, Self.isEvent("environments-leased")))
+    let waited = Date().timeIntervalSince(killed)
+    #expect((leased["environments"] as? [String])?.sorted() == pool)
+    // The lease (4 s) plus one renewal (1 s), and a second for starting processes here.
+    #expect(waited <= 6, "host 2 got the environments \(waited) s after the kill")
+    let takeovers = try Self.events(secondOutput).filter(Self.isEvent("lease-taken-over"))
+    #expect(takeovers.count == 2)
+    if Self.pidNamespaces {
+      #expect(
+        takeovers.allSatisfy { $0["reason"] as? String == "expired" && $0["previousHost"] as? String == "host-1" })
+      #expect(waited >= 1, "taken before the lease could run out: \(waited) s")
+    }
+    second.waitUntilExit()
+    #expect(second.terminationStatus == 0)
+    #expect(Self.culprit(of: try Self.events(secondOutput)) == culprit)
+
+    // Host 1 comes back: its hunt continues from its stored steps.
+    let id = try #require(try Self.huntID(of: "host-1", in: fleet))
+    let testsBefore = fleet.testRuns.filter { $0.hasPrefix("first ") }.count
+    let resumed = try fleet.run(
+      ["resume", "--hunt", id, "--state", fleet.state], host: "host-1", hunt: "first", culprit: culprit)
+    #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
+    let events = try lines(resumed.stdout).compactMap {
+      try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+    }
+    #expect(Self.culprit(of: events) == culprit)
+    let replayed = events.filter { Self.isEvent("verdict")($0) && $0["replayed"] as? Bool == true }
+    #expect(replayed.count >= 3, "the verdicts stored before the kill are kept")
+    #expect(fleet.testRuns.filter { $0.hasPrefix("first ") }.count > testsBefore)
+    #expect(fleet.violations.isEmpty, "\(fleet.violations)")
+  }
+
+  /// The server's folder (scripts/postgres.sh made it) and the script that restarts it.
+  static func postgres(_ action: String) throws {
+    let folder = try #require(ProcessInfo.processInfo.environment["BISECT_DEPLOY_TEST_POSTGRES_DIR"])
+    let script = fixturesDirectory.deletingLastPathComponent().appendingPathComponent("scripts/postgres.sh")
+    let status = try spawnAndWait("/bin/bash", [script.path, action, folder])
+    try #require(status == 0, "scripts/postgres.sh \(action) exited \(status)")
+  }
+
+  @Test(
+    "PostgreSQL restarted mid-hunt and the hunt's connections terminated: it reconnects, no verdict lost or duplicated")
+  func serverRestartedMidHunt() throws {
+    let fleet = try Fleet()
+    let culprit = try fleet.commit(33)
+    let output = fleet.directory.url.appendingPathComponent("hunt.json")
+    let hunt = try fleet.start(
+      fleet.arguments(pool: ["dev1"], extra: ["--parallel", "1"]), host: "host-1", hunt: "restarted",
+      culprit: culprit, output: output, slow: "0.4")
+    defer { if hunt.isRunning { kill(hunt.processIdentifier, SIGKILL) } }
+    try #require(try Self.waitFor(output) { $0["event"] as? String == "verdict" && $0["step"] as? Int == 2 } != nil)
+    try Self.postgres("restart")
+    try #require(try Self.waitFor(output) { $0["event"] as? String == "verdict" && $0["step"] as? Int == 4 } != nil)
+    let killedConnections = try runPostgresSQL(
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'bisect-deploy'")
+    #expect(Int(killedConnections) ?? 0 >= 1, "no connection of the hunt to terminate")
+    hunt.waitUntilExit()
+    let events = try Self.events(output)
+    #expect(hunt.terminationStatus == 0)
+    #expect(Self.culprit(of: events) == culprit)
+    // Every test run is exactly one stored step, in order, each number once.
+    let schema = try #require(fleet.state.split(separator: "=").last)
+    let stored = lines(
+      try runPostgresSQL(
+        "SELECT number || ' ' || commit_hex FROM \"\(schema)\".steps ORDER BY number"))
+    #expect(stored.map { Int($0.split(separator: " ")[0]) } == Array(1...stored.count).map { Optional($0) })
+    #expect(
+      stored.map { String($0.split(separator: " ")[1]) } == fleet.testRuns.map { String($0.split(separator: " ")[1]) })
+    #expect(events.filter(Self.isEvent("verdict")).count == stored.count)
+  }
+
+  @Test(
+    "a hunt whose database stays away longer than its lease stops its steps, restores nothing, exits 76, and resumes later"
+  )
+  func leaseLostWhileTheDatabaseIsAway() throws {
+    let fleet = try Fleet()
+    let culprit = try fleet.commit(12)
+    let config = fleet.directory.url.appendingPathComponent("short-lease.yml")
+    try "timeouts: {grace: 1s}\nlease: {duration: 4s, renew: 1s}\n".write(to: config, atomically: true, encoding: .utf8)
+    let output = fleet.directory.url.appendingPathComponent("hunt.json")
+    let hunt = try fleet.start(
+      fleet.arguments(pool: ["dev1"], extra: ["--config", config.path]), host: "host-1", hunt: "lost",
+      culprit: culprit, output: output, slow: "3")
+    defer { if hunt.isRunning { kill(hunt.processIdentifier, SIGKILL) } }
+    try #require(try Self.waitFor(output) { $0["event"] as? String == "verdict" && $0["step"] as? Int == 1 } != nil)
+    try Self.postgres("stop")
+    let stopped = Date()
+    let deadline = Date().addingTimeInterval(40)
+    while hunt.isRunning && Date() < deadline { usleep(50_000) }
+    let took = Date().timeIntervalSince(stopped)
+    try Self.postgres("up")
+    try #require(!hunt.isRunning, "the hunt did not stop")
+    #expect(hunt.terminationStatus == 76)
+    let result = try #require(try Self.events(output).last)
+    #expect(result["outcome"] as? String == "stopped")
+    #expect((result["detail"] as? String)?.contains("lease lost") == true, "\(result)")
+    #expect(!fleet.history("dev1").contains { $0.hasPrefix("lost restore") }, "restored after losing the lease")
+    // Stopped within the lease (less the grace period), plus the time to give the leases back.
+    #expect(took < 12, "took \(took) s")
+    let id = try #require(try Self.huntID(of: "host-1", in: fleet))
+    let resumed = try fleet.run(
+      ["resume", "--hunt", id, "--state", fleet.state], host: "host-1", hunt: "lost", culprit: culprit)
+    #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
+    let events = try lines(resumed.stdout).compactMap {
+      try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+    }
+    #expect(Self.culprit(of: events) == culprit)
+    #expect(fleet.violations.isEmpty, "\(fleet.violations)")
+  }
+
+  @Test("without a shared state the same check sees two hunts on one environment")
+  func theCheckCatchesADoubleDeploy() throws {
+    let fleet = try Fleet(commits: 40, seed: 63)
+    let culprit = try fleet.commit(10)
+    var hunts = [Process]()
+    for index in 0..<2 {
+      // Each its own state file: nothing keeps them apart.
+      let arguments = [
+        "--good", "v0.1", "--bad", "main", "--deploy", Fleet.deploy, "--test", Fleet.test, "--env", "dev1",
+        "--state", fleet.directory.url.appendingPathComponent("state-\(index).sqlite").path, "--quiet",
+      ]
+      hunts.append(
+        try fleet.start(
+          arguments, host: "host-\(index)", hunt: "alone-\(index)", culprit: culprit,
+          output: fleet.directory.url.appendingPathComponent("alone-\(index).out"), slow: "0.3"))
+    }
+    for hunt in hunts { hunt.waitUntilExit() }
+    #expect(!fleet.violations.isEmpty)
+  }
+}
