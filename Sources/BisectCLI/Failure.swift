@@ -33,6 +33,8 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
   /// The state database is damaged, foreign, or from a newer version; or a file or folder
   /// the tool must write (workspace, logs, report) cannot be written (sysexits' EX_IOERR).
   case stateError = 74
+  /// A dependency's `url:` could not be cloned or fetched (`--descend-deps`).
+  case dependencyUnavailable = 76
   /// The environment is protected and --allow-protected did not name it.
   case protectedEnvironment = 77
   /// The configuration file or flags are wrong.
@@ -74,6 +76,9 @@ struct CommandFailure: Error, CustomStringConvertible {
       case .store(.locked): status = .locked
       case .store: status = .stateError
       case .unfinishedHunt: status = .locked
+      case .dependencyRepository(_, _, let git): status = Self.status(for: git)
+      case .dependencyFetch: status = .dependencyUnavailable
+      case .pinRewrite: status = .ioError
       }
     case let store as StoreError:
       message = store.errorDescription ?? "\(store)"

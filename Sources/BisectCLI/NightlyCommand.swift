@@ -81,7 +81,10 @@ struct NightlyCommand: AsyncParsableCommand {
       do {
         let store = try StateStore(path: state ?? StateStore.defaultPath(gitDirectory: repository.gitDirectory))
         if let record = try store.hunt(id: report.huntID) {
-          try ReportBuilder.write(try ReportBuilder.summary(of: record, store: store, repository: repository), to: path)
+          let dependencies = presentDependencyHistories(of: configuration, gitDirectory: repository.gitDirectory)
+          try ReportBuilder.write(
+            try ReportBuilder.summary(of: record, store: store, repository: repository, dependencies: dependencies),
+            to: path)
           print("Report: \(path)")
         }
       } catch {

@@ -135,6 +135,13 @@ public struct Configuration: Sendable, Hashable {
   public var flaky: FlakyMode?
   /// Hunt along the first-parent line for the merge first, then inside that merge.
   public var descend = false
+  /// Projects the repository pins by revision (`dependencies:`), in the order written.
+  public var dependencies: [PinnedDependency] = []
+  /// When the culprit bumps a pin, hunt on inside that dependency (`descend_dependencies`,
+  /// `--descend-deps`): docs/dependencies.md.
+  public var descendDependencies = false
+  /// May the tool clone and fetch a dependency's `url:` (`allow_network`, `--allow-network`)?
+  public var allowNetwork = false
 
   public init() {}
 
@@ -339,6 +346,11 @@ extension Configuration {
       case "repeat_rule": configuration.repeatRule = try reader.choice(value, key: key)
       case "confirm": configuration.confirmRuns = try reader.integer(value, key: key, minimum: 0)
       case "descend": configuration.descend = try reader.bool(value, key: key)
+      case "descend_dependencies": configuration.descendDependencies = try reader.bool(value, key: key)
+      case "allow_network": configuration.allowNetwork = try reader.bool(value, key: key)
+      case "dependencies":
+        configuration.dependencies = try reader.dependencies(
+          value, key: key, folder: URL(fileURLWithPath: path).standardizedFileURL.deletingLastPathComponent())
       case "flaky":
         if case .scalar = value {
           configuration.flaky = try reader.bool(value, key: key) ? FlakyMode() : nil
@@ -419,7 +431,8 @@ extension Configuration {
             "deploy", "test", "restore", "environment", "environments", "timeouts", "deploy_failure",
             "test_timeout_means", "verify_endpoints", "first_parent", "paths", "workspace", "logs", "log_limit",
             "max_duration",
-            "reuse_verdicts", "repeat", "repeat_rule", "confirm", "flaky", "descend",
+            "reuse_verdicts", "repeat", "repeat_rule", "confirm", "flaky", "descend", "dependencies",
+            "descend_dependencies", "allow_network",
           ])
       }
     }

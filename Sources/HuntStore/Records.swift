@@ -85,11 +85,17 @@ public struct StepRow: Sendable, Hashable {
   public var reused: Bool
   /// Why the step aborted or skipped, when there is something to say.
   public var note: String?
+  /// A dependency step (`dependency`, `dependency-check`): the dependency whose pin it wrote
+  /// into the culprit's checkout; `commit` is then that dependency's commit.
+  public var dependency: String?
+  /// The revision the step wrote into the pin, as written.
+  public var dependencyRevision: String?
 
   public init(
     huntID: Int64, number: Int, commit: String, environment: String, purpose: StepPurpose, verdict: Verdict?,
     exitCode: Int32? = nil, deploySeconds: Double? = nil, testSeconds: Double? = nil, logPath: String? = nil,
-    startedAt: Date, endedAt: Date, reused: Bool = false, note: String? = nil
+    startedAt: Date, endedAt: Date, reused: Bool = false, note: String? = nil, dependency: String? = nil,
+    dependencyRevision: String? = nil
   ) {
     self.huntID = huntID
     self.number = number
@@ -105,6 +111,8 @@ public struct StepRow: Sendable, Hashable {
     self.endedAt = endedAt
     self.reused = reused
     self.note = note
+    self.dependency = dependency
+    self.dependencyRevision = dependencyRevision
   }
 }
 
