@@ -25,6 +25,9 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
   case usage = 64
   case badRevision = 65
   case notARepository = 66
+  /// A dependency's `url:` could not be cloned or fetched (`--descend-deps`): its address
+  /// gave nothing to read.
+  case dependencyUnavailable = 67
   case shallowClone = 68
   case damagedRepository = 69
   case internalFailure = 70
@@ -33,8 +36,6 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
   /// The state database is damaged, foreign, or from a newer version; or a file or folder
   /// the tool must write (workspace, logs, report) cannot be written (sysexits' EX_IOERR).
   case stateError = 74
-  /// A dependency's `url:` could not be cloned or fetched (`--descend-deps`).
-  case dependencyUnavailable = 76
   /// The environment is protected and --allow-protected did not name it.
   case protectedEnvironment = 77
   /// The configuration file or flags are wrong.

@@ -105,7 +105,15 @@ extension HuntSession {
       return nil
     }
     var alone = [String]()
+    // A test that asked to abort (above 127) stops the descent: the other pins are not searched.
+    var abortion: String?
     for (index, plan) in plans.enumerated() {
+      if let abortion {
+        var finding = started(plan.bump, plan.range, answer: .inconclusive)
+        finding.note = "not searched: the search stopped before it: \(abortion)"
+        answer(finding)
+        continue
+      }
       stage(plan.bump, plan.range, among: bumps, culprit: culprit)
       var bumped: StepRecord.Result = .verdict(.bad)
       if several {
@@ -130,6 +138,7 @@ extension HuntSession {
         var finding = started(plan.bump, plan.range, answer: .inconclusive)
         if case .abort(let why) = bumped {
           finding.note = "the search stopped: \(why)"
+          abortion = why
         } else {
           finding.note = "the culprit with only this pin bumped could not be deployed or tested (skipped)"
         }
@@ -141,10 +150,11 @@ extension HuntSession {
           DependencyBumpStart(
             name: plan.bump.dependency.name, old: plan.range.oldText, new: plan.range.newText,
             candidates: plan.range.graph.candidateCount, revisions: plan.range.revisions.rawValue)))
-      guard let finding = await searchDependency(plan.bump, plan.range) else {
+      guard let search = await searchDependency(plan.bump, plan.range) else {
         return .stopped(stopper.reason ?? .signal(SIGINT))
       }
-      answer(finding)
+      answer(search.finding)
+      abortion = search.abortion
     }
     // Each bump passed on its own while the culprit, with all of them, fails.
     if several, alone.count == plans.count, alone.count > 1 {
@@ -174,11 +184,17 @@ extension HuntSession {
       bump: bump, range: range, others: others, culprit: culprit, repository: history)
   }
 
+  /// What the search inside one dependency found, and why it aborted when it did.
+  private struct DependencySearch {
+    var finding: DependencyFinding
+    var abortion: String?
+  }
+
   /// The search among the dependency's commits (or versions) between the pins; nil when
   /// the hunt was stopped.
-  private mutating func searchDependency(_ bump: PinBump, _ range: DependencyRange) async -> DependencyFinding? {
+  private mutating func searchDependency(_ bump: PinBump, _ range: DependencyRange) async -> DependencySearch? {
     var finding = started(bump, range, answer: .inconclusive)
-    guard let history = dependencyStage?.repository else { return finding }
+    guard let history = dependencyStage?.repository else { return DependencySearch(finding: finding) }
     let name = bump.dependency.name
     var outcome: HuntOutcome
     if configuration.flaky != nil {
@@ -223,12 +239,13 @@ extension HuntSession {
         + (finding.note.map { " (\($0))" } ?? "")
     case .aborted(let why):
       finding.note = "the search inside it stopped: \(why)"
+      return DependencySearch(finding: finding, abortion: why)
     case .contradiction(let conclusion):
       finding.note = "the verdicts on its commits contradict each other (\(conclusion.explanation))"
     case .nothingToSearch, .noRegression:
       finding.note = "nothing between the pins could be blamed"
     }
-    guard let commit = finding.commit else { return finding }
+    guard let commit = finding.commit else { return DependencySearch(finding: finding) }
     if range.revisions == .versions, finding.answer == .found { finding.version = range.text(for: commit) }
     // The pull request: the merge on the dependency's first-parent line that brought it in.
     if finding.merge == nil, range.revisions == .commits,
@@ -239,7 +256,7 @@ extension HuntSession {
     for id in [finding.commit, finding.merge].compactMap({ $0 }) {
       if let facts = try? history.commit(id) { finding.commits[id] = facts }
     }
-    return finding
+    return DependencySearch(finding: finding)
   }
 
   /// A finding about `bump`, with the range's facts filled in.

@@ -197,6 +197,13 @@ struct Version: Comparable, Hashable {
 
   init?(_ tag: String) {
     var rest = Substring(tag.dropFirst(Self.prefix(of: tag).count))
+    // Semantic versioning's characters only: a version is written into a pinned file, which a
+    // deploy may hand to a shell (a Dockerfile's RUN line), so `$(...)` in a tag is no version.
+    guard
+      rest.unicodeScalars.allSatisfy({
+        $0.isASCII && (CharacterSet.alphanumerics.contains($0) || ".-+".unicodeScalars.contains($0))
+      })
+    else { return nil }
     if let plus = rest.firstIndex(of: "+") { rest = rest[..<plus] }
     var preRelease = ""
     if let dash = rest.firstIndex(of: "-") {

@@ -350,5 +350,21 @@ import Testing
     let mine = try other.hunt("one-pin", ["--allow-network"])
     #expect(mine.status == 74, "\(mine.stderr)")
     #expect(try String(contentsOf: foreign.appendingPathComponent("notes.txt"), encoding: .utf8) == "mine")
+
+    // A URL that gives nothing to clone is said before anything is deployed (67).
+    let missing = try Bench(
+      "url3",
+      dependencies: """
+          gone:
+            kind: pip-git
+            project: kubespawner
+            files: hub/Dockerfile
+            url: file://\(fixture.directory.path)/no-such-repository
+
+        """)
+    let unreachable = try missing.hunt("one-pin", ["--allow-network"])
+    #expect(unreachable.status == 67, "\(unreachable.stderr)")
+    #expect(unreachable.stderr.contains("no-such-repository"))
+    #expect(missing.deploys.isEmpty)
   }
 }

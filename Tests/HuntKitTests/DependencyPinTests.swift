@@ -85,6 +85,9 @@ import Testing
     let ours = byGit.shuffled().sorted { Version($0)! < Version($1)! }
     #expect(ours == byGit)
     #expect(Version("docs-latest") == nil)
+    // Only semantic versioning's characters: a version is written into files a shell may read.
+    #expect(Version("v0.5.0-$(touch x)") == nil && Version("v0.5.0-rc;1") == nil)
+    #expect(Version("v0.5.0-rc.1+build.7") != nil)
     #expect(Version("v1.2") == Version("v1.2.0"))
     #expect(Version("1.0.0-rc2")! < Version("1.0.0-rc10")!)
   }

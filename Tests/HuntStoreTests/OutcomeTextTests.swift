@@ -135,6 +135,40 @@ struct OutcomeTextTests {
     #expect(text.contains("dependency image - %2D inconclusive"))
   }
 
+  @Test("random revisions and notes (any text: '; ', '%', parentheses, controls, combining marks) read back as written")
+  func randomRoundTrips() {
+    // SplitMix64 with a fixed seed: the same cases on every run; a failure names its case.
+    var state: UInt64 = 20
+    func next() -> UInt64 {
+      state &+= 0x9E37_79B9_7F4A_7C15
+      var z = state
+      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+      return z ^ (z >> 31)
+    }
+    let pieces = [
+      "a", "0", "; ", ";", "%", "%2", "(", ")", " (", " ", "-", "\n", "\u{1B}", "\u{301}", "é", "v1.2", "+", "/",
+    ]
+    func text(_ count: Int) -> String { (0..<count).map { _ in pieces[Int(next() % UInt64(pieces.count))] }.joined() }
+    for index in 0..<2000 {
+      let note = text(1 + Int(next() % 6))
+      let results: [OutcomeText.Dependency.Result] = [
+        .culprit(
+          commit: culprit, version: next() % 2 == 0 ? nil : "1" + text(2), merge: next() % 2 == 0 ? nil : merge,
+          note: next() % 2 == 0 ? nil : note),
+        .merge(merge, note: note), .notTheCause(note), .notDescended(note), .inconclusive(note),
+      ]
+      let dependency = OutcomeText.Dependency(
+        name: "dep-\(index)", old: next() % 3 == 0 ? nil : text(Int(next() % 4)), new: text(Int(next() % 4)),
+        result: results[Int(next() % 5)])
+      var outcome = OutcomeText(first: "culprit \(culprit)")
+      outcome.dependencies = [dependency]
+      let read = OutcomeText(outcome.text)
+      #expect(read.dependencies == [dependency], "case \(index): \(outcome.text)")
+      #expect(read.first == outcome.first, "case \(index)")
+    }
+  }
+
   @Test(
     "a part that is not exactly a dependency part stays in the text before it",
     arguments: [
