@@ -62,7 +62,7 @@ let package = Package(
     .target(
       name: "DemoFixture",
       path: "Fixtures",
-      exclude: ["README.md", "make-history.py", "jupyterhub"],
+      exclude: ["README.md", "make-history.py", "make-pinned.py", "jupyterhub"],
       sources: ["DemoFixture.swift"],
       resources: [.copy("incident")]
     ),

@@ -25,6 +25,9 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
   case usage = 64
   case badRevision = 65
   case notARepository = 66
+  /// A dependency's `url:` could not be cloned or fetched (`--descend-deps`): its address
+  /// gave nothing to read.
+  case dependencyUnavailable = 67
   case shallowClone = 68
   case damagedRepository = 69
   case internalFailure = 70
@@ -85,6 +88,9 @@ struct CommandFailure: Error, CustomStringConvertible {
       case .stoppedWaiting(.signal(let number)): status = number == SIGTERM ? .terminated : .interrupted
       case .stoppedWaiting(.leaseLost): status = .leaseLost
       case .stoppedWaiting(.deadline): status = .outOfTime
+      case .dependencyRepository(_, _, let git): status = Self.status(for: git)
+      case .dependencyFetch: status = .dependencyUnavailable
+      case .pinRewrite: status = .ioError
       }
     case let store as StoreError:
       message = store.errorDescription ?? "\(store)"

@@ -65,6 +65,16 @@ struct HuntCommand: AsyncParsableCommand {
   @Flag(help: "Find the merge on the first-parent line first, then the commit inside it (docs/descend.md).")
   var descend = false
 
+  @Flag(
+    name: .customLong("descend-deps"),
+    help: "When the culprit bumps a pinned dependency, find the commit in that dependency (docs/dependencies.md).")
+  var descendDependencies = false
+
+  @Flag(
+    name: .customLong("allow-network"),
+    help: "Let --descend-deps clone and fetch the dependencies given by url: in the configuration.")
+  var allowNetwork = false
+
   @Option(name: .customLong("repeat"), help: "Run the test this many times per step (see --repeat-rule).")
   var repeatRuns: Int?
 
@@ -137,6 +147,7 @@ struct HuntCommand: AsyncParsableCommand {
     case noVerify, quiet, state, reuseVerdicts, verbose, json, report
     case descend, repeatRuns, repeatRule, confirm, flaky, falseBad, falseGood, confidence, budget
     case envPool, parallel, waitForEnv, leaseDuration, leaseRenew
+    case descendDependencies, allowNetwork
   }
 
   /// Every flag's value is checked here, before the repository is opened or anything is
@@ -236,7 +247,10 @@ struct HuntCommand: AsyncParsableCommand {
     let report = try await hunt.value
     progress.finish()
     var reportWritten = true
-    if let path = self.report { reportWritten = await writeReport(of: report, to: path, state: request.state) }
+    if let path = self.report {
+      reportWritten = await writeReport(
+        of: report, to: path, state: request.state, configuration: request.configuration)
+    }
     var status = Summary.exitStatus(for: report.outcome)
     // The answer is said first; a report or an outcome that could not be written then makes
     // a successful hunt exit 74 (a hunt that failed keeps its own code).
@@ -256,14 +270,18 @@ struct HuntCommand: AsyncParsableCommand {
 
   /// Writes the report file from the state database; a failure is said, not fatal: the hunt's
   /// result and exit code matter more.
-  private func writeReport(of report: HuntReport, to path: String, state: StateLocation?) async -> Bool {
+  private func writeReport(of report: HuntReport, to path: String, state: StateLocation?, configuration: Configuration)
+    async -> Bool
+  {
     do {
       let repository = try Repository(at: range.repo)
+      let dependencies = presentDependencyHistories(of: configuration, gitDirectory: repository.gitDirectory)
       let summary = try await withStateStore(stateLocation(state, in: repository)) { store in
         guard let record = try await store.hunt(id: report.huntID) else {
           throw ReportError.cannotWrite(path: path, reason: "hunt #\(report.huntID) is not in the state database")
         }
-        return try await ReportBuilder.summary(of: record, store: store, repository: repository)
+        return try await ReportBuilder.summary(
+          of: record, store: store, repository: repository, dependencies: dependencies)
       }
       try ReportBuilder.write(summary, to: path)
       if !json { printError("report: \(path)") }
@@ -284,6 +302,8 @@ struct HuntCommand: AsyncParsableCommand {
     let environments = env.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
     if !environments.isEmpty { configuration.environmentNames = environments.filter { !$0.isEmpty } }
     if descend { configuration.descend = true }
+    if descendDependencies { configuration.descendDependencies = true }
+    if allowNetwork { configuration.allowNetwork = true }
     // The flags' values were checked in `validate()`.
     if let repeatRuns { configuration.testRuns = repeatRuns }
     if let repeatRule, let rule = RepeatRule(rawValue: repeatRule) { configuration.repeatRule = rule }
@@ -491,6 +511,14 @@ enum Summary {
       lines.append(
         String(format: "  Wrong-answer rates used: false bad %.3f, false good %.3f", flaky.falseBad, flaky.falseGood))
     }
+    if report.dependenciesSearched {
+      var culprit: ObjectID?
+      if case .culprit(let id) = report.outcome { culprit = id }
+      if report.dependencies.isEmpty {
+        lines.append("  Dependencies: the culprit changes none of the pinned revisions")
+      }
+      for finding in report.dependencies { lines.append("  " + dependencyLine(finding, culprit: culprit)) }
+    }
     if let confirmation = report.confirmation {
       let tally = { (t: Confirmation.Tally) in "\(t.commit.short()) failed \(t.bad) of \(t.bad + t.good + t.skipped)" }
       let parents = confirmation.parents.map { "parent \(tally($0))" }.joined(separator: ", ")
@@ -502,4 +530,57 @@ enum Summary {
   }
 
   static func contradiction(_ conclusion: Conclusion) -> String { conclusion.explanation }
+
+  /// "Dependency: the culprit e0bf10f bumps kubespawner dc41368 -> a8d943b; inside
+  /// kubespawner, 4180a79 broke it (pull request #35)".
+  static func dependencyLine(_ finding: DependencyFinding, culprit: ObjectID?) -> String {
+    let who = culprit.map { "the culprit \($0.short())" } ?? "the culprit"
+    let change =
+      finding.old.map { "bumps \(finding.name) \(shortRevision($0)) -> \(shortRevision(finding.new))" }
+      ?? "pins \(finding.name) at \(shortRevision(finding.new))"
+    var line = "Dependency: \(who) \(change); "
+    switch finding.answer {
+    case .found:
+      let subject = finding.commit.flatMap { finding.commits[$0]?.summary }.map { " \($0)" } ?? ""
+      let named =
+        finding.version.map { "version \($0) (\(finding.commit?.short() ?? "?")\(subject))" }
+        ?? "\(finding.commit?.short() ?? "?")\(subject)"
+      line += "inside \(finding.name), \(named) broke it"
+      if let number = pullRequest(of: finding) {
+        line += " (pull request #\(number))"
+      } else if let merge = finding.merge {
+        line += " (merged by \(merge.short()))"
+      }
+      if let note = finding.note { line += "; \(note)" }
+    case .merge:
+      let number = pullRequest(of: finding).map { " (pull request #\($0))" } ?? ""
+      line +=
+        "inside \(finding.name), merge \(finding.commit?.short() ?? "?")\(number) is the answer: \(finding.note ?? "")"
+    case .notTheCause:
+      line += "not the cause: \(finding.note ?? "")"
+    case .notDescended:
+      line += "not descended into: \(finding.note ?? "")"
+    case .inconclusive:
+      line += "the search inside \(finding.name) could not decide: \(finding.note ?? "")"
+    }
+    return line
+  }
+
+  /// The pull request that brought a dependency's culprit in: its merge's, else its own subject's.
+  static func pullRequest(of finding: DependencyFinding) -> Int? {
+    if let merge = finding.merge, let info = finding.commits[merge],
+      let number = pullRequestNumber(inMessage: info.message)
+    {
+      return number
+    }
+    if finding.answer == .merge, let commit = finding.commit, let info = finding.commits[commit] {
+      return pullRequestNumber(inMessage: info.message)
+    }
+    return finding.commit.flatMap { finding.commits[$0] }.flatMap { pullRequestNumber(inMessage: $0.message) }
+  }
+
+  /// A revision as people read it: a full hash shortened to 7 digits, anything else whole.
+  static func shortRevision(_ revision: String) -> String {
+    revision.utf8.count == 40 && ObjectID(hex: revision) != nil ? String(revision.prefix(7)) : revision
+  }
 }

@@ -46,6 +46,10 @@ enum JSONEvents {
         "seconds": seconds(record.totalTime), "environment": record.environment,
       ]
       if record.moved { object["moved"] = true }
+      if let pin = record.dependency {
+        object["dependency"] = pin.name
+        object["revision"] = pin.revision
+      }
       if record.runVerdicts.count > 1 { object["runs"] = record.runVerdicts.map(\.rawValue) }
       if let test = record.test, case .exited(let code) = test.termination { object["testExitCode"] = Int(code) }
       if !record.deployAttempts.isEmpty { object["deployAttempts"] = record.deployAttempts.count }
@@ -54,7 +58,40 @@ enum JSONEvents {
       return ["event": "restoring", "commit": commit?.id.hex ?? NSNull()]
     case .restored(let result):
       return ["event": "restored", "result": result.map { "\($0.termination)" } ?? NSNull()]
+    case .dependencyBump(let bump):
+      return [
+        "event": "dependency-bump", "dependency": bump.name, "old": bump.old, "new": bump.new,
+        "candidates": bump.candidates, "revisions": bump.revisions,
+      ]
+    case .dependencyAnswer(let finding):
+      var object = dependency(finding)
+      object["event"] = "dependency-answer"
+      return object
     }
+  }
+
+  /// A dependency's finding (`--descend-deps`), for the `result` and `dependency-answer` objects.
+  static func dependency(_ finding: DependencyFinding) -> [String: Any] {
+    var object: [String: Any] = [
+      "dependency": finding.name, "old": finding.old ?? NSNull(), "new": finding.new, "files": finding.files,
+      "answer": finding.answer.rawValue, "candidates": finding.candidates,
+    ]
+    if let revisions = finding.revisions { object["revisions"] = revisions }
+    if let version = finding.version { object["version"] = version }
+    if let note = finding.note { object["note"] = note }
+    let describe = { (id: ObjectID) -> [String: Any] in
+      var commit: [String: Any] = ["id": id.hex]
+      if let info = finding.commits[id] {
+        commit["subject"] = info.summary
+        commit["author"] = "\(info.author.name) <\(info.author.email)>"
+        commit["authorTime"] = Date(timeIntervalSince1970: TimeInterval(info.author.time)).formatted(.iso8601)
+      }
+      return commit
+    }
+    if let commit = finding.commit { object["commit"] = describe(commit) }
+    if let merge = finding.merge { object["merge"] = describe(merge) }
+    if let number = Summary.pullRequest(of: finding) { object["pullRequest"] = number }
+    return object
   }
 
   static func commit(_ id: ObjectID, _ report: HuntReport) -> [String: Any] {
@@ -83,6 +120,7 @@ enum JSONEvents {
       if let note = descent.note { inner["note"] = note }
       object["descent"] = inner
     }
+    if report.dependenciesSearched { object["dependencies"] = report.dependencies.map(dependency) }
     if let confirmation = report.confirmation {
       let tally = { (t: Confirmation.Tally) -> [String: Any] in
         ["commit": t.commit.hex, "bad": t.bad, "good": t.good, "skipped": t.skipped]

@@ -83,10 +83,12 @@ struct NightlyCommand: AsyncParsableCommand {
       Summary.print(report)
       let path = self.report ?? defaultReportPath(repository: repository, tip: report.bad)
       do {
+        let dependencies = presentDependencyHistories(of: configuration, gitDirectory: repository.gitDirectory)
         let summary = try await withStateStore(stateLocation(request.state, in: repository)) {
           store -> HuntSummary? in
           guard let record = try await store.hunt(id: report.huntID) else { return nil }
-          return try await ReportBuilder.summary(of: record, store: store, repository: repository)
+          return try await ReportBuilder.summary(
+            of: record, store: store, repository: repository, dependencies: dependencies)
         }
         if let summary {
           try ReportBuilder.write(summary, to: path)

@@ -113,6 +113,11 @@ final class ProgressPrinter: Sendable {
         state.commit = commit.map { "\($0.id.short()) \($0.summary.terminalSafe())" } ?? ""
       case .restored(let result):
         permanent = result.map { "restore: \($0.termination)" }
+      case .dependencyBump(let bump):
+        state.remaining = bump.candidates
+        permanent = Self.bumpLine(bump)
+      case .dependencyAnswer(let finding):
+        permanent = Summary.dependencyLine(finding, culprit: nil)
       }
       var text = ""
       if state.liveLineShown { text += "\r\u{1B}[2K" }
@@ -184,6 +189,8 @@ final class ProgressPrinter: Sendable {
         case .manual: "given by hand"
         case .descend: "inside the merge, \(remaining) candidates left"
         case .confirm: "confirming"
+        case .dependencyCheck: "the culprit with a dependency's pins as before, or one bumped alone"
+        case .dependency: "inside the dependency, \(remaining) candidates left"
         }
       let place = environment.isEmpty ? "" : " on \(environment)"
       printError("[\(number)] \(commit.id.short()) \(commit.summary) (\(why))\(place)")
@@ -202,8 +209,9 @@ final class ProgressPrinter: Sendable {
         record.runVerdicts.count > 1 ? " (runs: \(record.runVerdicts.map(\.rawValue).joined(separator: " ")))" : ""
       let moved = record.moved ? " (deploy failed on \(record.environment); trying another environment)" : ""
       let why = record.note.map { " (\($0))" } ?? ""
+      let pin = record.dependency.map { " (\($0.name) at \(Summary.shortRevision($0.revision)))" } ?? ""
       printError(
-        "[\(record.number)]   => \(Summary.describe(record.result))\(record.reused ? " (reused)" : "")\(runs)\(moved)\(why)"
+        "[\(record.number)]   => \(Summary.describe(record.result))\(record.reused ? " (reused)" : "")\(pin)\(runs)\(moved)\(why)"
       )
       // The end of each command that failed: a failed deploy, or a test that did not pass.
       let failed =
@@ -217,6 +225,10 @@ final class ProgressPrinter: Sendable {
       if let commit { printError("restoring to \(commit.id.short()) \(commit.summary)") }
     case .restored(let result):
       if let result { printError("restore: \(result.termination)") }
+    case .dependencyBump(let bump):
+      printError(bumpLine(bump))
+    case .dependencyAnswer(let finding):
+      printError(Summary.dependencyLine(finding, culprit: nil))
     }
   }
 
@@ -234,6 +246,12 @@ final class ProgressPrinter: Sendable {
     default:
       return nil
     }
+  }
+
+  /// "bisect-deploy: the culprit bumps kubespawner dc41368 -> a8d943b: 12 commits to search in it".
+  static func bumpLine(_ bump: DependencyBumpStart) -> String {
+    "bisect-deploy: the culprit bumps \(bump.name) \(Summary.shortRevision(bump.old)) -> \(Summary.shortRevision(bump.new)): "
+      + "\(bump.candidates) \(bump.revisions == "versions" ? "versions" : "commits") to search in it"
   }
 
   static func indent(_ text: String) -> String {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GitKit
 import History
+import HuntKit
 import HuntReport
 import HuntStore
 import HuntSummaries
@@ -21,7 +22,10 @@ struct ReportCommand: AsyncParsableCommand {
     let repository = try options.repository()
     let summary = try await options.withStore(repository) { store in
       let record = try await options.storedHunt(hunt, in: store)
-      return try await ReportBuilder.summary(of: record, store: store, repository: repository)
+      let configuration = Self.configuration(of: record, repository: repository)
+      return try await ReportBuilder.summary(
+        of: record, store: store, repository: repository,
+        dependencies: presentDependencyHistories(of: configuration, gitDirectory: repository.gitDirectory))
     }
     if let output {
       try ReportBuilder.write(summary, to: output)
@@ -29,5 +33,22 @@ struct ReportCommand: AsyncParsableCommand {
     } else {
       print(markdownReport(summary), terminator: "")
     }
+  }
+
+  /// The configuration the hunt was started with (its `--config`, else the repository's
+  /// bisect-deploy.yml), for the dependencies' histories (`--descend-deps`). One that cannot
+  /// be read costs only the dependency commits' subjects: they are then named by hash.
+  static func configuration(of record: HuntRecord, repository: Repository) -> Configuration {
+    var explicit: String?
+    if let invocation = StoredInvocation(encoded: record.commandLine) {
+      let words = invocation.arguments
+      for (index, word) in words.enumerated() {
+        if word == "--config", index + 1 < words.count { explicit = words[index + 1] }
+        if word.hasPrefix("--config=") { explicit = String(word.dropFirst("--config=".count)) }
+      }
+      let folder = URL(fileURLWithPath: invocation.directory, isDirectory: true)
+      explicit = explicit.map { URL(fileURLWithPath: $0, relativeTo: folder).standardizedFileURL.path }
+    }
+    return (try? Configuration.discover(explicit: explicit, workTree: repository.workTree)) ?? Configuration()
   }
 }

@@ -36,12 +36,15 @@ public final class Repository {
 
   /// Opens the repository at `path` or at any folder above it, bare repositories included.
   ///
+  /// - Parameter searchingUpward: false to open `path` itself only: a dependency's clone
+  ///   named in the configuration must not turn into the repository a folder happens to sit in.
   /// - Throws: `GitError.notARepository` when neither `path` nor a parent folder is a repository.
-  public init(at path: String) throws(GitError) {
+  public init(at path: String, searchingUpward: Bool = true) throws(GitError) {
     ensureLibgit2()
     requestedPath = path
     var repository: OpaquePointer?
-    let code = git_repository_open_ext(&repository, path, 0, nil)
+    let flags = searchingUpward ? 0 : GIT_REPOSITORY_OPEN_NO_SEARCH.rawValue
+    let code = git_repository_open_ext(&repository, path, flags, nil)
     try check(code, "open repository at '\(path)'") { code, _ in
       code == GIT_ENOTFOUND.rawValue ? .notARepository(path: path) : nil
     }

@@ -26,4 +26,14 @@ public enum StepPurpose: String, Sendable, Hashable, CaseIterable, Codable {
   case descend
   /// The culprit or a parent tested again (`--confirm N`).
   case confirm
+  /// The culprit's tree with a dependency's pins as before, or with only one of them bumped:
+  /// whether a pin bump is the cause at all (`--descend-deps`, docs/dependencies.md).
+  case dependencyCheck = "dependency-check"
+  /// The culprit's tree with a dependency's pin rewritten to one of its commits or versions
+  /// between the two pins (`--descend-deps`).
+  case dependency
+
+  /// True for steps that deploy the culprit's tree with a dependency's pin rewritten: their
+  /// commit is the dependency's, not the repository's.
+  public var deploysDependency: Bool { self == .dependency || self == .dependencyCheck }
 }

@@ -151,6 +151,13 @@ public struct Configuration: Sendable, Hashable {
   public var leaseDuration: Duration = .seconds(30)
   /// How often the running hunt renews its leases (`lease.renew`).
   public var leaseRenewal: Duration = .seconds(10)
+  /// Projects the repository pins by revision (`dependencies:`), in the order written.
+  public var dependencies: [PinnedDependency] = []
+  /// When the culprit bumps a pin, hunt on inside that dependency (`descend_dependencies`,
+  /// `--descend-deps`): docs/dependencies.md.
+  public var descendDependencies = false
+  /// May the tool clone and fetch a dependency's `url:` (`allow_network`, `--allow-network`)?
+  public var allowNetwork = false
 
   public init() {}
 
@@ -391,6 +398,11 @@ extension Configuration {
           default: throw reader.unknown(inner, known: ["duration", "renew"])
           }
         }
+      case "descend_dependencies": configuration.descendDependencies = try reader.bool(value, key: key)
+      case "allow_network": configuration.allowNetwork = try reader.bool(value, key: key)
+      case "dependencies":
+        configuration.dependencies = try reader.dependencies(
+          value, key: key, folder: URL(fileURLWithPath: path).standardizedFileURL.deletingLastPathComponent())
       case "flaky":
         if case .scalar = value {
           configuration.flaky = try reader.bool(value, key: key) ? FlakyMode() : nil
@@ -472,7 +484,7 @@ extension Configuration {
             "test_timeout_means", "verify_endpoints", "first_parent", "paths", "workspace", "logs", "log_limit",
             "max_duration",
             "reuse_verdicts", "repeat", "repeat_rule", "confirm", "flaky", "descend", "state", "env_pool", "parallel",
-            "wait_for_env", "lease",
+            "wait_for_env", "lease", "dependencies", "descend_dependencies", "allow_network",
           ])
       }
     }

@@ -19,6 +19,10 @@ struct Findings {
   /// In the probabilistic mode: how many commits hold the confidence's share of the
   /// probability, shown as the candidates left.
   var plausibleCount: Int?
+  /// `--descend-deps`: what the search found for each pin the culprit changed.
+  var dependencies: [DependencyFinding] = []
+  /// `--descend-deps` looked at the culprit's pins (even when it changed none).
+  var dependencySearch = false
 
   /// The outcome as the state database stores it (reports read it back), with what
   /// --descend, --flaky and --confirm add to it.
@@ -30,8 +34,25 @@ struct Findings {
         probability: flaky.probability, runnerUp: flaky.runnerUp?.hex, runnerUpProbability: flaky.runnerUpProbability,
         reason: flaky.reason, testRuns: flaky.testRuns)
     }
+    stored.dependencies = dependencies.map(Self.stored)
     stored.confirmationHolds = confirmation?.holds
     return stored.text
+  }
+
+  /// A dependency's finding as the stored outcome keeps it.
+  static func stored(_ finding: DependencyFinding) -> OutcomeText.Dependency {
+    let note = finding.note ?? finding.answer.rawValue
+    let result: OutcomeText.Dependency.Result
+    switch finding.answer {
+    case .found:
+      result = .culprit(
+        commit: finding.commit?.hex ?? "", version: finding.version, merge: finding.merge?.hex, note: finding.note)
+    case .merge: result = .merge(finding.commit?.hex ?? "", note: note)
+    case .notTheCause: result = .notTheCause(note)
+    case .notDescended: result = .notDescended(note)
+    case .inconclusive: result = .inconclusive(note)
+    }
+    return OutcomeText.Dependency(name: finding.name, old: finding.old, new: finding.new, result: result)
   }
 
   static func describe(_ outcome: HuntOutcome) -> String {
@@ -63,6 +84,8 @@ struct Findings {
     report.descent = descent
     report.confirmation = confirmation
     report.flaky = flaky
+    report.dependencies = dependencies
+    report.dependenciesSearched = dependencySearch
     let repository = setup.repository
     switch outcome {
     case .nothingToSearch(.emptyRange):

@@ -8,26 +8,42 @@ extension HuntSession {
   /// evidence for Bayes' rule, commits may be tested again, and it stops when one candidate
   /// is the culprit with the configured confidence or the budget of test runs is spent.
   mutating func flakySearch() async -> HuntOutcome {
-    let mode = configuration.flaky ?? FlakyMode()
-    var engine = FlakyBisection(
-      graph: outerGraph,
-      settings: FlakySettings(
-        rates: NoiseRates(falseBad: mode.falseBad, falseGood: mode.falseGood), confidence: mode.confidence,
-        budget: mode.budget))
     // Nothing that may be blamed: the same answer as plain bisection (exit 6), never the tip.
-    if engine.candidateCount == 0 {
+    if outerGraph.candidateCount == 0 {
       if case .concluded(let conclusion) = bisection.next() { return outcome(of: conclusion) }
       return .nothingToSearch(.noCandidate)
     }
+    // Everything recorded so far is evidence: endpoint checks, verdicts by hand, rounds.
+    let run = await probabilisticSearch(over: outerGraph, purpose: .bisect) { _ in true }
+    if let summary = run.summary { findings.flaky = summary }
+    return run.outcome
+  }
+
+  /// What a probabilistic search ended with, and its last word when it concluded.
+  struct ProbabilisticRun {
+    var outcome: HuntOutcome
+    var summary: FlakySummary?
+  }
+
+  /// The probabilistic search over `graph` (the hunt's range, or a dependency's), testing
+  /// with `purpose`; the steps `evidence` accepts are fed to the engine as they come.
+  mutating func probabilisticSearch(
+    over graph: CommitGraph, purpose: StepRecord.Purpose, evidence: (StepRecord) -> Bool
+  ) async -> ProbabilisticRun {
+    let mode = configuration.flaky ?? FlakyMode()
+    var engine = FlakyBisection(
+      graph: graph,
+      settings: FlakySettings(
+        rates: NoiseRates(falseBad: mode.falseBad, falseGood: mode.falseGood), confidence: mode.confidence,
+        budget: mode.budget))
     var fed = 0
     while true {
       applyManualVerdicts()
-      // Everything recorded so far is evidence: endpoint checks, verdicts by hand, rounds.
       while fed < steps.count {
-        feed(steps[fed], into: &engine)
+        if evidence(steps[fed]) { feed(steps[fed], into: &engine) }
         fed += 1
       }
-      if let reason = stopper.reason { return .stopped(reason) }
+      if let reason = stopper.reason { return ProbabilisticRun(outcome: .stopped(reason)) }
       let commits: [ObjectID]
       switch engine.next() {
       case .concluded(let conclusion):
@@ -42,11 +58,11 @@ extension HuntSession {
         let round = active.count > 1 ? engine.nextRound(count: active.count) : []
         commits = round.isEmpty ? [commit] : round
       }
-      let records = await runRound(commits.map { ($0, .bisect) })
+      let records = await runRound(commits.map { ($0, purpose) })
       for record in records {
         switch record.result {
-        case .stopped: return .stopped(stopper.reason ?? .signal(SIGINT))
-        case .abort(let why): return .aborted(why)
+        case .stopped: return ProbabilisticRun(outcome: .stopped(stopper.reason ?? .signal(SIGINT)))
+        case .abort(let why): return ProbabilisticRun(outcome: .aborted(why))
         case .verdict: break
         }
       }
@@ -66,8 +82,8 @@ extension HuntSession {
 
   private mutating func conclude(
     _ conclusion: FlakyConclusion, rates: (falseBad: Double, falseGood: Double), confidence: Double
-  ) -> HuntOutcome {
-    findings.flaky = FlakySummary(
+  ) -> ProbabilisticRun {
+    let summary = FlakySummary(
       culprit: conclusion.culprit.commit, probability: conclusion.culprit.probability,
       runnerUp: conclusion.runnerUp?.commit, runnerUpProbability: conclusion.runnerUp?.probability,
       reason: conclusion.reason.rawValue, testRuns: conclusion.testRuns, confidence: confidence,
@@ -76,8 +92,8 @@ extension HuntSession {
     if let runnerUp = conclusion.runnerUp { _ = try? info(runnerUp.commit) }
     // Below the confidence asked, the honest answer names the two most likely commits.
     guard conclusion.reason != .confident, let runnerUp = conclusion.runnerUp else {
-      return .culprit(conclusion.culprit.commit)
+      return ProbabilisticRun(outcome: .culprit(conclusion.culprit.commit), summary: summary)
     }
-    return .culpritAmong([conclusion.culprit.commit, runnerUp.commit])
+    return ProbabilisticRun(outcome: .culpritAmong([conclusion.culprit.commit, runnerUp.commit]), summary: summary)
   }
 }

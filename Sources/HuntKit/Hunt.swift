@@ -135,6 +135,10 @@ public enum HuntEvent: Sendable {
   case stepFinished(StepRecord)
   case restoring(CommitInfo?)
   case restored(CommandResult?)
+  /// `--descend-deps`: the search inside a dependency whose pin the culprit bumped begins.
+  case dependencyBump(DependencyBumpStart)
+  /// `--descend-deps`: what the descent into one dependency concluded.
+  case dependencyAnswer(DependencyFinding)
 }
 
 /// One deploy-and-test of one commit, as it happened.
@@ -177,6 +181,9 @@ public struct StepRecord: Sendable {
   /// Time of the whole step, export and bookkeeping included.
   public var totalTime: Duration = .zero
   public var logDirectory: URL
+  /// A dependency step (`--descend-deps`): the pin written into the culprit's checkout;
+  /// `commit` is then the dependency's commit, not the repository's.
+  public var dependency: DependencyPin?
 
   /// The last run of the test.
   public var test: CommandResult? { tests.last }
@@ -242,6 +249,10 @@ public struct HuntReport: Sendable {
   public var confirmation: Confirmation?
   /// The probabilistic mode's last word: the culprit's probability and the runner-up.
   public var flaky: FlakySummary?
+  /// `--descend-deps`: for each pin the culprit changed, what the search inside it found.
+  public var dependencies: [DependencyFinding] = []
+  /// `--descend-deps` read the culprit's pins (`dependencies` is empty when it changed none).
+  public var dependenciesSearched = false
   /// With nothing to search: bad is an ancestor of a good commit (not equal to it), so the
   /// user most likely swapped --good and --bad.
   public var endpointsSwapped = false
@@ -319,6 +330,12 @@ public enum HuntError: Error, Sendable, LocalizedError {
   /// The stopped hunt to continue was started with other settings than its stored command
   /// line gives now (the configuration file, the range or the environments changed).
   case changedSinceStopped(id: Int64)
+  /// A dependency's `repo:` (or the tool's clone of its `url:`) cannot be opened.
+  case dependencyRepository(name: String, path: String, GitError)
+  /// A dependency's `url:` cannot be cloned or fetched.
+  case dependencyFetch(name: String, url: String, reason: String)
+  /// A dependency step cannot write the pin into the culprit's checkout.
+  case pinRewrite(dependency: String, path: String, reason: String)
 
   public var errorDescription: String? {
     switch self {
@@ -342,6 +359,14 @@ public enum HuntError: Error, Sendable, LocalizedError {
       "Stopped while waiting for an environment; nothing was deployed."
     case .changedSinceStopped(let id):
       "Hunt #\(id) was started with other settings than its command line gives now (the configuration file, the range or the environments changed): restore them to continue it, or end it with `bisect-deploy reset --hunt \(id)`."
+    case .dependencyRepository(let name, let path, let error):
+      "The history of dependency '\(name)' cannot be opened at '\(path)': \(error.errorDescription ?? "\(error)") "
+        + "Point its 'repo:' at a clone of it (see docs/dependencies.md)."
+    case .dependencyFetch(let name, let url, let reason):
+      "The history of dependency '\(name)' cannot be fetched from '\(url)': \(reason). Check the URL and the network, "
+        + "or give 'repo: PATH' of a local clone instead."
+    case .pinRewrite(let dependency, let path, let reason):
+      "Cannot write the pin of '\(dependency)' into '\(path)' in the checkout: \(reason)."
     }
   }
 }
@@ -356,6 +381,7 @@ extension HuntRequest {
   /// Every environment the hunt deploys to, after the same checks.
   func checkedEnvironments() throws(HuntError) -> [DeployEnvironment] {
     guard configuration.testCommand != nil else { throw .configuration(.missingTest) }
+    if let problem = configuration.dependencyProblem() { throw .configuration(.conflict(problem)) }
     if configuration.descend && configuration.flaky != nil {
       throw .configuration(
         .conflict(

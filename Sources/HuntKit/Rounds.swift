@@ -115,8 +115,11 @@ extension HuntSession {
   /// A job's step as stored before the tool was stopped, when there is one: the first stored
   /// step of that commit and purpose not replayed yet. Moved steps are replayed on the way.
   private mutating func replayed(_ job: Job) -> StepRecord? {
+    // A dependency step is the culprit's tree with that dependency's pin rewritten: its
+    // commit is the dependency's, so the dependency's name is part of what it is.
+    let dependency = job.purpose.deploysDependency ? dependencyStage?.name : nil
     while let position = replay.firstIndex(where: {
-      $0.commit == job.commit.hex && $0.purpose.rawValue == job.purpose.rawValue
+      $0.commit == job.commit.hex && $0.purpose.rawValue == job.purpose.rawValue && $0.dependency == dependency
     }) {
       let record = record(from: replay.remove(at: position))
       steps.append(record)
@@ -161,6 +164,9 @@ extension HuntSession {
       number: number, commit: job.commit, purpose: job.purpose,
       logDirectory: logDirectory.appendingPathComponent(label))
     record.environment = environment
+    if job.purpose.deploysDependency, let stage = dependencyStage {
+      record.dependency = DependencyPin(name: stage.name, revision: stage.range.text(for: job.commit))
+    }
     return record
   }
 
@@ -182,10 +188,12 @@ extension HuntSession {
           environment: environment.name))
     }
     events(.phase(number: record.number, .exporting))
+    // A dependency step deploys the culprit's tree, its pin rewritten (below).
+    let deployed = job.purpose.deploysDependency ? (dependencyStage?.culprit ?? job.commit) : job.commit
     let checkout: URL
     do {
       try FileManager.default.createDirectory(at: record.logDirectory, withIntermediateDirectories: true)
-      checkout = try prepareCheckout(job.commit, label: record.logDirectory.lastPathComponent, in: environment)
+      checkout = try prepareCheckout(deployed, label: record.logDirectory.lastPathComponent, in: environment)
     } catch let error as GitError where error.isRefusedPath {
       // The commit's tree holds a path git refuses to check out too (an entry under `.git/`):
       // that commit cannot be tested, the others can. Skipped, with why. Any other export
@@ -194,11 +202,21 @@ extension HuntSession {
       record.note = "cannot check out \(job.commit.short()): \(error.errorDescription ?? "\(error)")"
       return .failure(StepFailure(record: record))
     } catch {
-      record.result = .abort("cannot export \(job.commit.hex): \(error.localizedDescription)")
+      record.result = .abort("cannot export \(deployed.hex): \(error.localizedDescription)")
       return .failure(StepFailure(record: record))
     }
-    let variables = commandEnvironment(
-      for: job.commit, in: environment, checkout: checkout, step: record.number, phase: job.purpose.rawValue)
+    var variables = commandEnvironment(
+      for: deployed, in: environment, checkout: checkout, step: record.number, phase: job.purpose.rawValue)
+    if job.purpose.deploysDependency {
+      // In the checkout only, after it is made: the repository is never written.
+      do {
+        try writeDependencyPins(for: job.commit, in: checkout)
+      } catch {
+        record.result = .abort(error.errorDescription ?? "\(error)")
+        return .failure(StepFailure(record: record))
+      }
+      variables.merge(dependencyVariables(for: job.commit)) { _, new in new }
+    }
     return .success(PreparedStep(record: record, checkout: checkout, variables: variables))
   }
 

@@ -28,6 +28,8 @@ struct HuntSetup {
   let logDirectory: URL
   /// What decides a verdict (deploy, test, environments): verdicts are reused between equal ones.
   let fingerprint: String
+  /// `--descend-deps`: each dependency's history, by name (opened, cloned or fetched here).
+  var dependencyHistories: [String: Repository] = [:]
 
   /// Resolves the request: the environments (protected ones refused), the repository, the
   /// ends and the range; the restore target; the tool's folder (0700), every workspace
@@ -75,10 +77,15 @@ struct HuntSetup {
     } catch {
       throw .workspace(path: logDirectory.path, reason: error.localizedDescription)
     }
-    return HuntSetup(
+    var setup = HuntSetup(
       request: request, configuration: configuration, repository: repository, bad: bad, goods: goods, graph: graph,
       mergeBases: mergeBases, environments: environments, logDirectory: logDirectory,
       fingerprint: configuration.fingerprint(for: environments))
+    // A dependency's history is needed only after the culprit, but checked (and cloned) now.
+    if configuration.descendDependencies {
+      setup.dependencyHistories = try DependencyHistory.openAll(configuration, gitDirectory: repository.gitDirectory)
+    }
+    return setup
   }
 
   /// Checks (or creates) the workspace of each environment: refused when the tool did not
@@ -134,6 +141,8 @@ struct HuntSession {
   var bisection: Bisection
   var steps: [StepRecord] = []
   var findings = Findings()
+  /// `--descend-deps`: the dependency the running steps pin, while the hunt is inside one.
+  var dependencyStage: DependencyStage?
   let started = ContinuousClock.now
 
   /// The store behind the journal and the leases, closed when the hunt ends.
@@ -260,6 +269,9 @@ struct HuntSession {
       events(.started(candidates: bisection.remainingCount, estimatedSteps: estimate, environment: huntEnvironment))
       outcome = await search()
     }
+    if configuration.descendDependencies, case .culprit(let culprit) = outcome {
+      if let stopped = await descendDependencies(of: culprit) { outcome = stopped }
+    }
     if configuration.confirmRuns > 0, case .culprit(let culprit) = outcome {
       if let stopped = await confirm(culprit) { outcome = stopped }
     }
@@ -311,7 +323,13 @@ struct HuntSession {
   /// The facts of a commit, remembered for the report.
   mutating func info(_ id: ObjectID) throws(GitError) -> CommitInfo {
     if let known = findings.commits[id] { return known }
-    let facts = try repository.commit(id)
+    // Inside a dependency, its commits are read from its own history.
+    let facts: CommitInfo
+    if let stage = dependencyStage, let found = try? stage.repository.commit(id) {
+      facts = found
+    } else {
+      facts = try repository.commit(id)
+    }
     findings.commits[id] = facts
     return facts
   }

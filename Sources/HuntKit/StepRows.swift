@@ -33,7 +33,8 @@ extension HuntSession {
       deploySeconds: record.deployAttempts.isEmpty ? nil : seconds(deployTime),
       testSeconds: record.tests.isEmpty ? nil : seconds(testTime), logPath: record.logDirectory.path,
       startedAt: ended.addingTimeInterval(-seconds(record.totalTime)), endedAt: ended, reused: record.reused,
-      note: note.text(withRuns: record.runVerdicts.count > 1 || record.purpose == .confirm))
+      note: note.text(withRuns: record.runVerdicts.count > 1 || record.purpose == .confirm),
+      dependency: record.dependency?.name, dependencyRevision: record.dependency?.revision)
   }
 
   /// A step as it was stored, for replay.
@@ -43,6 +44,9 @@ extension HuntSession {
       purpose: stored.purpose,
       logDirectory: URL(fileURLWithPath: stored.logPath ?? logDirectory.path))
     record.environment = stored.environment
+    if let name = stored.dependency {
+      record.dependency = DependencyPin(name: name, revision: stored.dependencyRevision ?? "")
+    }
     record.replayed = true
     record.reused = stored.reused
     let note = StepNote(stored.note)

@@ -93,6 +93,18 @@ public func htmlReport(_ summary: HuntSummary) -> String {
     }
     page += "</section>\n"
   }
+  if !summary.dependencies.isEmpty {
+    page += "<section class='dependencies'>\n<h2>Inside the dependencies</h2>\n<ul>\n"
+    for dependency in summary.dependencies {
+      page += "<li class='dependency-\(htmlEscaped(dependency.answer))'>\(htmlEscaped(sentence(dependency.sentence)))"
+      if let commit = dependency.commit {
+        page += " <code title='\(htmlEscaped(commit.hash))'>\(htmlEscaped(commit.hash))</code>, "
+        page += "\(htmlEscaped(commit.authorName)), \(htmlEscaped(dateTimeText(commit.authorDate)))"
+      }
+      page += "</li>\n"
+    }
+    page += "</ul>\n</section>\n"
+  }
   if !summary.otherPossibleCulprits.isEmpty {
     page += "<section class='possible'>\n"
     page += "<h2>\(summary.culprit == nil ? "Possible culprits" : "Other possible culprits")</h2>\n"

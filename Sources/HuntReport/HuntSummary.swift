@@ -118,12 +118,16 @@ public struct StepSummary: Sendable, Hashable {
   /// The verdict of each test run when the test ran more than once (`repeat: N`, `--confirm N`);
   /// empty for a single run.
   public var runVerdicts: [Verdict]
+  /// A dependency step (`--descend-deps`): the dependency whose pin it wrote into the
+  /// culprit's checkout (`hash` is then the dependency's commit), and the revision written.
+  public var dependency: String?
+  public var revision: String?
 
   public init(
     number: Int, hash: String, shortHash: String, subject: String, purpose: StepPurpose,
     verdict: StepEnd, reused: Bool = false, replayed: Bool = false, deploySeconds: Double? = nil,
     testSeconds: Double? = nil, totalSeconds: Double, logTail: String = "", environment: String = "",
-    moved: Bool = false, runVerdicts: [Verdict] = []
+    moved: Bool = false, runVerdicts: [Verdict] = [], dependency: String? = nil, revision: String? = nil
   ) {
     self.number = number
     self.hash = hash
@@ -140,7 +144,76 @@ public struct StepSummary: Sendable, Hashable {
     self.environment = environment
     self.moved = moved
     self.runVerdicts = runVerdicts
+    self.dependency = dependency
+    self.revision = revision
   }
+}
+
+/// `--descend-deps`: one pin the culprit changed, and what the search inside the dependency found.
+public struct DependencySummary: Sendable, Hashable {
+  public var name: String
+  /// The revision the culprit's parent pinned; nil when the culprit adds the pin.
+  public var old: String?
+  public var new: String
+  /// `found`, `merge`, `not-the-cause`, `not-descended` or `inconclusive`.
+  public var answer: String
+  /// `found`: the dependency's first bad commit (`merge`: the merge that is the answer).
+  public var commitHash: String?
+  /// Its details, when the dependency's history is at hand.
+  public var commit: CommitDetails?
+  /// `found` among versions: the first bad version.
+  public var version: String?
+  /// The merge that brought the commit in, and its pull request.
+  public var merge: CommitDetails?
+  public var pullRequest: Int?
+  public var note: String?
+
+  public init(
+    name: String, old: String?, new: String, answer: String, commitHash: String? = nil, commit: CommitDetails? = nil,
+    version: String? = nil, merge: CommitDetails? = nil, pullRequest: Int? = nil, note: String? = nil
+  ) {
+    self.name = name
+    self.old = old
+    self.new = new
+    self.answer = answer
+    self.commitHash = commitHash
+    self.commit = commit
+    self.version = version
+    self.merge = merge
+    self.pullRequest = pullRequest
+    self.note = note
+  }
+
+  /// "the culprit bumps kubespawner dc41368 -> a8d943b; inside kubespawner, 4180a79 Put the
+  /// command in the pod spec broke it (pull request #35)".
+  public var sentence: String {
+    let change =
+      old.map { "bumps \(name) \(revisionText($0)) -> \(revisionText(new))" } ?? "pins \(name) at \(revisionText(new))"
+    var line = "The culprit \(change); "
+    let short = commitHash.map { String($0.prefix(7)) } ?? "?"
+    let subject = commit.map { " \($0.subject)" } ?? ""
+    switch answer {
+    case "found":
+      line +=
+        "inside \(name), " + (version.map { "version \($0) (\(short)\(subject))" } ?? "\(short)\(subject)")
+        + " broke it"
+      if let pullRequest { line += " (pull request #\(pullRequest))" }
+      if let note { line += "; \(note)" }
+    case "merge":
+      line +=
+        "inside \(name), merge \(short)\(pullRequest.map { " (pull request #\($0))" } ?? "") is the answer: \(note ?? "")"
+    case "not-the-cause": line += "not the cause: \(note ?? "")"
+    case "not-descended": line += "not descended into: \(note ?? "")"
+    default: line += "the search inside \(name) could not decide: \(note ?? "")"
+    }
+    return line
+  }
+}
+
+/// A revision as people read it: a full hash shortened to 7 digits, anything else whole.
+func revisionText(_ revision: String) -> String {
+  revision.utf8.count == 40 && revision.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) })
+    ? String(revision.prefix(7)) : revision
 }
 
 /// One commit of the candidate range, for the picture of the search.
@@ -304,6 +377,8 @@ public struct HuntSummary: Sendable, Hashable {
   public var probability: ProbabilitySummary?
   /// `--confirm N`: whether the answer held when tested again.
   public var confirmation: ConfirmationSummary?
+  /// `--descend-deps`: for each pin the culprit changed, what was found inside the dependency.
+  public var dependencies: [DependencySummary] = []
 
   public init(
     title: String, repository: String, environment: String, badHash: String, goodHashes: [String],

@@ -61,6 +61,19 @@ public func markdownReport(_ summary: HuntSummary) -> String {
     lines.append("")
     lines.append(descentLine(descent))
   }
+  if !summary.dependencies.isEmpty {
+    lines.append("")
+    lines.append("### Inside the dependencies")
+    lines.append("")
+    for dependency in summary.dependencies {
+      lines.append("- \(markdownInline(sentence(dependency.sentence)))")
+      if let commit = dependency.commit {
+        lines.append(
+          "  commit \(codeSpan(commit.hash)) by \(markdownInline(commit.authorName)), \(dateTimeText(commit.authorDate))"
+        )
+      }
+    }
+  }
   if !summary.otherPossibleCulprits.isEmpty {
     lines.append("")
     lines.append(summary.culprit == nil ? "### Possible culprits" : "### Other possible culprits")

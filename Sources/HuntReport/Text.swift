@@ -145,7 +145,8 @@ func verdictWord(_ step: StepSummary) -> String {
 
 /// The notes column of the steps tables: test runs, then where a verdict came from.
 func notesText(_ step: StepSummary) -> String {
-  [runsText(step), provenanceText(step).isEmpty ? nil : provenanceText(step)].compactMap { $0 }
+  let pin = step.dependency.map { name in "\(name) at \(revisionText(step.revision ?? ""))" }
+  return [pin, runsText(step), provenanceText(step).isEmpty ? nil : provenanceText(step)].compactMap { $0 }
     .joined(separator: "; ")
 }
 

@@ -27,7 +27,8 @@ extension StateStore {
     arguments += [hunt.bad] + hunt.goods
     if !hunt.paths.isEmpty { arguments += ["--"] + hunt.paths }
     log += "git bisect start " + arguments.map(gitShellQuoted).joined(separator: " ") + "\n"
-    for step in steps {
+    // A dependency's steps judged another repository's commits: not this bisection's.
+    for step in steps where !step.purpose.deploysDependency {
       guard let verdict = step.verdict, !step.moved else { continue }
       log += comment(verdict.rawValue, step.commit)
       log += "git bisect \(verdict.rawValue) \(step.commit)\n"

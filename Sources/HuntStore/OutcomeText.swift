@@ -5,7 +5,8 @@ import Foundation
 ///
 /// The text is a first part ("culprit <hash>", "culprit-among <hash> <hash>…", "no-regression",
 /// "contradiction …", "nothing-to-search …", "aborted: …", "stopped …", "reset"), then optional
-/// extra parts after "; ", in this order: `descend merge <hash> (<note>)`,
+/// extra parts after "; ", in this order: `descend merge <hash> (<note>)`, one
+/// `dependency <name> <old> <new> <result>` per pin the culprit changed (see `Dependency`),
 /// `probability 0.9973 runner-up <hash> 0.0021 (confident, 23 test runs)` and
 /// `confirm holds` / `confirm does-not-hold`. The first part's free text (an abort's reason) and a
 /// descent's note may hold "; " themselves, so the extras are recognised from the end by their
@@ -65,6 +66,8 @@ public struct OutcomeText: Sendable, Hashable {
   public var probability: Probability?
   /// `--confirm N`: whether the answer held; nil when it was not confirmed.
   public var confirmationHolds: Bool?
+  /// `--descend-deps`: what the search found for each pin the culprit changed, in order.
+  public var dependencies: [Dependency] = []
 
   public init(_ text: String) {
     var confirmationHolds: Bool?
@@ -83,6 +86,11 @@ public struct OutcomeText: Sendable, Hashable {
       probability = found
       parts.removeLast()
     }
+    var dependencies = [Dependency]()
+    while parts.count > 1, let last = parts.last, let found = Dependency(stored: last) {
+      dependencies.insert(found, at: 0)
+      parts.removeLast()
+    }
     // The earliest start that reads as a whole descent part: its note may hold "; ".
     if parts.count > 1 {
       for start in 1..<parts.count {
@@ -95,6 +103,7 @@ public struct OutcomeText: Sendable, Hashable {
     }
     self.init(first: parts.joined(separator: "; "))
     self.descent = descent
+    self.dependencies = dependencies
     self.probability = probability
     self.confirmationHolds = confirmationHolds
   }
@@ -129,6 +138,7 @@ public struct OutcomeText: Sendable, Hashable {
       text += "; descend merge \(descent.merge)"
       if let note = descent.note { text += " (\(note))" }
     }
+    for dependency in dependencies { text += "; " + dependency.text }
     if let probability {
       text += "; probability \(String(format: "%.4f", probability.probability))"
       if let runnerUp = probability.runnerUp, let chance = probability.runnerUpProbability {
@@ -187,6 +197,188 @@ public struct OutcomeText: Sendable, Hashable {
   private static func probabilityValue(_ text: Substring?) -> Double? {
     guard let text, let value = Double(text), value >= 0, value <= 1 else { return nil }
     return value
+  }
+}
+
+extension OutcomeText {
+  /// `--descend-deps`: one pin the culprit changed and what the search inside the dependency
+  /// found, stored as `dependency <name> <old> <new> <result>`:
+  ///
+  /// - `<name>` in letters, digits, `.`, `_` and `-`; `<old>` and `<new>` as the pins read,
+  ///   percent-encoded outside `A-Z a-z 0-9 . _ ~ + / : @ = , -`, `-` for none (a pin the
+  ///   culprit adds has no old revision);
+  /// - `<result>`: `culprit <hash>` then optionally ` version <version>` (encoded as a
+  ///   revision), ` merge <hash>` (the pull request's merge) and ` (<note>)`;
+  ///   `merge <hash> (<note>)` (with `--descend`, the merge is the answer);
+  ///   `not-the-cause (<note>)`, `not-descended (<note>)`, `inconclusive (<note>)`. A note is
+  ///   never empty; in it `%`, `;` and control characters are percent-encoded, so that the
+  ///   part never holds "; ".
+  public struct Dependency: Sendable, Hashable {
+    public enum Result: Sendable, Hashable {
+      case culprit(commit: String, version: String?, merge: String?, note: String?)
+      case merge(String, note: String)
+      case notTheCause(String)
+      case notDescended(String)
+      case inconclusive(String)
+    }
+
+    public var name: String
+    /// Nil when the culprit adds the pin.
+    public var old: String?
+    public var new: String
+    public var result: Result
+
+    /// An empty revision is stored as none (`-`).
+    public init(name: String, old: String?, new: String, result: Result) {
+      self.name = name
+      self.old = old?.isEmpty == true ? nil : old
+      self.new = new
+      self.result = result
+    }
+
+    /// The part to store.
+    public var text: String {
+      var text = "dependency \(name) \(Self.encode(old ?? "")) \(Self.encode(new)) "
+      switch result {
+      case .culprit(let commit, let version, let merge, let note):
+        text += "culprit \(commit)"
+        if let version { text += " version \(Self.encode(version))" }
+        if let merge { text += " merge \(merge)" }
+        if let note, !note.isEmpty { text += " (\(Self.encodeNote(note)))" }
+      case .merge(let merge, let note): text += "merge \(merge) (\(Self.encodeNote(note)))"
+      case .notTheCause(let note): text += "not-the-cause (\(Self.encodeNote(note)))"
+      case .notDescended(let note): text += "not-descended (\(Self.encodeNote(note)))"
+      case .inconclusive(let note): text += "inconclusive (\(Self.encodeNote(note)))"
+      }
+      return text
+    }
+
+    /// Reads a stored part back; nil unless all of it has exactly this form.
+    public init?(stored part: String) {
+      // Words hold no space and no "(": the first " (" starts the note, which runs to the end.
+      let bytes = Array(part.utf8)
+      var head = bytes[...]
+      var note: String?
+      if let open = bytes.indices.dropLast().first(where: { bytes[$0] == 0x20 && bytes[$0 + 1] == 0x28 }) {
+        head = bytes[..<open]
+        let tail = bytes[(open + 2)...]
+        guard tail.count >= 2, tail.last == 0x29,
+          let text = Self.percentDecoded(tail.dropLast(), raw: Self.isNoteByte), !text.isEmpty
+        else { return nil }
+        note = text
+      }
+      let words = head.split(separator: 0x20, omittingEmptySubsequences: false).map {
+        String(decoding: $0, as: UTF8.self)
+      }
+      guard words.count >= 5, words[0] == "dependency", !words[1].isEmpty,
+        words[1].utf8.allSatisfy(Self.isNameByte), let old = Self.decode(words[2]), let new = Self.decode(words[3])
+      else { return nil }
+      let result: Result
+      switch (words[4], note) {
+      case ("culprit", _):
+        guard words.count >= 6, isObjectHash(words[5]) else { return nil }
+        var rest = words.dropFirst(6)
+        var version: String?
+        var merge: String?
+        if rest.first == "version" {
+          guard rest.count >= 2, let decoded = Self.decode(rest[rest.startIndex + 1]), !decoded.isEmpty else {
+            return nil
+          }
+          version = decoded
+          rest = rest.dropFirst(2)
+        }
+        if rest.first == "merge" {
+          guard rest.count >= 2, isObjectHash(rest[rest.startIndex + 1]) else { return nil }
+          merge = rest[rest.startIndex + 1]
+          rest = rest.dropFirst(2)
+        }
+        guard rest.isEmpty else { return nil }
+        result = .culprit(commit: words[5], version: version, merge: merge, note: note)
+      case ("merge", .some(let note)):
+        guard words.count == 6, isObjectHash(words[5]) else { return nil }
+        result = .merge(words[5], note: note)
+      case ("not-the-cause", .some(let note)) where words.count == 5: result = .notTheCause(note)
+      case ("not-descended", .some(let note)) where words.count == 5: result = .notDescended(note)
+      case ("inconclusive", .some(let note)) where words.count == 5: result = .inconclusive(note)
+      default:
+        return nil
+      }
+      self.init(name: words[1], old: old.isEmpty ? nil : old, new: new, result: result)
+    }
+
+    /// Bytes a note keeps as they are: printable, not `;` (and `%` only to encode).
+    private static func isNoteByte(_ byte: UInt8) -> Bool {
+      byte >= 0x20 && byte != 0x7F && byte != 0x3B && byte != 0x25
+    }
+
+    private static func isNameByte(_ byte: UInt8) -> Bool {
+      (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+        || byte == 0x2E || byte == 0x5F || byte == 0x2D
+    }
+
+    /// Bytes a revision keeps as they are.
+    private static func isRevisionByte(_ byte: UInt8) -> Bool {
+      isNameByte(byte) || [0x7E, 0x2B, 0x2F, 0x3A, 0x40, 0x3D, 0x2C].contains(byte)
+    }
+
+    static func encode(_ revision: String) -> String {
+      if revision.isEmpty { return "-" }
+      if revision == "-" { return "%2D" }
+      return percentEncoded(revision, keeps: isRevisionByte)
+    }
+
+    static func decode(_ word: String) -> String? {
+      if word == "-" { return "" }
+      guard !word.isEmpty else { return nil }
+      return percentDecoded(Array(word.utf8)[...], raw: isRevisionByte)
+    }
+
+    static func encodeNote(_ note: String) -> String {
+      percentEncoded(note, keeps: isNoteByte)
+    }
+
+    private static func percentEncoded(_ text: String, keeps: (UInt8) -> Bool) -> String {
+      let digits = Array("0123456789ABCDEF".utf8)
+      var bytes = [UInt8]()
+      for byte in text.utf8 {
+        if keeps(byte) {
+          bytes.append(byte)
+        } else {
+          bytes += [0x25, digits[Int(byte >> 4)], digits[Int(byte & 0xF)]]
+        }
+      }
+      return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// `%XX` sequences decoded, other bytes only those `raw` allows; nil for anything else
+    /// or bytes that are not UTF-8.
+    private static func percentDecoded(_ bytes: ArraySlice<UInt8>, raw: (UInt8) -> Bool) -> String? {
+      var out = [UInt8]()
+      var index = bytes.startIndex
+      while index < bytes.endIndex {
+        let byte = bytes[index]
+        if byte == 0x25 {
+          guard index + 2 < bytes.endIndex, let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2])
+          else { return nil }
+          out.append(high << 4 | low)
+          index += 3
+        } else {
+          guard raw(byte) else { return nil }
+          out.append(byte)
+          index += 1
+        }
+      }
+      return String(validating: out, as: UTF8.self)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+      switch byte {
+      case 0x30...0x39: byte - 0x30
+      case 0x41...0x46: byte - 0x37
+      case 0x61...0x66: byte - 0x57
+      default: nil
+      }
+    }
   }
 }
 

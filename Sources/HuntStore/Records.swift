@@ -122,11 +122,17 @@ public struct StepRow: Sendable, Hashable {
   public var reused: Bool
   /// Why the step aborted or skipped, when there is something to say.
   public var note: String?
+  /// A dependency step (`dependency`, `dependency-check`): the dependency whose pin it wrote
+  /// into the culprit's checkout; `commit` is then that dependency's commit.
+  public var dependency: String?
+  /// The revision the step wrote into the pin, as written.
+  public var dependencyRevision: String?
 
   public init(
     huntID: Int64, number: Int, commit: String, environment: String, purpose: StepPurpose, verdict: Verdict?,
     exitCode: Int32? = nil, deploySeconds: Double? = nil, testSeconds: Double? = nil, logPath: String? = nil,
-    startedAt: Date, endedAt: Date, reused: Bool = false, note: String? = nil
+    startedAt: Date, endedAt: Date, reused: Bool = false, note: String? = nil, dependency: String? = nil,
+    dependencyRevision: String? = nil
   ) {
     self.huntID = huntID
     self.number = number
@@ -142,6 +148,8 @@ public struct StepRow: Sendable, Hashable {
     self.endedAt = endedAt
     self.reused = reused
     self.note = note
+    self.dependency = dependency
+    self.dependencyRevision = dependencyRevision
   }
 }
 
@@ -153,6 +161,7 @@ extension StepRow {
     return huntID == other.huntID && number == other.number && commit.lowercased() == other.commit.lowercased()
       && environment == other.environment && purpose == other.purpose && verdict == other.verdict
       && exitCode == other.exitCode && reused == other.reused && note == other.note && logPath == other.logPath
+      && dependency == other.dependency && dependencyRevision == other.dependencyRevision
       && milliseconds(startedAt) == milliseconds(other.startedAt)
       && milliseconds(endedAt) == milliseconds(other.endedAt)
   }

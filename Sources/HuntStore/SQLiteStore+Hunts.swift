@@ -67,15 +67,16 @@ extension SQLiteStore {
       try db.execute(
         sql: """
           INSERT INTO steps (hunt_id, number, commit_hex, environment, purpose, verdict, exit_code,
-            deploy_seconds, test_seconds, log_path, started_at, ended_at, reused, note)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            deploy_seconds, test_seconds, log_path, started_at, ended_at, reused, note, dependency,
+            dependency_revision)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
           """,
         arguments: [
           step.huntID, step.number, commit, step.environment, step.purpose.rawValue, step.verdict?.rawValue,
           step.exitCode, step.deploySeconds, step.testSeconds, step.logPath, step.startedAt, step.endedAt,
-          step.reused, step.note,
+          step.reused, step.note, step.dependency, step.dependencyRevision,
         ])
-      guard let verdict = step.verdict, verdict != .skip, !step.reused else { return }
+      guard let verdict = step.verdict, verdict != .skip, !step.reused, !step.purpose.deploysDependency else { return }
       try db.execute(
         sql: """
           INSERT INTO verdict_cache (fingerprint, environment, commit_hex, verdict, recorded_at, hunt_id)
@@ -150,7 +151,8 @@ extension SQLiteStore {
       huntID: row["hunt_id"], number: row["number"], commit: row["commit_hex"], environment: row["environment"],
       purpose: purpose, verdict: try verdict(row["verdict"], in: "a step"), exitCode: row["exit_code"],
       deploySeconds: row["deploy_seconds"], testSeconds: row["test_seconds"], logPath: row["log_path"],
-      startedAt: row["started_at"], endedAt: row["ended_at"], reused: row["reused"], note: row["note"])
+      startedAt: row["started_at"], endedAt: row["ended_at"], reused: row["reused"], note: row["note"],
+      dependency: row["dependency"], dependencyRevision: row["dependency_revision"])
   }
 
   /// A stored verdict (nil stays nil); any other word is damage, named, never a default.

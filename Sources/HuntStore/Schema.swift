@@ -8,7 +8,7 @@ enum Schema {
 
   /// The `user_version` the newest migration sets. A file with a larger one was written by a
   /// newer release.
-  static let version = 4
+  static let version = 5
 
   /// GRDB's bookkeeping table; present (empty) in a file whose first migration never committed.
   static let migrationsTable = "grdb_migrations"
@@ -158,6 +158,42 @@ enum Schema {
           ALTER TABLE hunts ADD COLUMN creation_token TEXT;
           CREATE UNIQUE INDEX hunts_by_creation_token ON hunts(creation_token);
           PRAGMA user_version = 4;
+          """)
+    }
+    // v5: steps may be `dependency` or `dependency-check` (`--descend-deps`: the culprit's
+    // tree with a dependency's pin rewritten), and name the dependency and the revision
+    // written. The table is rebuilt as in v3, rows kept.
+    migrator.registerMigration("v5-dependencies") { db in
+      try db.execute(
+        sql: """
+          CREATE TABLE steps_v5 (
+            hunt_id INTEGER NOT NULL REFERENCES hunts(id),
+            number INTEGER NOT NULL,
+            commit_hex TEXT NOT NULL,
+            environment TEXT NOT NULL,
+            purpose TEXT NOT NULL
+              CHECK (purpose IN ('verify-bad', 'verify-good', 'bisect', 'manual', 'descend', 'confirm',
+                'dependency-check', 'dependency')),
+            verdict TEXT CHECK (verdict IN ('good', 'bad', 'skip')),
+            exit_code INTEGER,
+            deploy_seconds REAL,
+            test_seconds REAL,
+            log_path TEXT,
+            started_at DATETIME NOT NULL,
+            ended_at DATETIME NOT NULL,
+            reused BOOLEAN NOT NULL,
+            note TEXT,
+            dependency TEXT,
+            dependency_revision TEXT,
+            PRIMARY KEY (hunt_id, number)
+          );
+          INSERT INTO steps_v5 (hunt_id, number, commit_hex, environment, purpose, verdict, exit_code,
+            deploy_seconds, test_seconds, log_path, started_at, ended_at, reused, note)
+            SELECT hunt_id, number, commit_hex, environment, purpose, verdict, exit_code, deploy_seconds,
+              test_seconds, log_path, started_at, ended_at, reused, note FROM steps;
+          DROP TABLE steps;
+          ALTER TABLE steps_v5 RENAME TO steps;
+          PRAGMA user_version = 5;
           """)
     }
     return migrator

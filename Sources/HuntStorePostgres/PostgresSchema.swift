@@ -46,6 +46,8 @@ enum PostgresSchema {
         ended_at timestamptz NOT NULL,
         reused boolean NOT NULL,
         note text,
+        dependency text,
+        dependency_revision text,
         PRIMARY KEY (hunt_id, number)
       )
       """,

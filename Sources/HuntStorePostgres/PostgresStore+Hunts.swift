@@ -93,12 +93,15 @@ extension PostgresStore {
       try await connection.query(
         """
         INSERT INTO \(unescaped: steps) (hunt_id, number, commit_hex, environment, purpose, verdict, exit_code,
-          deploy_seconds, test_seconds, log_path, started_at, ended_at, reused, note)
+          deploy_seconds, test_seconds, log_path, started_at, ended_at, reused, note, dependency, dependency_revision)
         VALUES (\(step.huntID), \(step.number), \(commit), \(step.environment), \(step.purpose.rawValue),
           \(step.verdict?.rawValue), \(step.exitCode), \(step.deploySeconds), \(step.testSeconds), \(step.logPath),
-          \(step.startedAt), \(step.endedAt), \(step.reused), \(step.note))
+          \(step.startedAt), \(step.endedAt), \(step.reused), \(step.note), \(step.dependency),
+          \(step.dependencyRevision))
         """, logger: Self.logger)
-      guard let verdict = step.verdict, verdict != .skip, !step.reused else { return }
+      // A dependency step judged the culprit's tree with a pin rewritten, not a commit of the
+      // repository: its verdict is not cached.
+      guard let verdict = step.verdict, verdict != .skip, !step.reused, !step.purpose.deploysDependency else { return }
       try await connection.query(
         """
         INSERT INTO \(unescaped: cache) (fingerprint, environment, commit_hex, verdict, recorded_at, hunt_id)
@@ -196,10 +199,12 @@ extension PostgresStore {
         try await connection.query(
           """
           INSERT INTO \(unescaped: steps) (hunt_id, number, commit_hex, environment, purpose, verdict, exit_code,
-            deploy_seconds, test_seconds, log_path, started_at, ended_at, reused, note)
+            deploy_seconds, test_seconds, log_path, started_at, ended_at, reused, note, dependency,
+            dependency_revision)
           VALUES (\(id), \(step.number), \(step.commit), \(step.environment), \(step.purpose.rawValue),
             \(step.verdict?.rawValue), \(step.exitCode), \(step.deploySeconds), \(step.testSeconds), \(step.logPath),
-            \(step.startedAt), \(step.endedAt), \(step.reused), \(step.note))
+            \(step.startedAt), \(step.endedAt), \(step.reused), \(step.note), \(step.dependency),
+            \(step.dependencyRevision))
           ON CONFLICT (hunt_id, number) DO NOTHING
           """, logger: Self.logger)
       }
@@ -261,7 +266,9 @@ extension PostgresStore {
       exitCode: try row["exit_code"].decode(Int32?.self), deploySeconds: try row["deploy_seconds"].decode(Double?.self),
       testSeconds: try row["test_seconds"].decode(Double?.self), logPath: try row["log_path"].decode(String?.self),
       startedAt: try row["started_at"].decode(Date.self), endedAt: try row["ended_at"].decode(Date.self),
-      reused: try row["reused"].decode(Bool.self), note: try row["note"].decode(String?.self))
+      reused: try row["reused"].decode(Bool.self), note: try row["note"].decode(String?.self),
+      dependency: try row["dependency"].decode(String?.self),
+      dependencyRevision: try row["dependency_revision"].decode(String?.self))
   }
 
   static func night(from row: PostgresRandomAccessRow) throws -> NightRecord {

@@ -12,21 +12,25 @@ public enum ReportBuilder {
 
   /// The summary of stored hunt `hunt`: its steps from `store`, the commits' facts from
   /// `repository`. Reports and notifications are made from it.
-  public static func summary(of hunt: HuntRecord, store: any StateStore, repository: Repository) async throws
-    -> HuntSummary
-  {
+  ///
+  /// - Parameter dependencies: the histories of the dependencies (`--descend-deps`), by
+  ///   name, for their commits' facts; without one, its commits are named by hash only.
+  public static func summary(
+    of hunt: HuntRecord, store: any StateStore, repository: Repository, dependencies: [String: Repository] = [:]
+  ) async throws -> HuntSummary {
     var facts = [ObjectID: CommitInfo]()
-    func info(_ id: ObjectID) -> CommitInfo? {
+    func info(_ id: ObjectID, in dependency: String? = nil) -> CommitInfo? {
       if let known = facts[id] { return known }
-      let found = try? repository.commit(id)
+      let source = dependency.map { dependencies[$0] } ?? repository
+      let found = try? source?.commit(id)
       facts[id] = found
       return found
     }
-    func details(_ id: ObjectID, files: Bool = false) -> CommitDetails? {
-      guard let commit = info(id) else { return nil }
+    func details(_ id: ObjectID, files: Bool = false, in dependency: String? = nil) -> CommitDetails? {
+      guard let commit = info(id, in: dependency) else { return nil }
       let body = commit.message.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
         .dropFirst().joined().trimmingCharacters(in: .whitespacesAndNewlines)
-      let changed = files ? ((try? repository.changedFiles(of: id)) ?? []) : []
+      let changed = files && dependency == nil ? ((try? repository.changedFiles(of: id)) ?? []) : []
       return CommitDetails(
         hash: id.hex, shortHash: id.short(), subject: commit.summary, authorName: commit.author.name,
         authorEmail: commit.author.email, authorDate: Date(timeIntervalSince1970: TimeInterval(commit.author.time)),
@@ -72,14 +76,14 @@ public enum ReportBuilder {
       let end: StepEnd = row.verdict.map(StepEnd.init) ?? (note.others.contains("stopped") ? .stopped : .abort)
       return StepSummary(
         number: row.number, hash: row.commit, shortHash: String(row.commit.prefix(7)),
-        subject: id.flatMap { info($0)?.summary } ?? "",
+        subject: id.flatMap { info($0, in: row.purpose.deploysDependency ? row.dependency : nil)?.summary } ?? "",
         purpose: row.purpose, verdict: end,
         reused: row.reused, deploySeconds: row.deploySeconds, testSeconds: row.testSeconds,
         totalSeconds: row.endedAt.timeIntervalSince(row.startedAt),
         logTail: end == .good && !note.moved ? "" : logTail(of: row.logPath),
         // A reused verdict deployed nothing: its row holds the hunt's environment (or list).
         environment: row.reused ? "" : row.environment, moved: note.moved,
-        runVerdicts: note.runs)
+        runVerdicts: note.runs, dependency: row.dependency, revision: row.dependencyRevision)
     }
 
     let outcome = OutcomeText(hunt.outcome ?? "unfinished")
@@ -153,8 +157,41 @@ public enum ReportBuilder {
       return ConfirmationSummary(holds: holds, tallies: tallies.filter(\.isCulprit) + tallies.filter { !$0.isCulprit })
     }
 
+    // --descend-deps: what was found inside each dependency whose pin the culprit changed.
+    let dependencySummaries = outcome.dependencies.map { stored -> DependencySummary in
+      var found = DependencySummary(name: stored.name, old: stored.old, new: stored.new, answer: "")
+      switch stored.result {
+      case .culprit(let commit, let version, let merge, let note):
+        found.answer = "found"
+        found.commitHash = commit
+        found.version = version
+        found.note = note
+        found.commit = ObjectID(hex: commit).flatMap { details($0, in: stored.name) }
+        found.merge = merge.flatMap { ObjectID(hex: $0) }.flatMap { details($0, in: stored.name) }
+        found.pullRequest =
+          found.merge.flatMap { pullRequestNumber(inMessage: $0.subject) }
+          ?? found.commit.flatMap { pullRequestNumber(inMessage: $0.subject) }
+      case .merge(let merge, let note):
+        found.answer = "merge"
+        found.commitHash = merge
+        found.note = note
+        found.commit = ObjectID(hex: merge).flatMap { details($0, in: stored.name) }
+        found.pullRequest = found.commit.flatMap { pullRequestNumber(inMessage: $0.subject) }
+      case .notTheCause(let note):
+        found.answer = "not-the-cause"
+        found.note = note
+      case .notDescended(let note):
+        found.answer = "not-descended"
+        found.note = note
+      case .inconclusive(let note):
+        found.answer = "inconclusive"
+        found.note = note
+      }
+      return found
+    }
+
     let started = hunt.startedAt
-    return HuntSummary(
+    var summary = HuntSummary(
       title: "bisect-deploy hunt #\(hunt.id)", repository: hunt.repositoryPath, environment: hunt.environment,
       badHash: hunt.bad, goodHashes: hunt.goods, outcome: OutcomeKind(outcome.kind),
       outcomeText: text, culprit: culprit,
@@ -165,6 +202,8 @@ public enum ReportBuilder {
       totalSeconds: (hunt.endedAt ?? Date()).timeIntervalSince(started), started: started,
       candidateCount: graph.candidateCount, timeline: timeline, descent: descent, probability: probabilitySummary,
       confirmation: confirmation)
+    summary.dependencies = dependencySummaries
+    return summary
   }
 
   /// The end of the last failing command's log in a step's log folder.

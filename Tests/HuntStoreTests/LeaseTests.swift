@@ -163,14 +163,15 @@ import Testing
     let pool = ["dev1"]
     let holder = claim(try await store.createHunt(sampleHunt()).id)
     _ = try await store.takeFromPool(pool, wants: 1, for: holder)
-    let gone = claim(try await store.createHunt(sampleHunt()).id, duration: .milliseconds(300))
+    let nextHunt = try await store.createHunt(sampleHunt()).id
+    let gone = claim(try await store.createHunt(sampleHunt()).id, duration: .seconds(2))
     _ = try await store.takeFromPool(pool, wants: 1, for: gone)
-    let next = claim(try await store.createHunt(sampleHunt()).id)
+    let next = claim(nextHunt)
     guard case .waiting(1, _) = try await store.takeFromPool(pool, wants: 1, for: next) else {
       Issue.record("the next hunt is not behind the one that stops waiting")
       return
     }
-    try await Task.sleep(for: .milliseconds(500))
+    try await Task.sleep(for: .milliseconds(2300))
     guard case .waiting(0, _) = try await store.takeFromPool(pool, wants: 1, for: next) else {
       Issue.record("a place nobody refreshed still waits")
       return

@@ -102,6 +102,90 @@ struct OutcomeTextTests {
   }
 }
 
+/// `--descend-deps`: the dependency parts of a stored outcome.
+@Suite struct DependencyOutcomeTests {
+  static let inner = String(repeating: "4", count: 40)
+
+  @Test("every kind of dependency part is written and read back, between descent and probability")
+  func roundTrips() throws {
+    var outcome = OutcomeText(first: "culprit \(culprit)")
+    outcome.descent = OutcomeText.Descent(merge: merge, note: "a; b (c)")
+    outcome.dependencies = [
+      .init(
+        name: "kubespawner", old: "dc41368", new: "a8d943b",
+        result: .culprit(commit: Self.inner, version: nil, merge: merge, note: nil)),
+      .init(
+        name: "hub.chart", old: "0.2.0", new: "0.10.0",
+        result: .culprit(
+          commit: Self.inner, version: "0.5.0-rc1", merge: nil, note: "probability 0.9912 (confident, 9 test runs)")),
+      .init(name: "z2jh", old: "main", new: "v 1;2%", result: .notDescended("main is a branch; it moves (100%)")),
+      .init(name: "image", old: nil, new: "-", result: .inconclusive("the culprit adds this pin\nand more")),
+      .init(name: "tf", old: "v1", new: "v2", result: .notTheCause("with only this pin bumped, the culprit passes")),
+      .init(name: "ks", old: "a", new: "b", result: .merge(merge, note: "every commit it brought in tested good")),
+    ]
+    outcome.probability = OutcomeText.Probability(probability: 0.5, reason: "confident", testRuns: 3)
+    outcome.confirmationHolds = true
+    let text = outcome.text
+    #expect(!text.contains("\n"))
+    let read = OutcomeText(text)
+    #expect(read == outcome, "\(text)")
+    #expect(read.descent?.note == "a; b (c)")
+    #expect(text.contains("; dependency kubespawner dc41368 a8d943b culprit \(Self.inner) merge \(merge); "))
+    #expect(text.contains("dependency z2jh main v%201%3B2%25 not-descended (main is a branch%3B it moves (100%25))"))
+    #expect(text.contains("dependency image - %2D inconclusive"))
+  }
+
+  @Test("random revisions and notes (any text: '; ', '%', parentheses, controls, combining marks) read back as written")
+  func randomRoundTrips() {
+    // SplitMix64 with a fixed seed: the same cases on every run; a failure names its case.
+    var state: UInt64 = 20
+    func next() -> UInt64 {
+      state &+= 0x9E37_79B9_7F4A_7C15
+      var z = state
+      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+      return z ^ (z >> 31)
+    }
+    let pieces = [
+      "a", "0", "; ", ";", "%", "%2", "(", ")", " (", " ", "-", "\n", "\u{1B}", "\u{301}", "é", "v1.2", "+", "/",
+    ]
+    func text(_ count: Int) -> String { (0..<count).map { _ in pieces[Int(next() % UInt64(pieces.count))] }.joined() }
+    for index in 0..<2000 {
+      let note = text(1 + Int(next() % 6))
+      let results: [OutcomeText.Dependency.Result] = [
+        .culprit(
+          commit: culprit, version: next() % 2 == 0 ? nil : "1" + text(2), merge: next() % 2 == 0 ? nil : merge,
+          note: next() % 2 == 0 ? nil : note),
+        .merge(merge, note: note), .notTheCause(note), .notDescended(note), .inconclusive(note),
+      ]
+      let dependency = OutcomeText.Dependency(
+        name: "dep-\(index)", old: next() % 3 == 0 ? nil : text(Int(next() % 4)), new: text(Int(next() % 4)),
+        result: results[Int(next() % 5)])
+      var outcome = OutcomeText(first: "culprit \(culprit)")
+      outcome.dependencies = [dependency]
+      let read = OutcomeText(outcome.text)
+      #expect(read.dependencies == [dependency], "case \(index): \(outcome.text)")
+      #expect(read.first == outcome.first, "case \(index)")
+    }
+  }
+
+  @Test(
+    "a part that is not exactly a dependency part stays in the text before it",
+    arguments: [
+      "dependency kubespawner a b culprit nothex", "dependency ks a b not-the-cause",
+      "dependency ks a b not-the-cause ()",
+      "dependency k/s a b inconclusive (x)", "dependency ks a(b c inconclusive (x)", "dependency ks a b found (x)",
+      "dependency ks a b merge \(String(repeating: "a", count: 40))", "dependency ks a b inconclusive (x) y",
+      "dependency ks a%zz b inconclusive (x)", "dependency ks a b culprit \(String(repeating: "a", count: 40)) merge",
+      "dependency ks  a b inconclusive (x)", "dependency ks a b inconclusive (%FF)",
+    ])
+  func strict(part: String) {
+    let outcome = OutcomeText("culprit \(culprit); \(part)")
+    #expect(outcome.dependencies.isEmpty)
+    #expect(outcome.first == "culprit \(culprit); \(part)")
+  }
+}
+
 /// Inputs the fuzzer (Benchmarks/fuzz) found crashing the reader: kept as tests.
 @Suite struct OutcomeTextFuzzFindings {
   @Test("a probability part whose only ' (' is inside its prefix is free text, not a crash")

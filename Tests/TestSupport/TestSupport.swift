@@ -219,3 +219,87 @@ public func spawnAndWait(_ executable: String, _ arguments: [String]) throws -> 
   // WIFEXITED / WEXITSTATUS, which Swift does not import.
   return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
 }
+
+/// The repositories `Fixtures/make-pinned.py` makes: an infrastructure repository pinning
+/// kubespawner by commit (hub/Dockerfile) and hubchart by version (chart/Chart.yaml).
+public struct PinnedFixture: Sendable {
+  public let directory: URL
+  public let infra: URL
+  public let kubespawner: URL
+  public let hubchart: URL
+  /// The script's JSON output: the commits the tests need (see the script's docstring).
+  public let facts: [String: [String: String]]
+  /// infra's branches: name → (tip, culprit).
+  public let branches: [String: (tip: String, culprit: String)]
+  /// hubchart's versions → their commits.
+  public let versions: [String: String]
+  public let root: String
+
+  /// A fact of one repository's: `fact("kubespawner", "breaking")`.
+  public func fact(_ repository: String, _ name: String) -> String { facts[repository]?[name] ?? "" }
+
+  /// The environment the fixture's smoke test needs (where the dependencies' histories are).
+  public var environment: [String: String] {
+    var environment = gitEnvironment
+    environment["KUBESPAWNER"] = kubespawner.path
+    environment["HUBCHART"] = hubchart.path
+    return environment
+  }
+}
+
+/// Makes the pinned fixture inside `directory` (which must be empty).
+public func makePinnedFixture(in directory: URL) throws -> PinnedFixture {
+  let output = try runProcess(
+    "/usr/bin/env", ["python3", fixturesDirectory.appendingPathComponent("make-pinned.py").path, directory.path],
+    environment: gitEnvironment)
+  guard output.status == 0 else {
+    throw FixtureError(description: "make-pinned.py failed (\(output.status)): \(output.stderr)")
+  }
+  guard let json = try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any],
+    let kube = json["kubespawner"] as? [String: Any], let hub = json["hubchart"] as? [String: Any],
+    let infra = json["infra"] as? [String: Any], let branches = infra["branches"] as? [String: [String: String]],
+    let tags = hub["tags"] as? [String: String], let root = infra["root"] as? String
+  else { throw FixtureError(description: "make-pinned.py printed something else: \(output.stdout)") }
+  let strings = { (object: [String: Any]) in object.compactMapValues { $0 as? String } }
+  return PinnedFixture(
+    directory: directory, infra: directory.appendingPathComponent("infra"),
+    kubespawner: directory.appendingPathComponent("kubespawner"),
+    hubchart: directory.appendingPathComponent("hubchart"),
+    facts: ["kubespawner": strings(kube), "hubchart": strings(hub)],
+    branches: branches.compactMapValues { value in value["tip"].flatMap { tip in value["culprit"].map { (tip, $0) } } },
+    versions: tags, root: root)
+}
+
+/// A digest of every file under `folder` (`.git` included; `skipping` paths relative to it
+/// left out), by relative path: two equal results mean byte-identical trees. Symbolic links
+/// count by their target, not followed.
+public func treeDigest(of folder: URL, skipping: [String] = []) throws -> [String: String] {
+  var digest = [String: String]()
+  let root = folder.standardizedFileURL.path
+  guard let walker = FileManager.default.enumerator(atPath: root) else { return [:] }
+  while let relative = walker.nextObject() as? String {
+    if skipping.contains(where: { relative == $0 || relative.hasPrefix($0 + "/") }) {
+      walker.skipDescendants()
+      continue
+    }
+    let path = root + "/" + relative
+    let attributes = try FileManager.default.attributesOfItem(atPath: path)
+    switch attributes[.type] as? FileAttributeType {
+    case .typeSymbolicLink?:
+      digest[relative] = "link " + (try FileManager.default.destinationOfSymbolicLink(atPath: path))
+    case .typeDirectory?:
+      digest[relative] = "folder"
+    default:
+      let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+      // FNV-1a over the bytes, with the size and mode: enough to tell any change here.
+      var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+      for byte in bytes {
+        hash ^= UInt64(byte)
+        hash &*= 0x100_0000_01b3
+      }
+      let mode = (attributes[.posixPermissions] as? Int) ?? 0
+      digest[relative] = "\(bytes.count) \(String(hash, radix: 16)) \(String(mode, radix: 8))"
+    }
+  }
+  return digest
+}

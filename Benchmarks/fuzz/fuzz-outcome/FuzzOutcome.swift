@@ -79,7 +79,7 @@ func buildAndRead(_ bytes: [UInt8]) {
   }
   // Free text with a part that reads as an extra ("x; confirm holds") is read as that extra: by
   // design (OutcomeText's comment), finding 5 in Benchmarks/fuzz/README.md. FUZZ_STRICT=1 stops on it.
-  let extras = ["; confirm ", "; probability ", "; descend merge "]
+  let extras = ["; confirm ", "; probability ", "; descend merge ", "; dependency "]
   if !strict, extras.contains(where: first.contains) { return }
   var outcome = OutcomeText(first: first)
   if flags & 1 != 0 {
@@ -102,6 +102,35 @@ func buildAndRead(_ bytes: [UInt8]) {
     outcome.probability = probability
   }
   if flags & 16 != 0 { outcome.confirmationHolds = flags & 32 != 0 }
+  // --descend-deps: parts built as `Findings.stored` builds them (any revision text, any note).
+  if flags & 64 != 0 {
+    for _ in 0..<Int(1 + reader.byte() % 3) {
+      let name = String(
+        reader.word().unicodeScalars.filter {
+          $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0))
+        })
+      let note = { (reader: inout ByteReader) -> String in
+        let text = reader.text()
+        return text.isEmpty ? "n" : text
+      }
+      let result: OutcomeText.Dependency.Result
+      switch reader.byte() % 5 {
+      case 0:
+        let version = reader.byte() % 2 == 0 ? nil : reader.text()
+        result = .culprit(
+          commit: hash(&reader), version: version?.isEmpty == true ? "1" : version,
+          merge: reader.byte() % 2 == 0 ? nil : hash(&reader), note: reader.byte() % 2 == 0 ? nil : note(&reader))
+      case 1: result = .merge(hash(&reader), note: note(&reader))
+      case 2: result = .notTheCause(note(&reader))
+      case 3: result = .notDescended(note(&reader))
+      default: result = .inconclusive(note(&reader))
+      }
+      outcome.dependencies.append(
+        OutcomeText.Dependency(
+          name: name.isEmpty ? "d" : name, old: reader.byte() % 2 == 0 ? nil : reader.text(), new: reader.text(),
+          result: result))
+    }
+  }
   let written = outcome.text
   let read = OutcomeText(written)
   if read != asStored(outcome) {
