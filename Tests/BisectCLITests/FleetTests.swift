@@ -15,13 +15,15 @@ import Testing
     let uses: URL
     /// The state: a schema of its own in the tests' server.
     let state: String
+    let schema: String
 
     init(commits: Int = 80, seed: Int = 61) throws {
       directory = try TemporaryDirectory("fleet")
       origin = try makeHistory(HistoryShape(commits: commits, seed: seed, mergeRatio: 0.2), in: directory.url)
       uses = directory.url.appendingPathComponent("uses")
       try FileManager.default.createDirectory(at: uses, withIntermediateDirectories: true)
-      state = try testPostgresURL()
+      schema = uniqueSchemaName()
+      state = try testPostgresURL(schema: schema)
     }
 
     /// The host's clone of the repository (made on first use).
@@ -368,5 +370,123 @@ import Testing
     }
     for hunt in hunts { hunt.waitUntilExit() }
     #expect(!fleet.violations.isEmpty)
+  }
+
+  @Test("the state on PostgreSQL from --state, BISECT_DEPLOY_STATE or state:, shared by hosts: hunts, holders, reused verdicts, the report")
+  func oneDatabaseForEveryHost() throws {
+    let fleet = try Fleet(commits: 50, seed: 65)
+    let culprit = try fleet.commit(9)
+    let common = ["--good", "v0.1", "--bad", "main", "--deploy", Fleet.deploy, "--test", Fleet.test, "--env", "dev1"]
+    // Host 1: --state, and a slow test, so that host 2 sees it running.
+    let output = fleet.directory.url.appendingPathComponent("first.json")
+    let first = try fleet.start(
+      common + ["--state", fleet.state, "--json"], host: "host-1", hunt: "first", culprit: culprit, output: output,
+      slow: "0.5")
+    defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
+    try #require(try Self.waitFor(output, Self.isEvent("environments-leased")) != nil)
+    // Host 2 reads the same database from its environment: it sees host 1's hunt holding dev1.
+    var environment = fleet.environment(host: "host-2", hunt: "", culprit: culprit)
+    environment["BISECT_DEPLOY_STATE"] = fleet.state
+    let listing = try bisectDeploy(["hunts"], in: try fleet.clone("host-2"), environment: environment)
+    #expect(listing.status == 0, "\(listing.stderr)")
+    #expect(listing.stdout.contains("dev1 on host-1"), "\(listing.stdout)")
+    #expect(listing.stdout.contains("unfinished (holds dev1)"), "\(listing.stdout)")
+    let status = try bisectDeploy(["status"], in: try fleet.clone("host-2"), environment: environment)
+    #expect(status.stdout.contains("lease: dev1 held (running) by pid"), "\(status.stdout)")
+    #expect(status.stdout.contains("on host-1"))
+    // A hunt on dev1 from host 2 meanwhile is refused, naming host 1.
+    let refused = try bisectDeploy(common, in: try fleet.clone("host-2"), environment: environment)
+    #expect(refused.status == 75)
+    #expect(refused.stderr.contains("host-1"))
+    first.waitUntilExit()
+    #expect(first.terminationStatus == 0)
+
+    // Host 3 takes the database from `state:`; --reuse-verdicts takes host 1's verdicts.
+    let clone = try fleet.clone("host-3")
+    try "state: \(fleet.state)\n".write(to: clone.appendingPathComponent("bisect-deploy.yml"), atomically: true, encoding: .utf8)
+    let second = try fleet.run(common + ["--reuse-verdicts"], host: "host-3", hunt: "second", culprit: culprit)
+    #expect(second.status == 0, "\(second.stderr)")
+    #expect(second.stdout.contains("Reused verdicts from earlier hunts"), "\(second.stdout)")
+    let runs = { (hunt: String) in fleet.testRuns.filter { $0.hasPrefix(hunt + " ") }.count }
+    #expect(runs("second") < runs("first"), "the verdicts host 1 tested were tested again")
+    let report = fleet.directory.url.appendingPathComponent("report.md")
+    let written = try fleet.run(["report", "--hunt", "1", "-o", report.path], host: "host-3")
+    #expect(written.status == 0, "\(written.stderr)")
+    #expect(try String(contentsOf: report, encoding: .utf8).contains(culprit))
+    // The password never reaches output, logs or the state.
+    let password = try #require(ProcessInfo.processInfo.environment["PGPASSWORD"])
+    var seen = first.terminationStatus == 0 ? try String(contentsOf: output, encoding: .utf8) : ""
+    seen += listing.stdout + listing.stderr + status.stdout + refused.stderr + second.stdout + second.stderr
+    for host in ["host-1", "host-3"] {
+      let logs = try fleet.clone(host).appendingPathComponent(".git/bisect-deploy/logs")
+      for file in FileManager.default.enumerator(atPath: logs.path)?.compactMap({ $0 as? String }) ?? [] {
+        seen += (try? String(contentsOf: logs.appendingPathComponent(file), encoding: .utf8)) ?? ""
+      }
+    }
+    seen += try runPostgresSQL("SELECT string_agg(command_line, ' ') FROM \"\(fleet.schema)\".hunts")
+    #expect(!seen.contains(password))
+  }
+
+  @Test("state migrate copies a clone's SQLite history into PostgreSQL once, leaving the file as it was")
+  func migrateASQLiteHistory() throws {
+    let fleet = try Fleet(commits: 40, seed: 67)
+    let culprit = try fleet.commit(6)
+    let common = ["--good", "v0.1", "--bad", "main", "--deploy", Fleet.deploy, "--test", Fleet.test, "--env", "dev1"]
+    #expect(try fleet.run(common, host: "host-1", hunt: "local", culprit: culprit).status == 0)
+    #expect(try fleet.run(common + ["--no-verify"], host: "host-1", hunt: "local", culprit: culprit).status == 0)
+    let file = try fleet.clone("host-1").appendingPathComponent(".git/bisect-deploy/state.sqlite")
+    let before = try Data(contentsOf: file)
+    let moved = try fleet.run(["state", "migrate", "--from", file.path, "--to", fleet.state], host: "host-1")
+    #expect(moved.status == 0, "\(moved.stderr)")
+    #expect(moved.stdout.contains("Copied 2 of 2 hunts"), "\(moved.stdout)")
+    let again = try fleet.run(["state", "migrate", "--from", file.path, "--to", fleet.state], host: "host-1")
+    #expect(again.stdout.contains("Copied 0 of 2 hunts"), "\(again.stdout)")
+    #expect(try Data(contentsOf: file) == before)
+    let listed = try fleet.run(["hunts", "--state", fleet.state], host: "host-1")
+    #expect(lines(listed.stdout).filter { $0.contains("culprit \(culprit)") }.count == 2, "\(listed.stdout)")
+    let log = try fleet.run(["log", "--hunt", "1", "--state", fleet.state], host: "host-1")
+    #expect(log.stdout.contains("# first bad commit: [\(culprit)]"), "\(log.stdout)")
+    // Refused: a URL for --from, a missing file.
+    #expect(try fleet.run(["state", "migrate", "--from", "/nonexistent", "--to", fleet.state], host: "host-1").status == 64)
+  }
+
+  @Test("bad input about the state and the pool is refused before anything is deployed, naming it")
+  func badInputIsRefused() throws {
+    let fleet = try Fleet(commits: 30, seed: 69)
+    let culprit = try fleet.commit(3)
+    let common = ["--good", "v0.1", "--bad", "main", "--deploy", Fleet.deploy, "--test", Fleet.test]
+    func refused(_ arguments: [String], _ status: Int32, _ words: String, environment extra: [String: String] = [:])
+      throws
+    {
+      var environment = fleet.environment(host: "host-1", hunt: "bad", culprit: culprit)
+      environment.merge(extra) { $1 }
+      let output = try bisectDeploy(common + arguments, in: try fleet.clone("host-1"), environment: environment)
+      #expect(output.status == status, "\(arguments): \(output.stderr)")
+      #expect(output.stderr.contains(words), "\(arguments): \(output.stderr)")
+    }
+    try refused(["--state", "postgres://bisect:s3cret-pass@127.0.0.1/bisect"], 64, "PGPASSWORD")
+    try refused(["--state", "mysql://127.0.0.1/db"], 64, "only postgres:// URLs")
+    try refused(["--state", fleet.state + "&sslmode=sometimes"], 64, "sslmode 'sometimes'")
+    try refused(["--env", "dev1", "--env-pool", "dev1,dev2"], 64, "--env and --env-pool cannot be combined")
+    try refused(["--parallel", "2"], 64, "--parallel goes with --env-pool")
+    try refused(["--env", "dev1", "--lease-duration", "5s"], 78, "lease.duration")
+    try refused(["--env", "dev1", "--state", fleet.state], 74, "password authentication failed", environment: ["PGPASSWORD": "wrong"])
+    try refused(["--env", "dev1"], 64, "BISECT_DEPLOY_STATE", environment: ["BISECT_DEPLOY_STATE": "postgres://u:p@h/d"])
+    #expect(fleet.history("dev1").isEmpty, "something was deployed")
+    #expect(!(try fleet.run(["hunts", "--state", "postgres://bisect:s3cret-pass@127.0.0.1/bisect"], host: "host-1")).stderr.contains("s3cret-pass"))
+
+    // A pool whose environments stay busy: the wait runs out naming who holds them.
+    let output = fleet.directory.url.appendingPathComponent("holder.json")
+    let holder = try fleet.start(
+      fleet.arguments(pool: ["dev1"]), host: "host-2", hunt: "holder", culprit: culprit, output: output, slow: "3")
+    defer { if holder.isRunning { kill(holder.processIdentifier, SIGKILL) } }
+    try #require(try Self.waitFor(output, Self.isEvent("environments-leased")) != nil)
+    let waited = try fleet.run(
+      fleet.arguments(pool: ["dev1"], extra: ["--wait-for-env", "2s"]), host: "host-1", hunt: "waiter", culprit: culprit)
+    #expect(waited.status == 75, "\(waited.stderr)")
+    #expect(waited.stderr.contains("No environment of the pool dev1 became free within 2 s"), "\(waited.stderr)")
+    #expect(waited.stderr.contains("host-2"))
+    kill(holder.processIdentifier, SIGINT)
+    holder.waitUntilExit()
   }
 }

@@ -46,6 +46,20 @@ import Testing
     #expect(try await store.activeHunts() == [first.huntID, second.huntID])
   }
 
+  @Test(arguments: Backend.allCases) func aHuntCreatedWithAClaimHoldsItsOwnLease(_ backend: Backend) async throws {
+    let store = try await TestState(backend).open()
+    let mine = claim(0)
+    let hunt = try await store.createHunt(sampleHunt(), leasing: mine)
+    #expect(try await store.leaseHolder(environment: huntLeaseName(hunt.id))?.token == mine.token)
+    #expect(try await store.activeHunts() == [hunt.id])
+    // Another process cannot take it up while this one runs it.
+    await #expect(throws: StoreError.self) {
+      _ = try await store.acquireLeases([huntLeaseName(hunt.id)], for: claim(hunt.id))
+    }
+    try await store.releaseLeases([huntLeaseName(hunt.id)], for: mine)
+    #expect(try await store.activeHunts().isEmpty)
+  }
+
   @Test(arguments: Backend.allCases) func leasesAreTakenAllOrNothing(_ backend: Backend) async throws {
     let store = try await TestState(backend).open()
     let holder = claim(try await store.createHunt(sampleHunt()).id)
