@@ -7,7 +7,7 @@ extension HuntSession {
   /// `--confirm N`: deploys the culprit and each of its parents (its first parent only in a
   /// first-parent search) once more and runs the test N times on each (all N, no early stop), to say whether the answer holds. Returns an
   /// outcome only when the hunt was stopped meanwhile.
-  mutating func confirm(_ culprit: ObjectID) async -> HuntOutcome? {
+  package mutating func confirm(_ culprit: ObjectID) async -> HuntOutcome? {
     // A first-parent search (and --descend keeping the merge) blames a merge against its
     // first parent only: the branch it merged may well hold the regression.
     let all = (try? info(culprit))?.parents ?? []

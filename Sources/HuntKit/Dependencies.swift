@@ -70,12 +70,12 @@ public struct PinnedDependency: Sendable, Hashable {
 }
 
 /// A compiled `PinnedDependency.pattern`: finds the revisions it captures in a file's text.
-struct PinPattern {
-  let regex: NSRegularExpression
+package struct PinPattern {
+  package let regex: NSRegularExpression
 
   /// Compiles `pattern`; the problem in words when it is not a regular expression with
   /// exactly one group.
-  static func compile(_ pattern: String) -> Result<PinPattern, PatternProblem> {
+  package static func compile(_ pattern: String) -> Result<PinPattern, PatternProblem> {
     let regex: NSRegularExpression
     do {
       regex = try NSRegularExpression(pattern: pattern)
@@ -92,12 +92,12 @@ struct PinPattern {
     return .success(PinPattern(regex: regex))
   }
 
-  struct PatternProblem: Error {
+  package struct PatternProblem: Error {
     var text: String
   }
 
   /// Every non-empty revision the pattern captures in `text`, in order, with where it is.
-  func captures(in text: String) -> [(range: Range<String.Index>, value: String)] {
+  package func captures(in text: String) -> [(range: Range<String.Index>, value: String)] {
     let whole = NSRange(text.startIndex..<text.endIndex, in: text)
     var found = [(range: Range<String.Index>, value: String)]()
     for match in regex.matches(in: text, range: whole) {
@@ -112,8 +112,8 @@ struct PinPattern {
 /// Matches repository paths against `files:` globs: `*` and `?` within one path part,
 /// `[abc]` classes, `**` for any number of folders; a glob without `/` matches the file's
 /// name in any folder (as in .gitignore).
-enum PathGlob {
-  static func matches(_ glob: String, path: String) -> Bool {
+package enum PathGlob {
+  package static func matches(_ glob: String, path: String) -> Bool {
     var pattern = Substring(glob)
     while pattern.hasPrefix("./") { pattern = pattern.dropFirst(2) }
     while pattern.hasPrefix("/") { pattern = pattern.dropFirst() }
@@ -144,7 +144,7 @@ enum PathGlob {
 extension Configuration {
   /// The problem with the dependency settings that only shows once flags are applied:
   /// nil when they can work.
-  func dependencyProblem() -> String? {
+  package func dependencyProblem() -> String? {
     guard descendDependencies else { return nil }
     if dependencies.isEmpty {
       return

@@ -6,20 +6,20 @@ import History
 /// The dependency that the running steps pin (`--descend-deps`): every step of the stage
 /// deploys the culprit's tree with this dependency's pin rewritten to the step's commit (or
 /// version), and every other pin the culprit bumped written back as its parent had it.
-struct DependencyStage {
-  var bump: PinBump
-  var range: DependencyRange
+package struct DependencyStage {
+  package var bump: PinBump
+  package var range: DependencyRange
   /// The other bumped pins, as the culprit's parent wrote them.
-  var others: [PinRewrite]
+  package var others: [PinRewrite]
   /// The culprit: the tree every step deploys.
-  var culprit: ObjectID
+  package var culprit: ObjectID
   /// The dependency's history (stays on the hunt's task).
-  let repository: Repository
+  package let repository: Repository
 
-  var name: String { bump.dependency.name }
+  package var name: String { bump.dependency.name }
 
   /// The pins to write into the culprit's checkout for a step on `commit`.
-  func rewrites(for commit: ObjectID) -> [PinRewrite] {
+  package func rewrites(for commit: ObjectID) -> [PinRewrite] {
     [PinRewrite(dependency: bump.dependency, from: Set(bump.new), to: range.text(for: commit), paths: bump.paths)]
       + others
   }
@@ -36,7 +36,7 @@ extension HuntSession {
   /// between the pins are bisected as the hunt's own were: all of them, or the first-parent
   /// line with `--first-parent` and `--descend` (and then inside the merge). Returns an
   /// outcome only when the hunt was stopped meanwhile.
-  mutating func descendDependencies(of culprit: ObjectID) async -> HuntOutcome? {
+  package mutating func descendDependencies(of culprit: ObjectID) async -> HuntOutcome? {
     findings.dependencySearch = true
     let bumps: [PinBump]
     do {
@@ -281,12 +281,12 @@ extension HuntSession {
   }
 
   /// A revision as the summary shows it: a commit's first 7 digits, anything else whole.
-  static func short(_ revision: String) -> String {
+  package static func short(_ revision: String) -> String {
     revision.utf8.count == 40 && ObjectID(hex: revision) != nil ? String(revision.prefix(7)) : revision
   }
 
   /// Writes the stage's pins for a step on `commit` into its fresh checkout of the culprit.
-  func writeDependencyPins(for commit: ObjectID, in checkout: URL) throws(HuntError) {
+  package func writeDependencyPins(for commit: ObjectID, in checkout: URL) throws(HuntError) {
     guard let stage = dependencyStage else {
       throw .pinRewrite(dependency: "?", path: checkout.path, reason: "no dependency is being searched")
     }
@@ -294,7 +294,7 @@ extension HuntSession {
   }
 
   /// What a dependency step's commands learn besides the culprit's `BISECT_*` facts.
-  func dependencyVariables(for commit: ObjectID) -> [String: String] {
+  package func dependencyVariables(for commit: ObjectID) -> [String: String] {
     guard let stage = dependencyStage else { return [:] }
     return [
       "BISECT_DEPENDENCY": stage.name, "BISECT_DEPENDENCY_REVISION": stage.range.text(for: commit),

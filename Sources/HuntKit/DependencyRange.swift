@@ -5,27 +5,27 @@ import History
 /// A dependency's history between the culprit's parent's pin (old) and the culprit's (new),
 /// ready for a bisection: the graph the engine searches and the text a step writes into the
 /// pin for each of its commits.
-struct DependencyRange {
+package struct DependencyRange {
   /// Commits between the pins, or versions (tags) between them.
-  enum Revisions: String, Sendable, Hashable {
+  package enum Revisions: String, Sendable, Hashable {
     case commits, versions
   }
 
-  var revisions: Revisions
-  var old: ObjectID
-  var new: ObjectID
-  var oldText: String
-  var newText: String
+  package var revisions: Revisions
+  package var old: ObjectID
+  package var new: ObjectID
+  package var oldText: String
+  package var newText: String
   /// For commits: the dependency's commits between the pins (first parents only with
   /// `--first-parent` or `--descend`). For versions: one commit per version, each the
   /// parent of the next, in the tags' version order (the engine searches a line).
-  var graph: CommitGraph
+  package var graph: CommitGraph
   /// What a step writes into the pin for a commit of the graph: the ends as the pins read,
   /// commits as 40 hexadecimal digits, versions in the pin's own style (`0.5.0` for tag `v0.5.0`).
-  var texts: [ObjectID: String]
+  package var texts: [ObjectID: String]
 
   /// The text to write for `commit`.
-  func text(for commit: ObjectID) -> String {
+  package func text(for commit: ObjectID) -> String {
     if commit == old { return oldText }
     if commit == new { return newText }
     return texts[commit] ?? commit.hex
@@ -34,7 +34,7 @@ struct DependencyRange {
   /// The range between `old` and `new` in `repository`, or why there is none: a pin that
   /// names no commit or tag, a branch (it moves), a downgrade, or a new pin that does not
   /// contain the old one (a fork, a rewritten branch).
-  static func make(
+  package static func make(
     name: String, old: String, new: String, in repository: Repository, firstParent: Bool
   ) -> Result<DependencyRange, Refusal> {
     let tags: [TagInfo]
@@ -95,9 +95,9 @@ struct DependencyRange {
   }
 
   /// Why a pin bump is not descended into, in words for the summary.
-  struct Refusal: Error, Sendable, Hashable {
-    var reason: String
-    init(_ reason: String) { self.reason = reason }
+  package struct Refusal: Error, Sendable, Hashable {
+    package var reason: String
+    package init(_ reason: String) { self.reason = reason }
   }
 
   /// The versions after `old` up to `new` among tags of the same style (the same text before
@@ -134,7 +134,7 @@ struct DependencyRange {
   }
 
   /// What a pin's text names in the dependency's history.
-  enum PinRevision {
+  package enum PinRevision {
     case commit(ObjectID)
     case version(TagInfo, PinStyle)
 
@@ -147,7 +147,7 @@ struct DependencyRange {
   }
 
   /// How the pin writes a tag's name: `0.5.0` for tag `v0.5.0` drops the tag's `v`.
-  struct PinStyle: Sendable, Hashable {
+  package struct PinStyle: Sendable, Hashable {
     var pinPrefix: String
     var tagPrefix: String
 
@@ -158,7 +158,7 @@ struct DependencyRange {
 
   /// A pin's text as a tag (`0.5.0`, or `v0.5.0` when the tags carry a `v`), else as a
   /// commit (a hexadecimal hash); a branch is refused, since it moves.
-  static func resolve(_ text: String, name: String, in repository: Repository, tags: [TagInfo])
+  package static func resolve(_ text: String, name: String, in repository: Repository, tags: [TagInfo])
     -> Result<PinRevision, Refusal>
   {
     let candidates: [(tag: String, style: PinStyle)] =
@@ -189,13 +189,13 @@ struct DependencyRange {
 /// optional pre-release (`-rc1`, after which the release itself sorts) and build metadata
 /// (`+build`, ignored in the order). Ordered as `git -c versionsort.suffix=- tag
 /// --sort=version:refname` orders such tags: numbers as numbers, also inside a pre-release.
-struct Version: Comparable, Hashable {
+package struct Version: Comparable, Hashable {
   /// Trailing zeros dropped, so that `1.2` and `1.2.0` are the same version.
-  var numbers: [Int]
+  package var numbers: [Int]
   /// Empty for a release.
-  var preRelease: String
+  package var preRelease: String
 
-  init?(_ tag: String) {
+  package init?(_ tag: String) {
     var rest = Substring(tag.dropFirst(Self.prefix(of: tag).count))
     // Semantic versioning's characters only: a version is written into a pinned file, which a
     // deploy may hand to a shell (a Dockerfile's RUN line), so `$(...)` in a tag is no version.
@@ -225,11 +225,11 @@ struct Version: Comparable, Hashable {
   }
 
   /// The text before the first digit: tags of one project share it.
-  static func prefix(of tag: String) -> Substring {
+  package static func prefix(of tag: String) -> Substring {
     tag.prefix { !$0.isASCIIDigitCharacter }
   }
 
-  static func < (left: Version, right: Version) -> Bool {
+  package static func < (left: Version, right: Version) -> Bool {
     for index in 0..<max(left.numbers.count, right.numbers.count) {
       let a = index < left.numbers.count ? left.numbers[index] : 0
       let b = index < right.numbers.count ? right.numbers[index] : 0
@@ -244,7 +244,7 @@ struct Version: Comparable, Hashable {
   }
 
   /// Text compared run by run, runs of digits as numbers: `rc2` before `rc10`.
-  static func naturallyBefore(_ left: String, _ right: String) -> Bool {
+  package static func naturallyBefore(_ left: String, _ right: String) -> Bool {
     let a = runs(left)
     let b = runs(right)
     for (x, y) in zip(a, b) where x != y {

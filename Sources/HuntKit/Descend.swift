@@ -9,7 +9,7 @@ extension HuntSession {
   /// lacks, and that no good commit has). The merge is known bad and its first parent known good, so neither is tested
   /// again. When the inner search cannot name one commit, the merge is the answer and
   /// `descent.note` says why.
-  mutating func descend(into merge: ObjectID) async -> HuntOutcome {
+  package mutating func descend(into merge: ObjectID) async -> HuntOutcome {
     _ = try? info(merge)
     let inside = await searchInside(merge, of: repository, goods: goods, paths: configuration.paths, purpose: .descend)
     if let descent = inside.descent { findings.descent = descent }
@@ -18,7 +18,7 @@ extension HuntSession {
 
   /// What the search inside a merge found: the outcome to go on with (the inner culprit, or
   /// the merge itself), and the descent to report (nil when `merge` is not a merge).
-  struct InsideMerge {
+  package struct InsideMerge {
     var outcome: HuntOutcome
     var descent: Descent?
   }
@@ -26,7 +26,7 @@ extension HuntSession {
   /// The search inside `merge` of `repository` (the hunt's, or a dependency's with
   /// `--descend-deps`), testing with `purpose`; `goods` and `paths` limit it as in the
   /// search that blamed the merge.
-  mutating func searchInside(
+  package mutating func searchInside(
     _ merge: ObjectID, of repository: Repository, goods: [ObjectID], paths: [String], purpose: StepRecord.Purpose
   ) async -> InsideMerge {
     guard let facts = try? repository.commit(merge), facts.parents.count > 1 else {

@@ -15,16 +15,16 @@ import HuntStore
 /// never runs two steps.
 ///
 /// Not `Sendable` on purpose: it lives on the hunt's task; child tasks get only names.
-struct EnvironmentPool {
+package struct EnvironmentPool {
   /// Every environment this hunt holds, in the order the user named them (with a pool, the
   /// free ones it was given).
-  let all: [DeployEnvironment]
+  package let all: [DeployEnvironment]
   /// The environments still given work; one that fails deploys that work elsewhere leaves.
-  private(set) var active: [DeployEnvironment]
+  package private(set) var active: [DeployEnvironment]
   /// Deploys that failed in an environment for commits that then deployed elsewhere.
-  private(set) var strikes: [String: Int] = [:]
+  package private(set) var strikes: [String: Int] = [:]
   /// Environments left out during the hunt, with why.
-  private(set) var retired: [String: String] = [:]
+  package private(set) var retired: [String: String] = [:]
   /// Environments whose deploy failed for a commit, so it goes elsewhere next.
   private var failedDeploys: [ObjectID: Set<String>] = [:]
   /// Environments holding a lease now.
@@ -32,9 +32,9 @@ struct EnvironmentPool {
 
   /// Renews the store's leases while the hunt runs; nil for a pool made without a store
   /// (tests of allocation alone).
-  let keeper: LeaseKeeper?
+  package let keeper: LeaseKeeper?
 
-  init(_ environments: [DeployEnvironment], keeper: LeaseKeeper? = nil) {
+  package init(_ environments: [DeployEnvironment], keeper: LeaseKeeper? = nil) {
     precondition(!environments.isEmpty, "a hunt has at least one environment")
     all = environments
     active = environments
@@ -42,15 +42,15 @@ struct EnvironmentPool {
   }
 
   /// The environments' names joined, as the report shows them.
-  var huntName: String { all.map(\.name).joined(separator: ",") }
+  package var huntName: String { all.map(\.name).joined(separator: ",") }
 
   /// Where `name` stands among all environments (a `RunningLeases` slot).
-  func position(of name: String) -> Int? { all.firstIndex { $0.name == name } }
+  package func position(of name: String) -> Int? { all.firstIndex { $0.name == name } }
 
   /// A lease on a free active environment for `commit`: the first, in the order named, that
   /// has not failed to deploy it; when every active one has, the first free one. Nil when
   /// none fits now (the job waits for a lease to come back).
-  mutating func lease(for commit: ObjectID) -> EnvironmentLease? {
+  package mutating func lease(for commit: ObjectID) -> EnvironmentLease? {
     let free = active.filter { !busy.contains($0.name) }
     let tried = failedDeploys[commit] ?? []
     let untried = active.filter { !tried.contains($0.name) }
@@ -62,20 +62,20 @@ struct EnvironmentPool {
   }
 
   /// Takes a lease back: the environment is free again (and gets work again if active).
-  mutating func giveBack(_ lease: consuming EnvironmentLease) {
+  package mutating func giveBack(_ lease: consuming EnvironmentLease) {
     let name = lease.environment.name
     let removed = busy.remove(name)
     precondition(removed != nil, "the lease of \(name) was given back twice")
   }
 
   /// The deploy of `commit` failed in `name`: it goes elsewhere next.
-  mutating func deployFailed(_ commit: ObjectID, in name: String) {
+  package mutating func deployFailed(_ commit: ObjectID, in name: String) {
     failedDeploys[commit, default: []].insert(name)
   }
 
   /// True when a commit whose deploy failed in `name` has an active environment left that
   /// has not tried it: the step then moves there instead of being skipped.
-  func canMove(_ commit: ObjectID, failedIn name: String) -> Bool {
+  package func canMove(_ commit: ObjectID, failedIn name: String) -> Bool {
     let tried = (failedDeploys[commit] ?? []).union([name])
     return active.contains { !tried.contains($0.name) }
   }
@@ -83,7 +83,7 @@ struct EnvironmentPool {
   /// `commit` deployed after failing elsewhere: each environment it failed in gets a strike
   /// (once per commit), and one with two leaves the hunt, unless it is the last. Returns the
   /// environments retired now, with why.
-  mutating func deployedElsewhere(_ commit: ObjectID) -> [(name: String, reason: String)] {
+  package mutating func deployedElsewhere(_ commit: ObjectID) -> [(name: String, reason: String)] {
     var now = [(name: String, reason: String)]()
     let failed = failedDeploys.removeValue(forKey: commit) ?? []
     for name in failed.sorted() {
@@ -102,7 +102,7 @@ struct EnvironmentPool {
 
 extension EnvironmentPool {
   /// How a hunt gets its environments from the store.
-  enum Request {
+  package enum Request {
     /// Every one of these (named with `--env`), waiting up to `wait` while another hunt has one.
     case named([DeployEnvironment])
     /// Up to `wants` free ones of the pool, first come first served, waiting up to `wait`.
@@ -115,7 +115,7 @@ extension EnvironmentPool {
   ///
   /// - Throws: `.store(.locked)` naming a holder, or `.noFreeEnvironment`, when the wait ran
   ///   out; `.stoppedWaiting` after Ctrl-C; the store's errors.
-  static func claim(
+  package static func claim(
     _ request: Request, for claim: LeaseClaim, store: any StateStore, configuration: Configuration,
     stopper: HuntStopper, events: @Sendable (HuntEvent) -> Void
   ) async throws(HuntError) -> EnvironmentPool {
@@ -207,7 +207,7 @@ extension EnvironmentPool {
 
   /// Stops renewing and gives every lease back, the hunt's own included. A lease that
   /// cannot be given back (the database unreachable) runs out by itself after its duration.
-  func release() async {
+  package func release() async {
     guard let keeper else { return }
     await keeper.stop()
     // Nothing to say when it fails: the lease runs out by itself.
@@ -215,14 +215,14 @@ extension EnvironmentPool {
   }
 
   /// Why the leases were lost, once they were: the hunt starts nothing more and restores nothing.
-  var leaseLost: String? { keeper?.lost }
+  package var leaseLost: String? { keeper?.lost }
 }
 
 /// The right to run one step in one environment, from `EnvironmentPool.lease(for:)` until
 /// `EnvironmentPool.giveBack(_:)`. It cannot be copied: the environment is used by one step
 /// at a time, and a lease that is not given back is a bug the pool reports.
-struct EnvironmentLease: ~Copyable {
-  let environment: DeployEnvironment
+package struct EnvironmentLease: ~Copyable {
+  package let environment: DeployEnvironment
 
   fileprivate init(environment: DeployEnvironment) {
     self.environment = environment

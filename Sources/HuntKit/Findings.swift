@@ -8,25 +8,25 @@ import Runner
 /// What a hunt learned beyond its steps: the commits it will name, what was deployed before
 /// it (`restore: original`), and what `--descend`, `--confirm` and `--flaky` add to the
 /// answer. The report and the stored outcome are made from it here, in one place.
-struct Findings {
+package struct Findings {
   /// The facts of every commit the report names (culprits, tested commits).
-  var commits: [ObjectID: CommitInfo] = [:]
+  package var commits: [ObjectID: CommitInfo] = [:]
   /// What `restore.original_command` said was deployed before the hunt.
-  var original: ObjectID?
-  var descent: Descent?
-  var confirmation: Confirmation?
-  var flaky: FlakySummary?
+  package var original: ObjectID?
+  package var descent: Descent?
+  package var confirmation: Confirmation?
+  package var flaky: FlakySummary?
   /// In the probabilistic mode: how many commits hold the confidence's share of the
   /// probability, shown as the candidates left.
-  var plausibleCount: Int?
+  package var plausibleCount: Int?
   /// `--descend-deps`: what the search found for each pin the culprit changed.
-  var dependencies: [DependencyFinding] = []
+  package var dependencies: [DependencyFinding] = []
   /// `--descend-deps` looked at the culprit's pins (even when it changed none).
-  var dependencySearch = false
+  package var dependencySearch = false
 
   /// The outcome as the state database stores it (reports read it back), with what
   /// --descend, --flaky and --confirm add to it.
-  func storedOutcome(_ outcome: HuntOutcome) -> String {
+  package func storedOutcome(_ outcome: HuntOutcome) -> String {
     var stored = OutcomeText(first: Self.describe(outcome))
     stored.descent = descent.map { OutcomeText.Descent(merge: $0.merge.hex, note: $0.note) }
     stored.probability = flaky.map { flaky in
@@ -40,7 +40,7 @@ struct Findings {
   }
 
   /// A dependency's finding as the stored outcome keeps it.
-  static func stored(_ finding: DependencyFinding) -> OutcomeText.Dependency {
+  package static func stored(_ finding: DependencyFinding) -> OutcomeText.Dependency {
     let note = finding.note ?? finding.answer.rawValue
     let result: OutcomeText.Dependency.Result
     switch finding.answer {
@@ -55,7 +55,7 @@ struct Findings {
     return OutcomeText.Dependency(name: finding.name, old: finding.old, new: finding.new, result: result)
   }
 
-  static func describe(_ outcome: HuntOutcome) -> String {
+  package static func describe(_ outcome: HuntOutcome) -> String {
     switch outcome {
     case .culprit(let id): "culprit \(id.hex)"
     case .culpritAmong(let ids): "culprit-among \(ids.map(\.hex).joined(separator: " "))"
@@ -68,7 +68,7 @@ struct Findings {
   }
 
   /// The report of a hunt that ended with `outcome` after `steps`.
-  func report(
+  package func report(
     _ outcome: HuntOutcome, setup: HuntSetup, pool: EnvironmentPool, steps: [StepRecord], huntID: Int64,
     duration: Duration, restoredTo: ObjectID?, restoration: Restoration
   ) -> HuntReport {
@@ -108,14 +108,14 @@ struct Findings {
 }
 
 /// How the restore went in each environment.
-struct Restoration {
-  var results: [String: CommandResult] = [:]
+package struct Restoration {
+  package var results: [String: CommandResult] = [:]
   /// Environments where the restore deploy could not even start, or was stopped, with why.
-  var failures: [String: String] = [:]
+  package var failures: [String: String] = [:]
   /// A second stop request ended the restore: the hunt stays open, so that `resume`
   /// finishes it (and restores).
-  var interrupted = false
+  package var interrupted = false
 
   /// The result to show when only one is shown: a failed one first.
-  var worst: CommandResult? { results.values.sorted { !$0.succeeded && $1.succeeded }.first }
+  package var worst: CommandResult? { results.values.sorted { !$0.succeeded && $1.succeeded }.first }
 }

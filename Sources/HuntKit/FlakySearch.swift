@@ -7,7 +7,7 @@ extension HuntSession {
   /// The probabilistic search for flaky tests (`flaky:` or `--flaky`): every test run is
   /// evidence for Bayes' rule, commits may be tested again, and it stops when one candidate
   /// is the culprit with the configured confidence or the budget of test runs is spent.
-  mutating func flakySearch() async -> HuntOutcome {
+  package mutating func flakySearch() async -> HuntOutcome {
     // Nothing that may be blamed: the same answer as plain bisection (exit 6), never the tip.
     if outerGraph.candidateCount == 0 {
       if case .concluded(let conclusion) = bisection.next() { return outcome(of: conclusion) }
@@ -20,14 +20,14 @@ extension HuntSession {
   }
 
   /// What a probabilistic search ended with, and its last word when it concluded.
-  struct ProbabilisticRun {
+  package struct ProbabilisticRun {
     var outcome: HuntOutcome
     var summary: FlakySummary?
   }
 
   /// The probabilistic search over `graph` (the hunt's range, or a dependency's), testing
   /// with `purpose`; the steps `evidence` accepts are fed to the engine as they come.
-  mutating func probabilisticSearch(
+  package mutating func probabilisticSearch(
     over graph: CommitGraph, purpose: StepRecord.Purpose, evidence: (StepRecord) -> Bool
   ) async -> ProbabilisticRun {
     let mode = configuration.flaky ?? FlakyMode()

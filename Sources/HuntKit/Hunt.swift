@@ -185,6 +185,14 @@ public struct StepRecord: Sendable {
   /// `commit` is then the dependency's commit, not the repository's.
   public var dependency: DependencyPin?
 
+  /// A step that has not run yet: its result is `.stopped` until it ends.
+  package init(number: Int, commit: ObjectID, purpose: Purpose, logDirectory: URL) {
+    self.number = number
+    self.commit = commit
+    self.purpose = purpose
+    self.logDirectory = logDirectory
+  }
+
   /// The last run of the test.
   public var test: CommandResult? { tests.last }
 

@@ -6,7 +6,7 @@ import HuntStore
 /// step starts) and the verdicts earlier hunts left for reuse. The hunt sees only this;
 /// `StoreJournal` is it over any `StateStore` (the SQLite file or PostgreSQL). Leases are the
 /// environment pool's business (`EnvironmentPool.claim`).
-protocol Journal {
+package protocol Journal {
   /// The hunt's number in the store (`bisect-deploy report --hunt N`).
   var huntID: Int64 { get }
   /// Steps stored before the tool was stopped, in the order they were stored: replayed, not
@@ -21,40 +21,40 @@ protocol Journal {
 }
 
 /// The identity of a hunt in the journal: a stopped one is resumed only with all of it equal.
-struct HuntIdentity: Sendable, Hashable {
-  var repositoryPath: String
-  var bad: ObjectID
-  var goods: [ObjectID]
-  var paths: [String]
-  var firstParent: Bool
+package struct HuntIdentity: Sendable, Hashable {
+  package var repositoryPath: String
+  package var bad: ObjectID
+  package var goods: [ObjectID]
+  package var paths: [String]
+  package var firstParent: Bool
   /// What decides a verdict: deploy and test commands, the environments and their variables.
-  var fingerprint: String
+  package var fingerprint: String
   /// The environments, in order (with a pool, every environment of the pool); the hunt is
   /// stored under their joined names.
-  var environments: [String]
+  package var environments: [String]
   /// True when the environments are a pool the hunt takes free ones from.
-  var pool: Bool
+  package var pool: Bool
   /// The command line that started it, stored for `resume`.
-  var invocation: StoredInvocation
+  package var invocation: StoredInvocation
 
-  var huntName: String { environments.joined(separator: ",") }
+  package var huntName: String { environments.joined(separator: ",") }
 
   /// True when `hunt` is this hunt, stopped: the same range, settings and environments.
-  func matches(_ hunt: HuntRecord) -> Bool {
+  package func matches(_ hunt: HuntRecord) -> Bool {
     hunt.bad == bad.hex && hunt.goods == goods.map(\.hex) && hunt.paths == paths && hunt.firstParent == firstParent
       && hunt.configFingerprint == fingerprint && hunt.pool == pool && hunt.environment == huntName
   }
 }
 
 /// The journal in a state store.
-struct StoreJournal: Journal {
-  let store: any StateStore
-  let huntID: Int64
-  let recorded: [StepRow]
-  let cachedVerdicts: [String: Verdict]
+package struct StoreJournal: Journal {
+  package let store: any StateStore
+  package let huntID: Int64
+  package let recorded: [StepRow]
+  package let cachedVerdicts: [String: Verdict]
   /// True when this run created the hunt (rather than resuming it): a hunt refused before it
   /// ran is closed, not left for `resume`.
-  let created: Bool
+  package let created: Bool
 
   /// Opens the hunt `identity` describes and takes its own lease (`huntLeaseName`) for
   /// `claim`, so that no other process runs it at the same time.
@@ -64,7 +64,7 @@ struct StoreJournal: Journal {
   /// environments, the newest unfinished hunt on them is continued when its settings are the
   /// same, and refused otherwise (its holder named when a process runs it); with a pool, a new
   /// hunt starts every time (many hunts share a pool's name). Reads the verdicts to reuse when asked.
-  static func open(
+  package static func open(
     store: any StateStore, identity: HuntIdentity, claim: LeaseClaim, resumeID: Int64? = nil, reuseVerdicts: Bool,
     requireSameSettings: Bool = true
   ) async throws(HuntError) -> StoreJournal {
@@ -138,11 +138,11 @@ struct StoreJournal: Journal {
     }
   }
 
-  func record(_ step: StepRow) async throws(StoreError) {
+  package func record(_ step: StepRow) async throws(StoreError) {
     try await store.recordStep(step)
   }
 
-  func finish(outcome: String) async throws(StoreError) {
+  package func finish(outcome: String) async throws(StoreError) {
     try await store.finishHunt(id: huntID, outcome: outcome, endedAt: Date())
   }
 }

@@ -12,13 +12,13 @@ import Synchronization
 /// hunt stops its steps, restores nothing, and stays open for `resume`).
 ///
 /// `Sendable`; the hunt owns one per run and ends it with `stop()` before giving the leases back.
-final class LeaseKeeper: Sendable {
-  let store: any StateStore
-  let claim: LeaseClaim
-  let environments: [String]
-  let renewal: Duration
+package final class LeaseKeeper: Sendable {
+  package let store: any StateStore
+  package let claim: LeaseClaim
+  package let environments: [String]
+  package let renewal: Duration
   /// How long after a successful renewal the hunt still knows it holds the leases.
-  let validFor: Duration
+  package let validFor: Duration
   private let state = Mutex(State())
   private let onLost: @Sendable (String) -> Void
 
@@ -27,7 +27,7 @@ final class LeaseKeeper: Sendable {
     var renewer: Task<Void, Never>?
   }
 
-  init(
+  package init(
     store: any StateStore, claim: LeaseClaim, environments: [String], renewal: Duration, safetyMargin: Duration,
     onLost: @escaping @Sendable (String) -> Void
   ) {
@@ -40,16 +40,16 @@ final class LeaseKeeper: Sendable {
   }
 
   /// Why the leases were lost, once they were.
-  var lost: String? { state.withLock { $0.lost } }
+  package var lost: String? { state.withLock { $0.lost } }
 
   /// Starts renewing; `acquired` is when the leases were taken (before the request was sent).
-  func start(acquired: ContinuousClock.Instant) {
+  package func start(acquired: ContinuousClock.Instant) {
     let task = Task { [self] in await renew(from: acquired) }
     state.withLock { $0.renewer = task }
   }
 
   /// Stops renewing (the hunt is about to give the leases back).
-  func stop() async {
+  package func stop() async {
     let task = state.withLock { state in
       defer { state.renewer = nil }
       return state.renewer

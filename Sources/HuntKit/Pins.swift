@@ -4,24 +4,24 @@ import History
 
 /// How one commit changed a dependency's pin against its first parent: the revisions each
 /// side pins (one each for a plain bump), and the culprit's files that hold the pin.
-struct PinBump: Sendable, Hashable {
-  var dependency: PinnedDependency
+package struct PinBump: Sendable, Hashable {
+  package var dependency: PinnedDependency
   /// The distinct revisions the parent pins, in the order found; empty when the commit adds
   /// the pin (or is a root commit).
-  var old: [String]
+  package var old: [String]
   /// The distinct revisions the commit pins, in the order found (never empty).
-  var new: [String]
+  package var new: [String]
   /// The commit's files (repository paths) where the pattern captures a revision.
-  var paths: [String]
+  package var paths: [String]
 
   /// The one revision each side pins, when both pin exactly one: a bump to descend into.
-  var single: (old: String, new: String)? {
+  package var single: (old: String, new: String)? {
     guard old.count == 1, new.count == 1 else { return nil }
     return (old[0], new[0])
   }
 
   /// Why there is nothing to descend into, when there is not; nil for a plain bump.
-  var problem: String? {
+  package var problem: String? {
     if old.isEmpty { return "the culprit adds this pin (nothing was pinned before it)" }
     if new.count > 1 {
       return
@@ -36,10 +36,10 @@ struct PinBump: Sendable, Hashable {
 }
 
 /// Reading pinned revisions out of commits.
-enum PinReading {
+package enum PinReading {
   /// Every dependency whose pin `commit` changes against its first parent (a root commit
   /// against nothing), in the order the configuration lists them.
-  static func bumps(by commit: ObjectID, in repository: Repository, dependencies: [PinnedDependency])
+  package static func bumps(by commit: ObjectID, in repository: Repository, dependencies: [PinnedDependency])
     throws(GitError) -> [PinBump]
   {
     let facts = try repository.commit(commit)
@@ -60,7 +60,7 @@ enum PinReading {
   }
 
   /// Where `dependency` is pinned among `files`: each capture of its pattern, with its file.
-  static func sites(
+  package static func sites(
     of dependency: PinnedDependency, _ pattern: PinPattern, in files: [TreeFile], _ repository: Repository
   )
     throws(GitError) -> [(path: String, value: String)]
@@ -82,11 +82,18 @@ enum PinReading {
 
 /// One pin to write into a checkout: every revision of `dependency` that reads `from` in
 /// the files `paths` becomes `to`.
-struct PinRewrite: Sendable, Hashable {
-  var dependency: PinnedDependency
-  var from: Set<String>
-  var to: String
-  var paths: [String]
+package struct PinRewrite: Sendable, Hashable {
+  package var dependency: PinnedDependency
+  package var from: Set<String>
+  package var to: String
+  package var paths: [String]
+
+  package init(dependency: PinnedDependency, from: Set<String>, to: String, paths: [String]) {
+    self.dependency = dependency
+    self.from = from
+    self.to = to
+    self.paths = paths
+  }
 
   /// Rewrites the pin in the checkout at `checkout` (never in the repository). Each file is
   /// written whole under a temporary name beside it and renamed over it, keeping its mode;
@@ -94,7 +101,7 @@ struct PinRewrite: Sendable, Hashable {
   ///
   /// - Throws: `HuntError.pinRewrite` naming the file when the pin is not found there (the
   ///   checkout's file differs from the commit's blob) or it cannot be written.
-  func apply(in checkout: URL) throws(HuntError) {
+  package func apply(in checkout: URL) throws(HuntError) {
     guard case .success(let pattern) = PinPattern.compile(dependency.pattern) else {
       throw .pinRewrite(dependency: dependency.name, path: "", reason: "its pattern does not compile")
     }

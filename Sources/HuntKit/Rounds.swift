@@ -7,7 +7,7 @@ import Runner
 
 extension HuntSession {
   /// One commit to deploy and test, and why.
-  typealias Job = (commit: ObjectID, purpose: StepRecord.Purpose)
+  package typealias Job = (commit: ObjectID, purpose: StepRecord.Purpose)
 
   /// Deploys and tests `jobs` at the same time, one per free environment (more jobs than
   /// environments wait for the first one to free up), and returns their records in the
@@ -18,7 +18,7 @@ extension HuntSession {
   /// for commits that then deployed elsewhere is retired for the rest of the hunt (never the
   /// last one). Recorded steps are replayed, not run again; cached verdicts stand in for
   /// tests (`reuse_verdicts`). After a stop, jobs not finished come back `.stopped`.
-  mutating func runRound(_ jobs: [Job], runs: TestRuns? = nil) async -> [StepRecord] {
+  package mutating func runRound(_ jobs: [Job], runs: TestRuns? = nil) async -> [StepRecord] {
     let runs = runs ?? TestRuns.of(configuration)
     var results = [StepRecord?](repeating: nil, count: jobs.count)
     var waiting = [Int]()
@@ -106,7 +106,7 @@ extension HuntSession {
 
   /// A step a child task ran, handed back to the round. A struct, not a tuple: see
   /// docs/architecture.md on aggregates returned from async code (a Swift 6.3.1 -O bug).
-  struct RanStep: Sendable {
+  package struct RanStep: Sendable {
     var index: Int
     var record: StepRecord
     var started: ContinuousClock.Instant
@@ -170,7 +170,7 @@ extension HuntSession {
     return record
   }
 
-  struct PreparedStep: Sendable {
+  package struct PreparedStep: Sendable {
     var record: StepRecord
     var checkout: URL
     var variables: [String: String]
@@ -220,7 +220,7 @@ extension HuntSession {
     return .success(PreparedStep(record: record, checkout: checkout, variables: variables))
   }
 
-  struct StepFailure: Error {
+  package struct StepFailure: Error {
     var record: StepRecord
   }
 
@@ -234,7 +234,7 @@ extension HuntSession {
 
   /// Stores the step (durable before anything else happens) and reports it; a stopped step
   /// is not stored (it runs again).
-  mutating func finish(_ record: StepRecord, started: ContinuousClock.Instant) async -> StepRecord {
+  package mutating func finish(_ record: StepRecord, started: ContinuousClock.Instant) async -> StepRecord {
     var record = record
     record.totalTime = ContinuousClock.now - started
     if record.result != .stopped {

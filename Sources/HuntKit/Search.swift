@@ -7,7 +7,7 @@ import HuntStore
 extension HuntSession {
   /// Applies verdicts given by hand (`bisect-deploy good|bad|skip`) that come next in the
   /// stored order.
-  mutating func applyManualVerdicts() {
+  package mutating func applyManualVerdicts() {
     while let next = replay.first, next.purpose == .manual {
       replay.removeFirst()
       guard let verdict = next.verdict, let id = ObjectID(hex: next.commit) else { continue }
@@ -22,7 +22,7 @@ extension HuntSession {
 
   /// Verifies the endpoints, then bisects (by plain or probabilistic search), then descends
   /// into the blamed merge when asked.
-  mutating func search() async -> HuntOutcome {
+  package mutating func search() async -> HuntOutcome {
     if let earlyOutcome = await recordOriginal() { return earlyOutcome }
     applyManualVerdicts()
     if configuration.verifyEndpoints {
@@ -60,7 +60,7 @@ extension HuntSession {
   }
 
   /// Asks the engine for rounds of commits until it concludes.
-  mutating func bisect(purpose: StepRecord.Purpose) async -> HuntOutcome {
+  package mutating func bisect(purpose: StepRecord.Purpose) async -> HuntOutcome {
     while true {
       applyManualVerdicts()
       if let reason = stopper.reason { return .stopped(reason) }
@@ -82,7 +82,7 @@ extension HuntSession {
     }
   }
 
-  func outcome(of conclusion: Conclusion) -> HuntOutcome {
+  package func outcome(of conclusion: Conclusion) -> HuntOutcome {
     switch conclusion {
     case .culprit(let id): .culprit(id)
     case .culpritAmong(let ids): .culpritAmong(ids)

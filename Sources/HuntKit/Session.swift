@@ -7,34 +7,35 @@ import Runner
 
 /// Runs one command: `Runner.run` in the tool. A parameter of the session, so that the
 /// hunt's core is tested in-process (wrapping the real runner to watch what it is asked).
-typealias CommandRunner = @Sendable (CommandSpec, CancellationResponse) async throws(RunnerError) -> CommandResult
+package typealias CommandRunner =
+  @Sendable (CommandSpec, CancellationResponse) async throws(RunnerError) -> CommandResult
 
 /// What a hunt works on, resolved before it starts: every git, file-system and
 /// configuration check the hunt needs is made here, before anything is deployed.
-struct HuntSetup {
-  let request: HuntRequest
+package struct HuntSetup {
+  package let request: HuntRequest
   /// The request's configuration; `--descend` runs its first stage along first parents.
-  let configuration: Configuration
+  package let configuration: Configuration
   /// The repository handle: it stays on the hunt's task.
-  let repository: Repository
-  let bad: ObjectID
-  let goods: [ObjectID]
+  package let repository: Repository
+  package let bad: ObjectID
+  package let goods: [ObjectID]
   /// The range as the user gave it (a descent narrows the bisection, not this).
-  let graph: CommitGraph
+  package let graph: CommitGraph
   /// Merge bases of bad and goods that are not goods' ancestors: checked first, as git does.
-  let mergeBases: [ObjectID]
-  let environments: [DeployEnvironment]
+  package let mergeBases: [ObjectID]
+  package let environments: [DeployEnvironment]
   /// This hunt's log folder, created.
-  let logDirectory: URL
+  package let logDirectory: URL
   /// What decides a verdict (deploy, test, environments): verdicts are reused between equal ones.
-  let fingerprint: String
+  package let fingerprint: String
   /// `--descend-deps`: each dependency's history, by name (opened, cloned or fetched here).
-  var dependencyHistories: [String: Repository] = [:]
+  package var dependencyHistories: [String: Repository] = [:]
 
   /// Resolves the request: the environments (protected ones refused), the repository, the
   /// ends and the range; the restore target; the tool's folder (0700), every workspace
   /// (refused when the tool did not create it) and the log folder.
-  static func prepare(_ request: HuntRequest) throws(HuntError) -> HuntSetup {
+  package static func prepare(_ request: HuntRequest) throws(HuntError) -> HuntSetup {
     var configuration = request.configuration
     // The first stage of a descent runs along the first-parent line.
     if configuration.descend { configuration.firstParent = true }
@@ -90,7 +91,9 @@ struct HuntSetup {
 
   /// Checks (or creates) the workspace of each environment: refused when the tool did not
   /// create it.
-  static func claimWorkspaces(_ environments: [DeployEnvironment], configuration: Configuration, repository: Repository)
+  package static func claimWorkspaces(
+    _ environments: [DeployEnvironment], configuration: Configuration, repository: Repository
+  )
     throws(HuntError)
   {
     for environment in environments {
@@ -101,7 +104,7 @@ struct HuntSetup {
   }
 
   /// How the journal knows this hunt (a stopped one is resumed only when all of it is equal).
-  var identity: HuntIdentity {
+  package var identity: HuntIdentity {
     HuntIdentity(
       repositoryPath: URL(fileURLWithPath: request.repositoryPath).standardizedFileURL.path, bad: bad, goods: goods,
       paths: configuration.paths, firstParent: configuration.firstParent, fingerprint: fingerprint,
@@ -110,12 +113,12 @@ struct HuntSetup {
   }
 
   /// Where the state is: the request's, else the file inside the repository's git directory.
-  var stateLocation: StateLocation {
+  package var stateLocation: StateLocation {
     request.state ?? .file(SQLiteStore.defaultPath(gitDirectory: repository.gitDirectory))
   }
 
   /// A sortable name for this hunt's log folder: UTC time and process id.
-  static func huntIdentifier() -> String {
+  package static func huntIdentifier() -> String {
     let formatter = DateFormatter()
     formatter.dateFormat = "yyyyMMdd-HHmmss"
     formatter.timeZone = TimeZone(identifier: "UTC")
@@ -127,28 +130,28 @@ struct HuntSetup {
 /// task; only the deploy and test commands of a round run on child tasks. Its parts own
 /// their state: the pool allocates environments, the journal makes steps durable, the
 /// findings become the report. `init` only assembles them; `open` does the work first.
-struct HuntSession {
-  let setup: HuntSetup
-  let stopper: HuntStopper
-  let events: @Sendable (HuntEvent) -> Void
-  let runCommand: CommandRunner
-  let journal: any Journal
-  var pool: EnvironmentPool
+package struct HuntSession {
+  package let setup: HuntSetup
+  package let stopper: HuntStopper
+  package let events: @Sendable (HuntEvent) -> Void
+  package let runCommand: CommandRunner
+  package let journal: any Journal
+  package var pool: EnvironmentPool
   /// Steps stored before the tool was stopped and not replayed yet, in the stored order.
-  var replay: [StepRow]
+  package var replay: [StepRow]
   /// The next step number: above every number stored, so a rerun never takes a used one.
-  var nextNumber: Int
-  var bisection: Bisection
-  var steps: [StepRecord] = []
-  var findings = Findings()
+  package var nextNumber: Int
+  package var bisection: Bisection
+  package var steps: [StepRecord] = []
+  package var findings = Findings()
   /// `--descend-deps`: the dependency the running steps pin, while the hunt is inside one.
-  var dependencyStage: DependencyStage?
-  let started = ContinuousClock.now
+  package var dependencyStage: DependencyStage?
+  package let started = ContinuousClock.now
 
   /// The store behind the journal and the leases, closed when the hunt ends.
-  let store: any StateStore
+  package let store: any StateStore
 
-  init(
+  package init(
     setup: HuntSetup, store: any StateStore, journal: any Journal, pool: EnvironmentPool, stopper: HuntStopper,
     events: @escaping @Sendable (HuntEvent) -> Void, runCommand: @escaping CommandRunner
   ) {
@@ -165,7 +168,7 @@ struct HuntSession {
   }
 
   /// Why the session opens: to hunt, or to end an unfinished hunt (`reset`).
-  enum Purpose {
+  package enum Purpose {
     case hunt
     case reset
   }
@@ -173,7 +176,7 @@ struct HuntSession {
   /// Prepares the request, opens its journal in the state store and leases its environments
   /// (waiting for them when asked): the hunt, ready to run. A hunt this created and that
   /// could not get its environments is closed as refused, not left for `resume`.
-  static func open(
+  package static func open(
     _ request: HuntRequest, for purpose: Purpose = .hunt, stopper: HuntStopper,
     events: @escaping @Sendable (HuntEvent) -> Void, openStore: StoreOpener = openFileStore,
     runCommand: @escaping CommandRunner = { spec, response throws(RunnerError) in
@@ -240,23 +243,23 @@ struct HuntSession {
   }
 
   // The setup's values under the names the hunt's code uses.
-  var configuration: Configuration { setup.configuration }
-  var repository: Repository { setup.repository }
-  var bad: ObjectID { setup.bad }
-  var goods: [ObjectID] { setup.goods }
-  var logDirectory: URL { setup.logDirectory }
-  var outerGraph: CommitGraph { setup.graph }
-  var environments: [DeployEnvironment] { pool.all }
-  var active: [DeployEnvironment] { pool.active }
-  var huntEnvironment: String { pool.huntName }
-  var huntID: Int64 { journal.huntID }
+  package var configuration: Configuration { setup.configuration }
+  package var repository: Repository { setup.repository }
+  package var bad: ObjectID { setup.bad }
+  package var goods: [ObjectID] { setup.goods }
+  package var logDirectory: URL { setup.logDirectory }
+  package var outerGraph: CommitGraph { setup.graph }
+  package var environments: [DeployEnvironment] { pool.all }
+  package var active: [DeployEnvironment] { pool.active }
+  package var huntEnvironment: String { pool.huntName }
+  package var huntID: Int64 { journal.huntID }
 
-  func workspace(for environment: DeployEnvironment) -> URL {
+  package func workspace(for environment: DeployEnvironment) -> URL {
     configuration.workspaceFolder(gitDirectory: repository.gitDirectory, environment: environment)
   }
 
   /// The whole hunt: the search, `--confirm`, the restore, the stored outcome, the report.
-  mutating func run() async -> HuntReport {
+  package mutating func run() async -> HuntReport {
     let estimate =
       configuration.flaky == nil
       ? bisection.estimatedRounds(parallel: active.count) : Int(ceil(log2(Double(max(2, outerGraph.candidateCount)))))
@@ -286,7 +289,7 @@ struct HuntSession {
   /// for `resume`), gives back the leases and makes the report: the end of a hunt and of a
   /// reset alike. With its leases lost, the hunt restores nothing: another hunt may hold the
   /// environments now.
-  mutating func end(with outcome: HuntOutcome, restoringTo target: ObjectID?, storedAs text: String?) async
+  package mutating func end(with outcome: HuntOutcome, restoringTo target: ObjectID?, storedAs text: String?) async
     -> HuntReport
   {
     var outcome = outcome
@@ -321,7 +324,7 @@ struct HuntSession {
   }
 
   /// The facts of a commit, remembered for the report.
-  mutating func info(_ id: ObjectID) throws(GitError) -> CommitInfo {
+  package mutating func info(_ id: ObjectID) throws(GitError) -> CommitInfo {
     if let known = findings.commits[id] { return known }
     // Inside a dependency, its commits are read from its own history.
     let facts: CommitInfo
@@ -336,7 +339,7 @@ struct HuntSession {
 
   /// The environment of every command: ours, the environment's variables, then the facts of
   /// the step. Commit data reaches commands only here, never in the command text.
-  func commandEnvironment(
+  package func commandEnvironment(
     for commit: ObjectID, in environment: DeployEnvironment, checkout: URL, step: Int, phase: String
   ) -> [String: String] {
     var variables = stepVariables(
@@ -348,7 +351,7 @@ struct HuntSession {
 
   /// For `restore: original`, asks the configured command what is deployed now (in the first
   /// environment: every environment goes back to that revision).
-  mutating func recordOriginal() async -> HuntOutcome? {
+  package mutating func recordOriginal() async -> HuntOutcome? {
     guard configuration.restoreTarget == .original else { return nil }
     guard let command = configuration.originalCommand else {
       return .aborted("restore: original needs restore.original_command (it prints the deployed revision)")
@@ -380,7 +383,7 @@ struct HuntSession {
   }
 
   /// Where to restore: by default the newest commit known good on the main line.
-  func restoreTarget(after outcome: HuntOutcome) -> ObjectID? {
+  package func restoreTarget(after outcome: HuntOutcome) -> ObjectID? {
     switch configuration.restoreTarget {
     case .none: return nil
     case .original: return findings.original
@@ -412,7 +415,7 @@ struct HuntSession {
   /// Redeploys `target` in every environment of the hunt at once (the deploy command on a
   /// clean checkout of it). Runs to the end even after Ctrl-C: leaving an environment
   /// half-deployed is what the restore step prevents.
-  mutating func restoreAll(to target: ObjectID?) async -> Restoration {
+  package mutating func restoreAll(to target: ObjectID?) async -> Restoration {
     guard let target, let deploy = configuration.deployCommand else { return Restoration() }
     var restoration = Restoration()
     var jobs = [(String, CommandSpec)]()
@@ -501,7 +504,7 @@ struct HuntSession {
   }
 
   /// One environment's restore, as its child task hands it back.
-  struct RestoreOutcome: Sendable {
+  package struct RestoreOutcome: Sendable {
     var environment: String
     var result: Result<CommandResult, any Error>
   }
@@ -510,7 +513,7 @@ struct HuntSession {
   ///
   /// - Throws: `HuntError.workspace` when the workspace cannot be emptied or the folder made;
   ///   `GitError` only when the commit's tree itself cannot be checked out.
-  func prepareCheckout(_ commit: ObjectID, label: String, in environment: DeployEnvironment) throws -> URL {
+  package func prepareCheckout(_ commit: ObjectID, label: String, in environment: DeployEnvironment) throws -> URL {
     let checkout = try Workspace(folder: workspace(for: environment)).replaceCheckouts(with: label)
     do {
       try FileManager.default.createDirectory(at: checkout, withIntermediateDirectories: true)
@@ -559,7 +562,7 @@ public func resetHunt(
 }
 
 extension HuntSession {
-  mutating func reset() async -> HuntReport {
+  package mutating func reset() async -> HuntReport {
     // The recorded verdicts decide where to restore: the newest main-line good.
     for row in replay { steps.append(record(from: row)) }
     replay = []

@@ -4,19 +4,19 @@ import History
 import Runner
 
 /// How many times one step runs the smoke test, and how the runs make one verdict.
-struct TestRuns: Sendable, Hashable {
-  var count: Int
-  var rule: RepeatRule
+package struct TestRuns: Sendable, Hashable {
+  package var count: Int
+  package var rule: RepeatRule
   /// Stop as soon as the verdict cannot change (a majority reached, or a bad run under
   /// `any-bad`). Confirmation runs all of them, to report how many failed.
-  var stopEarly: Bool
+  package var stopEarly: Bool
 
-  static func of(_ configuration: Configuration) -> TestRuns {
+  package static func of(_ configuration: Configuration) -> TestRuns {
     TestRuns(count: max(1, configuration.testRuns), rule: configuration.repeatRule, stopEarly: true)
   }
 
   /// The verdict of the runs so far, or nil when more runs could still change it.
-  func verdict(of runs: [Verdict], final: Bool) -> Verdict? {
+  package func verdict(of runs: [Verdict], final: Bool) -> Verdict? {
     let bad = runs.count { $0 == .bad }
     let good = runs.count { $0 == .good }
     switch rule {

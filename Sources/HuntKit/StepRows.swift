@@ -6,7 +6,7 @@ import HuntStore
 // (`StepRow`, with the note's text from `StepNote`).
 extension HuntSession {
   /// The stored form of a step.
-  func row(for record: StepRecord) -> StepRow {
+  package func row(for record: StepRecord) -> StepRow {
     var verdict: Verdict?
     var note = StepNote(
       movedFrom: record.moved ? record.environment : nil,
@@ -38,7 +38,7 @@ extension HuntSession {
   }
 
   /// A step as it was stored, for replay.
-  func record(from stored: StepRow) -> StepRecord {
+  package func record(from stored: StepRow) -> StepRecord {
     var record = StepRecord(
       number: stored.number, commit: ObjectID(hex: stored.commit) ?? bad,
       purpose: stored.purpose,

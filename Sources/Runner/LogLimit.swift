@@ -21,16 +21,16 @@ public func secretValues(in environment: [String: String]) -> [String] {
 /// Keeps a command's log within a size and free of secrets. The command writes straight to
 /// the file (no pipe: a daemon started by a deploy may hold its output open forever), so the
 /// runner trims the file while the command runs and rewrites it once at the end.
-struct LogKeeper {
-  let url: URL
+package struct LogKeeper {
+  package let url: URL
   /// Bytes the log may hold; nil for no limit.
-  let limit: Int?
-  let secrets: [[UInt8]]
+  package let limit: Int?
+  package let secrets: [[UInt8]]
   /// Where the note about dropped output starts, once the log was first trimmed.
   private var cutAt: Int?
   private var dropped = 0
 
-  init(url: URL, limit: Int?, secrets: [String]) {
+  package init(url: URL, limit: Int?, secrets: [String]) {
     self.url = url
     self.limit = limit.map { max($0, 4096) }
     // Longer than the mask `***`, which the in-place rewrite relies on.
@@ -52,7 +52,7 @@ struct LogKeeper {
   /// output. Called between polls of the command, so the file exceeds the limit by at most
   /// what the command writes in one poll; what the command writes during the trim itself is
   /// lost (and counted in the note).
-  mutating func enforceLimit() {
+  package mutating func enforceLimit() {
     guard let limit, let (fd, size) = openLog() else { return }
     defer { close(fd) }
     guard size > limit else { return }
@@ -83,7 +83,7 @@ struct LogKeeper {
 
   /// Replaces every secret value in the log by `***`, reading it in pieces so that memory
   /// stays small whatever the log's size. The file is rewritten only when a secret is there.
-  func redact() {
+  package func redact() {
     guard !secrets.isEmpty, let longest = secrets.map(\.count).max(), let (fd, size) = openLog() else { return }
     defer { close(fd) }
     let piece = max(1 << 20, longest * 4)

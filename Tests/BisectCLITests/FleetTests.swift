@@ -372,7 +372,9 @@ import Testing
     #expect(!fleet.violations.isEmpty)
   }
 
-  @Test("the state on PostgreSQL from --state, BISECT_DEPLOY_STATE or state:, shared by hosts: hunts, holders, reused verdicts, the report")
+  @Test(
+    "the state on PostgreSQL from --state, BISECT_DEPLOY_STATE or state:, shared by hosts: hunts, holders, reused verdicts, the report"
+  )
   func oneDatabaseForEveryHost() throws {
     let fleet = try Fleet(commits: 50, seed: 65)
     let culprit = try fleet.commit(9)
@@ -403,7 +405,8 @@ import Testing
 
     // Host 3 takes the database from `state:`; --reuse-verdicts takes host 1's verdicts.
     let clone = try fleet.clone("host-3")
-    try "state: \(fleet.state)\n".write(to: clone.appendingPathComponent("bisect-deploy.yml"), atomically: true, encoding: .utf8)
+    try "state: \(fleet.state)\n".write(
+      to: clone.appendingPathComponent("bisect-deploy.yml"), atomically: true, encoding: .utf8)
     let second = try fleet.run(common + ["--reuse-verdicts"], host: "host-3", hunt: "second", culprit: culprit)
     #expect(second.status == 0, "\(second.stderr)")
     #expect(second.stdout.contains("Reused verdicts from earlier hunts"), "\(second.stdout)")
@@ -447,7 +450,8 @@ import Testing
     let log = try fleet.run(["log", "--hunt", "1", "--state", fleet.state], host: "host-1")
     #expect(log.stdout.contains("# first bad commit: [\(culprit)]"), "\(log.stdout)")
     // Refused: a URL for --from, a missing file.
-    #expect(try fleet.run(["state", "migrate", "--from", "/nonexistent", "--to", fleet.state], host: "host-1").status == 64)
+    #expect(
+      try fleet.run(["state", "migrate", "--from", "/nonexistent", "--to", fleet.state], host: "host-1").status == 64)
   }
 
   @Test("bad input about the state and the pool is refused before anything is deployed, naming it")
@@ -470,10 +474,15 @@ import Testing
     try refused(["--env", "dev1", "--env-pool", "dev1,dev2"], 64, "--env and --env-pool cannot be combined")
     try refused(["--parallel", "2"], 64, "--parallel goes with --env-pool")
     try refused(["--env", "dev1", "--lease-duration", "5s"], 78, "lease.duration")
-    try refused(["--env", "dev1", "--state", fleet.state], 74, "password authentication failed", environment: ["PGPASSWORD": "wrong"])
-    try refused(["--env", "dev1"], 64, "BISECT_DEPLOY_STATE", environment: ["BISECT_DEPLOY_STATE": "postgres://u:p@h/d"])
+    try refused(
+      ["--env", "dev1", "--state", fleet.state], 74, "password authentication failed",
+      environment: ["PGPASSWORD": "wrong"])
+    try refused(
+      ["--env", "dev1"], 64, "BISECT_DEPLOY_STATE", environment: ["BISECT_DEPLOY_STATE": "postgres://u:p@h/d"])
     #expect(fleet.history("dev1").isEmpty, "something was deployed")
-    #expect(!(try fleet.run(["hunts", "--state", "postgres://bisect:s3cret-pass@127.0.0.1/bisect"], host: "host-1")).stderr.contains("s3cret-pass"))
+    #expect(
+      !(try fleet.run(["hunts", "--state", "postgres://bisect:s3cret-pass@127.0.0.1/bisect"], host: "host-1")).stderr
+        .contains("s3cret-pass"))
 
     // A pool whose environments stay busy: the wait runs out naming who holds them.
     let output = fleet.directory.url.appendingPathComponent("holder.json")
@@ -482,7 +491,8 @@ import Testing
     defer { if holder.isRunning { kill(holder.processIdentifier, SIGKILL) } }
     try #require(try Self.waitFor(output, Self.isEvent("environments-leased")) != nil)
     let waited = try fleet.run(
-      fleet.arguments(pool: ["dev1"], extra: ["--wait-for-env", "2s"]), host: "host-1", hunt: "waiter", culprit: culprit)
+      fleet.arguments(pool: ["dev1"], extra: ["--wait-for-env", "2s"]), host: "host-1", hunt: "waiter", culprit: culprit
+    )
     #expect(waited.status == 75, "\(waited.stderr)")
     #expect(waited.stderr.contains("No environment of the pool dev1 became free within 2 s"), "\(waited.stderr)")
     #expect(waited.stderr.contains("host-2"))

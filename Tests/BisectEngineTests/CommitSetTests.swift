@@ -1,7 +1,6 @@
+import BisectEngine
 import History
 import Testing
-
-@testable import BisectEngine
 
 @Suite struct CommitSetTests {
   @Test(arguments: [1, 63, 64, 65, 130])

@@ -1,10 +1,9 @@
 import Foundation
 import GitKit
 import History
+import HuntKit
 import TestSupport
 import Testing
-
-@testable import HuntKit
 
 /// Pins read out of files and rewritten in checkouts, dependency ranges against git, and
 /// the `dependencies:` configuration (docs/dependencies.md).

@@ -1,11 +1,10 @@
 import Foundation
 import History
+import HuntKit
 import Runner
 import Synchronization
 import TestSupport
 import Testing
-
-@testable import HuntKit
 
 /// The hunt's core in-process, without the executable: a real repository, a real state
 /// database and real shell commands, run by the real runner through the session's

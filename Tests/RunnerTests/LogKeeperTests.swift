@@ -1,7 +1,6 @@
 import Foundation
+import Runner
 import Testing
-
-@testable import Runner
 
 /// The log's size limit and the redaction of secret values from command output, with real
 /// commands writing real files.
