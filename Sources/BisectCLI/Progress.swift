@@ -182,6 +182,7 @@ final class ProgressPrinter: Sendable {
         case .manual: "given by hand"
         case .descend: "inside the merge, \(remaining) candidates left"
         case .confirm: "confirming"
+        case .revert: "bad with the culprit reverted"
         }
       let place = environment.isEmpty ? "" : " on \(environment)"
       printError("[\(number)] \(commit.id.short()) \(commit.summary) (\(why))\(place)")

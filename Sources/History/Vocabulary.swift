@@ -26,4 +26,6 @@ public enum StepPurpose: String, Sendable, Hashable, CaseIterable, Codable {
   case descend
   /// The culprit or a parent tested again (`--confirm N`).
   case confirm
+  /// Bad with the culprit reverted on top (`--confirm-revert`): a commit the tool made.
+  case revert
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Notify
 import Runner
 import Yams
 
@@ -135,6 +136,10 @@ public struct Configuration: Sendable, Hashable {
   public var flaky: FlakyMode?
   /// Hunt along the first-parent line for the merge first, then inside that merge.
   public var descend = false
+  /// After a culprit is found, deploy and test bad with the culprit reverted on top.
+  public var confirmRevert = false
+  /// Where to tell people how the hunt ended (`notify:`).
+  public var notify: [NotifyDestination] = []
 
   public init() {}
 
@@ -339,6 +344,8 @@ extension Configuration {
       case "repeat_rule": configuration.repeatRule = try reader.choice(value, key: key)
       case "confirm": configuration.confirmRuns = try reader.integer(value, key: key, minimum: 0)
       case "descend": configuration.descend = try reader.bool(value, key: key)
+      case "confirm_revert": configuration.confirmRevert = try reader.bool(value, key: key)
+      case "notify": configuration.notify = try reader.destinations(value, key: key)
       case "flaky":
         if case .scalar = value {
           configuration.flaky = try reader.bool(value, key: key) ? FlakyMode() : nil
@@ -419,7 +426,7 @@ extension Configuration {
             "deploy", "test", "restore", "environment", "environments", "timeouts", "deploy_failure",
             "test_timeout_means", "verify_endpoints", "first_parent", "paths", "workspace", "logs", "log_limit",
             "max_duration",
-            "reuse_verdicts", "repeat", "repeat_rule", "confirm", "flaky", "descend",
+            "reuse_verdicts", "repeat", "repeat_rule", "confirm", "flaky", "descend", "confirm_revert", "notify",
           ])
       }
     }

@@ -15,6 +15,8 @@ struct Findings {
   var original: ObjectID?
   var descent: Descent?
   var confirmation: Confirmation?
+  /// `--confirm-revert`: bad with the culprit reverted, and how its test went.
+  var revert: RevertProof?
   var flaky: FlakySummary?
   /// In the probabilistic mode: how many commits hold the confidence's share of the
   /// probability, shown as the candidates left.
@@ -31,6 +33,7 @@ struct Findings {
         reason: flaky.reason, testRuns: flaky.testRuns)
     }
     stored.confirmationHolds = confirmation?.holds
+    stored.revert = revert?.stored
     return stored.text
   }
 
@@ -62,6 +65,7 @@ struct Findings {
     report.retiredEnvironments = pool.retired
     report.descent = descent
     report.confirmation = confirmation
+    report.revert = revert
     report.flaky = flaky
     let repository = setup.repository
     switch outcome {

@@ -215,6 +215,8 @@ public struct HuntReport: Sendable {
   public var descent: Descent?
   /// `--confirm N`: the culprit and its parents tested again.
   public var confirmation: Confirmation?
+  /// `--confirm-revert`: bad with the culprit reverted, deployed and tested.
+  public var revert: RevertProof?
   /// The probabilistic mode's last word: the culprit's probability and the runner-up.
   public var flaky: FlakySummary?
   /// With nothing to search: bad is an ancestor of a good commit (not equal to it), so the
@@ -314,6 +316,11 @@ extension HuntRequest {
   /// Every environment the hunt deploys to, after the same checks.
   func checkedEnvironments() throws(HuntError) -> [DeployEnvironment] {
     guard configuration.testCommand != nil else { throw .configuration(.missingTest) }
+    do {
+      try configuration.checkNotifications(environment: ProcessInfo.processInfo.environment)
+    } catch {
+      throw .configuration(error)
+    }
     if configuration.descend && configuration.flaky != nil {
       throw .configuration(
         .conflict(

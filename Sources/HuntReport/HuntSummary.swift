@@ -304,6 +304,8 @@ public struct HuntSummary: Sendable, Hashable {
   public var probability: ProbabilitySummary?
   /// `--confirm N`: whether the answer held when tested again.
   public var confirmation: ConfirmationSummary?
+  /// `--confirm-revert`: bad with the culprit reverted, and how its test went.
+  public var revert: RevertSummary?
 
   public init(
     title: String, repository: String, environment: String, badHash: String, goodHashes: [String],

@@ -8,7 +8,7 @@ enum Schema {
 
   /// The `user_version` the newest migration sets. A file with a larger one was written by a
   /// newer release.
-  static let version = 3
+  static let version = 4
 
   /// GRDB's bookkeeping table; present (empty) in a file whose first migration never committed.
   static let migrationsTable = "grdb_migrations"
@@ -116,6 +116,36 @@ enum Schema {
           DROP TABLE steps;
           ALTER TABLE steps_v3 RENAME TO steps;
           PRAGMA user_version = 3;
+          """)
+    }
+    // v4: steps may be `revert` (bad with the culprit reverted, `--confirm-revert`). Rebuilt
+    // as in v3, rows kept.
+    migrator.registerMigration("v4-revert") { db in
+      try db.execute(
+        sql: """
+          CREATE TABLE steps_v4 (
+            hunt_id INTEGER NOT NULL REFERENCES hunts(id),
+            number INTEGER NOT NULL,
+            commit_hex TEXT NOT NULL,
+            environment TEXT NOT NULL,
+            purpose TEXT NOT NULL
+              CHECK (purpose IN ('verify-bad', 'verify-good', 'bisect', 'manual', 'descend', 'confirm', 'revert')),
+            verdict TEXT CHECK (verdict IN ('good', 'bad', 'skip')),
+            exit_code INTEGER,
+            deploy_seconds REAL,
+            test_seconds REAL,
+            log_path TEXT,
+            started_at DATETIME NOT NULL,
+            ended_at DATETIME NOT NULL,
+            reused BOOLEAN NOT NULL,
+            note TEXT,
+            PRIMARY KEY (hunt_id, number)
+          );
+          INSERT INTO steps_v4 SELECT hunt_id, number, commit_hex, environment, purpose, verdict, exit_code,
+            deploy_seconds, test_seconds, log_path, started_at, ended_at, reused, note FROM steps;
+          DROP TABLE steps;
+          ALTER TABLE steps_v4 RENAME TO steps;
+          PRAGMA user_version = 4;
           """)
     }
     return migrator

@@ -63,6 +63,20 @@ extension StateStore {
     }
   }
 
+  /// The newest night of the branch on the environment, whatever its verdict: what a new
+  /// night compares its answer with (nightly notifications say only what changed).
+  public func latestNight(branch: String, environment: String, fingerprint: String) throws(StoreError) -> NightRecord? {
+    try read { db in
+      try Row.fetchOne(
+        db,
+        sql: """
+          SELECT * FROM nights WHERE branch = ? AND environment = ? AND config_fingerprint = ?
+          ORDER BY tested_at DESC, id DESC LIMIT 1
+          """, arguments: [branch, environment, fingerprint]
+      ).map(Self.night(from:))
+    }
+  }
+
   static func night(_ db: Database, branch: String, environment: String, fingerprint: String, commit: String) throws
     -> NightRecord?
   {

@@ -64,7 +64,8 @@ public enum ReportBuilder {
       if let oldest = mainLine.last.flatMap({ graph.number(of: $0) }) { timeline[oldest].parents.append(index) }
     }
 
-    let steps = try store.steps(huntID: hunt.id).map { row -> StepSummary in
+    let rows = try store.steps(huntID: hunt.id)
+    let steps = rows.map { row -> StepSummary in
       let id = ObjectID(hex: row.commit)
       let note = StepNote(row.note)
       let end: StepEnd = row.verdict.map(StepEnd.init) ?? (note.others.contains("stopped") ? .stopped : .abort)
@@ -151,8 +152,19 @@ public enum ReportBuilder {
       return ConfirmationSummary(holds: holds, tallies: tallies.filter(\.isCulprit) + tallies.filter { !$0.isCulprit })
     }
 
+    // --confirm-revert: bad with the culprit reverted; why it was not tested, from its step.
+    let revert = outcome.revert.flatMap { found -> RevertSummary? in
+      guard let result = RevertSummary.Result(rawValue: found.result.rawValue) else { return nil }
+      let note = rows.last { $0.purpose == .revert }.map { StepNote($0.note).others.joined(separator: "; ") }
+      let made = found.commit != nil
+      return RevertSummary(
+        result: result, culprit: culprit?.shortHash ?? "the culprit", bad: String(hunt.bad.prefix(7)),
+        commit: found.commit, reference: made ? OutcomeText.Revert.reference(hunt: hunt.id) : nil, files: found.files,
+        reason: result == .untested ? (note?.isEmpty == false ? note : nil) : nil)
+    }
+
     let started = hunt.startedAt
-    return HuntSummary(
+    var summary = HuntSummary(
       title: "bisect-deploy hunt #\(hunt.id)", repository: hunt.repositoryPath, environment: hunt.environment,
       badHash: hunt.bad, goodHashes: hunt.goods, outcome: OutcomeKind(outcome.kind),
       outcomeText: text, culprit: culprit,
@@ -163,6 +175,8 @@ public enum ReportBuilder {
       totalSeconds: (hunt.endedAt ?? Date()).timeIntervalSince(started), started: started,
       candidateCount: graph.candidateCount, timeline: timeline, descent: descent, probability: probabilitySummary,
       confirmation: confirmation)
+    summary.revert = revert
+    return summary
   }
 
   /// The end of the last failing command's log in a step's log folder.

@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+import GitKit
+import History
+import HuntStore
+
+/// `bisect-deploy revert-branch [--hunt N] NAME`: a branch from a hunt's revert commit
+/// (`--confirm-revert`), to push and open a pull request with. Nothing is pushed.
+struct RevertBranchCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "revert-branch",
+    abstract: "Make a branch from a hunt's revert commit (--confirm-revert), to push for a pull request.",
+    discussion: """
+      The branch points at the commit kept as refs/bisect-deploy/revert/<hunt>: bad with the
+      culprit reverted. An existing branch is never moved, HEAD, the index and the work tree
+      are not touched, and nothing is pushed: push it yourself (git push origin NAME).
+      """)
+
+  @Argument(help: "The new branch's name.") var name: String
+  @Option(help: "The hunt's number (default: the newest hunt with a revert commit).") var hunt: Int64?
+  @OptionGroup var options: StateOptions
+
+  func run() throws {
+    let (repository, store) = try options.open()
+    // The hunt named, else the newest with a revert commit, else the newest (to say why not).
+    let record =
+      try hunt.map { try options.storedHunt($0, in: store) }
+      ?? store.hunts(limit: 200).first { stored in
+        (try? repository.reference(OutcomeText.Revert.reference(hunt: stored.id))) != nil
+      } ?? options.storedHunt(nil, in: store)
+    let reference = OutcomeText.Revert.reference(hunt: record.id)
+    guard let commit = try repository.reference(reference) else {
+      let outcome = OutcomeText(record.outcome ?? "")
+      let why =
+        outcome.revert?.result == .conflicts
+        ? "its revert conflicted (\(outcome.revert?.files.joined(separator: ", ") ?? "")), so no commit was made"
+        : "it has no revert commit (it ran without --confirm-revert, named no single culprit, or its revert failed)"
+      throw CommandFailure(message: "Hunt #\(record.id): \(why).", status: .usage)
+    }
+    try repository.createBranch(name, at: commit)
+    let subject = (try? repository.commit(commit).summary) ?? ""
+    print("Branch \(name) made at \(commit.short(10)) \(subject) (hunt #\(record.id), \(reference)).")
+    print("Nothing was pushed. Push it for a pull request: git push origin \(name)")
+  }
+}
