@@ -69,6 +69,18 @@ import Testing
     let markdown = try String(contentsOf: report, encoding: .utf8)
     #expect(markdown.contains("### Revert proof"))
     #expect(markdown.contains("is not the whole story"))
+    // The hunt as git bisect log: the revert step (a child of bad) is a comment, so that
+    // git bisect replay accepts the log.
+    let log = try bisectDeploy(["log", "--repo", bench.repo.path], environment: bench.environment)
+    #expect(log.stdout.contains("# revert proof, bad: ["))
+    let scratch = bench.directory.url.appendingPathComponent("replay")
+    try git(["clone", "-q", bench.repo.path, scratch.path], in: bench.directory.url)
+    let file = bench.directory.url.appendingPathComponent("bisect.log")
+    try log.stdout.write(to: file, atomically: true, encoding: .utf8)
+    let replay = try runProcess(
+      "/usr/bin/env", ["git", "bisect", "replay", file.path], in: scratch, environment: gitEnvironment)
+    #expect(replay.status == 0, "\(replay.stdout)\(replay.stderr)")
+    #expect(replay.stdout.contains("\(bench.culprit) is the first bad commit"))
   }
 
   @Test(
