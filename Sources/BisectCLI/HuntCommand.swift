@@ -157,6 +157,9 @@ struct HuntCommand: AsyncParsableCommand {
 
   func run() async throws {
     let request = try makeRequest()
+    // A webhook whose URL variable is missing would lose the hunt's news at its end: refused
+    // now, before anything is deployed (not by `reset`, which notifies no one).
+    try request.configuration.checkNotifications(environment: ProcessInfo.processInfo.environment)
     let stopper = HuntStopper()
     let trap = SignalTrap()
     defer { trap.stop() }
@@ -425,7 +428,7 @@ enum Summary {
 
   /// What --descend, --flaky, --confirm and --confirm-revert add to the answer.
   static func details(of report: HuntReport) -> [String] {
-    var lines = revertLines(of: report)
+    var lines = [String]()
     if let descent = report.descent {
       let merge = descent.merge.short()
       let number = report.commits[descent.merge].flatMap { pullRequestNumber(inMessage: $0.message) }
@@ -457,6 +460,8 @@ enum Summary {
         "  Confirmation \(confirmation.holds ? "holds" : "does NOT hold"): culprit \(tally(confirmation.culprit))"
           + (parents.isEmpty ? "" : ", \(parents)"))
     }
+    // The revert proof ran last: said last.
+    lines += revertLines(of: report)
     return lines
   }
 

@@ -44,6 +44,7 @@ struct NightlyCommand: AsyncParsableCommand {
     if let env { configuration.environmentNames = env.split(separator: ",").map(String.init) }
     // Nightly hunts reuse what earlier nights learned (docs/configuration.md).
     configuration.reuseVerdicts = true
+    try configuration.checkNotifications(environment: ProcessInfo.processInfo.environment)
     request = HuntRequest(
       repositoryPath: repo, bad: branch, goods: [], configuration: configuration,
       allowedProtected: Set(allowProtected), statePath: state, arguments: storedArguments())

@@ -316,11 +316,6 @@ extension HuntRequest {
   /// Every environment the hunt deploys to, after the same checks.
   func checkedEnvironments() throws(HuntError) -> [DeployEnvironment] {
     guard configuration.testCommand != nil else { throw .configuration(.missingTest) }
-    do {
-      try configuration.checkNotifications(environment: ProcessInfo.processInfo.environment)
-    } catch {
-      throw .configuration(error)
-    }
     if configuration.descend && configuration.flaky != nil {
       throw .configuration(
         .conflict(
