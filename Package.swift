@@ -50,11 +50,23 @@ let package = Package(
     // A stored hunt made into a report's summary (state database and repository in, plain
     // values out): reports and notifications share it.
     .target(name: "HuntSummaries", dependencies: ["GitKit", "History", "HuntReport", "HuntStore", "Runner"]),
+    // Tells people how a hunt ended: webhooks (Slack, Teams, JSON) on AsyncHTTPClient, and
+    // commands through the runner. Never changes an outcome.
+    .target(
+      name: "Notify",
+      dependencies: [
+        "Runner",
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+      ]
+    ),
     // A whole hunt: configuration, endpoint checks, deploy-and-test steps, restore.
     .target(
       name: "HuntKit",
       dependencies: [
-        "GitKit", "History", "BisectEngine", "Runner", "HuntStore", .product(name: "Yams", package: "Yams"),
+        "GitKit", "History", "BisectEngine", "Runner", "HuntStore", "Notify", .product(name: "Yams", package: "Yams"),
       ]
     ),
     // The built-in demo's fixture (Fixtures/incident), shipped as a resource bundle beside the
@@ -62,7 +74,7 @@ let package = Package(
     .target(
       name: "DemoFixture",
       path: "Fixtures",
-      exclude: ["README.md", "make-history.py", "make-pinned.py", "jupyterhub"],
+      exclude: ["README.md", "make-history.py", "make-pinned.py", "jupyterhub", "notify-server.py"],
       sources: ["DemoFixture.swift"],
       resources: [.copy("incident")]
     ),
@@ -83,7 +95,7 @@ let package = Package(
       name: "BisectCLI",
       dependencies: [
         "GitKit", "History", "BisectEngine", "HuntKit", "HuntReport", "HuntStore", "HuntStorePostgres", "HuntSummaries",
-        "Runner", "DemoFixture", "KernelSmoke", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "Runner", "DemoFixture", "KernelSmoke", "Notify", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
     .executableTarget(name: "bisect-deploy", dependencies: ["BisectCLI"]),
@@ -102,7 +114,7 @@ let package = Package(
     .testTarget(name: "BisectCLITests", dependencies: ["HuntStore", "TestSupport"]),
     .testTarget(name: "BisectEngineTests", dependencies: ["BisectEngine", "History", "TestSupport"]),
     .testTarget(name: "RunnerTests", dependencies: ["Runner", "TestSupport"]),
-    .testTarget(name: "HuntKitTests", dependencies: ["HuntKit", "History", "Runner", "TestSupport"]),
+    .testTarget(name: "HuntKitTests", dependencies: ["HuntKit", "History", "Notify", "Runner", "TestSupport"]),
     .testTarget(name: "HuntStoreTests", dependencies: ["HuntStore", "HuntStorePostgres", "History", "TestSupport"]),
     .testTarget(name: "HuntReportTests", dependencies: ["HuntReport"]),
   ],

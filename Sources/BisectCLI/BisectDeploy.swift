@@ -16,7 +16,7 @@ public struct BisectDeploy: AsyncParsableCommand {
     subcommands: [
       HuntCommand.self, PlanCommand.self, RangeCommand.self, ResumeCommand.self, StatusCommand.self,
       LogCommand.self, HuntsCommand.self, ResetCommand.self, MarkCommand.self, ReportCommand.self, NightlyCommand.self,
-      DemoCommand.self, UnlockCommand.self, SmokeCommand.self, StateCommand.self,
+      DemoCommand.self, UnlockCommand.self, SmokeCommand.self, StateCommand.self, RevertBranchCommand.self,
     ],
     defaultSubcommand: HuntCommand.self
   )

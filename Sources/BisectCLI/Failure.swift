@@ -142,6 +142,7 @@ struct CommandFailure: Error, CustomStringConvertible {
     case .notARepository: .notARepository
     case .shallowHistory: .shallowClone
     case .missingObject: .damagedRepository
+    case .branchExists, .invalidBranchName: .usage
     case .exportTargetNotEmpty, .libgit2: .internalFailure
     }
   }

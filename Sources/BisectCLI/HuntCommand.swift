@@ -7,6 +7,7 @@ import HuntKit
 import HuntReport
 import HuntStore
 import HuntSummaries
+import Notify
 import Runner
 
 /// `bisect-deploy --good <rev> --bad <rev>`: the whole hunt, from endpoints to culprit to restore.
@@ -84,6 +85,9 @@ struct HuntCommand: AsyncParsableCommand {
   @Option(help: "After the culprit is found, test it and its parents this many more times each.")
   var confirm: Int?
 
+  @Flag(help: "After the culprit is found, deploy and test bad with the culprit reverted on top (docs/revert.md).")
+  var confirmRevert = false
+
   @Flag(help: "Probabilistic bisection for flaky tests (docs/flaky.md).")
   var flaky = false
 
@@ -148,6 +152,7 @@ struct HuntCommand: AsyncParsableCommand {
     case descend, repeatRuns, repeatRule, confirm, flaky, falseBad, falseGood, confidence, budget
     case envPool, parallel, waitForEnv, leaseDuration, leaseRenew
     case descendDependencies, allowNetwork
+    case confirmRevert
   }
 
   /// Every flag's value is checked here, before the repository is opened or anything is
@@ -209,6 +214,9 @@ struct HuntCommand: AsyncParsableCommand {
 
   func run() async throws {
     let request = try makeRequest()
+    // A webhook whose URL variable is missing would lose the hunt's news at its end: refused
+    // now, before anything is deployed (not by `reset`, which notifies no one).
+    try request.configuration.checkNotifications(environment: ProcessInfo.processInfo.environment)
     let stopper = HuntStopper()
     let trap = SignalTrap()
     defer { trap.stop() }
@@ -244,7 +252,22 @@ struct HuntCommand: AsyncParsableCommand {
       watcher.cancel()
       deadline.cancel()
     }
-    let report = try await hunt.value
+    let report: HuntReport
+    do {
+      report = try await hunt.value
+    } catch {
+      progress.finish()
+      // A hunt that could not run is news too (`on: failure`); the error still decides the exit.
+      let failure = CommandFailure(error)
+      let environment = request.configuration.environmentNames.joined(separator: ",")
+      let deliveries = await HuntNotifications.send(
+        HuntNotifications.failureNotice(
+          failure.message, environment: environment.isEmpty ? "default" : environment,
+          exitCode: failure.status.rawValue),
+        configuration: request.configuration, logDirectory: HuntNotifications.fallbackLogDirectory())
+      for line in HuntNotifications.lines(deliveries) { printError("bisect-deploy: \(line)") }
+      throw error
+    }
     progress.finish()
     var reportWritten = true
     if let path = self.report {
@@ -260,10 +283,19 @@ struct HuntCommand: AsyncParsableCommand {
       )
     }
     if status == 0 && (report.stateFailure != nil || !reportWritten) { status = ExitStatus.ioError.rawValue }
+    var result = JSONEvents.result(report, exitCode: status)
+    // Notifications go out once the answer is final; whatever happens to them, the exit code
+    // stays the hunt's.
+    let reportPath = reportWritten ? self.report.map { URL(fileURLWithPath: $0).standardizedFileURL.path } : nil
+    let deliveries = await HuntNotifications.send(
+      HuntNotifications.notice(for: report, summary: result, reportPath: reportPath),
+      configuration: request.configuration, logDirectory: report.logDirectory)
     if json {
-      JSONEvents.emit(JSONEvents.result(report, exitCode: status))
+      if !deliveries.isEmpty { result["notifications"] = HuntNotifications.json(deliveries) }
+      JSONEvents.emit(result)
     } else {
       Summary.print(report)
+      for line in HuntNotifications.lines(deliveries) { printOut(line) }
     }
     if status != 0 { throw ExitCode(status) }
   }
@@ -308,6 +340,7 @@ struct HuntCommand: AsyncParsableCommand {
     if let repeatRuns { configuration.testRuns = repeatRuns }
     if let repeatRule, let rule = RepeatRule(rawValue: repeatRule) { configuration.repeatRule = rule }
     if let confirm { configuration.confirmRuns = confirm }
+    if confirmRevert { configuration.confirmRevert = true }
     if flaky || falseBad != nil || falseGood != nil || confidence != nil || budget != nil {
       var mode = configuration.flaky ?? FlakyMode()
       if let falseBad { mode.falseBad = try rate(falseBad, flag: "--false-bad", below: 0.5) }
@@ -484,7 +517,7 @@ enum Summary {
     printOut(lines.joined(separator: "\n"))
   }
 
-  /// What --descend, --flaky and --confirm add to the answer.
+  /// What --descend, --flaky, --confirm and --confirm-revert add to the answer.
   static func details(of report: HuntReport) -> [String] {
     var lines = [String]()
     if let descent = report.descent {
@@ -526,6 +559,8 @@ enum Summary {
         "  Confirmation \(confirmation.holds ? "holds" : "does NOT hold"): culprit \(tally(confirmation.culprit))"
           + (parents.isEmpty ? "" : ", \(parents)"))
     }
+    // The revert proof ran last: said last.
+    lines += revertLines(of: report)
     return lines
   }
 

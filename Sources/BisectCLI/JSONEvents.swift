@@ -6,10 +6,13 @@ import HuntKit
 /// The `--json` stream: one object per line on standard output (schema in docs/json.md).
 enum JSONEvents {
   static func emit(_ object: [String: Any]) {
-    guard
-      let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-    else { return }
+    guard let data = encoded(object) else { return }
     FileHandle.standardOutput.write(data + Data("\n".utf8))
+  }
+
+  /// One object as the stream writes it: what `format: json` notifications send too.
+  static func encoded(_ object: [String: Any]) -> Data? {
+    try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
   }
 
   static func seconds(_ duration: Duration) -> Double {
@@ -128,6 +131,15 @@ enum JSONEvents {
       object["confirmation"] = [
         "holds": confirmation.holds, "culprit": tally(confirmation.culprit), "parents": confirmation.parents.map(tally),
       ]
+    }
+    if let revert = report.revert {
+      let summary = revert.summary
+      var inner: [String: Any] = ["result": summary.result.rawValue, "sentence": summary.sentence]
+      if let commit = summary.commit { inner["commit"] = commit }
+      if let reference = summary.reference { inner["ref"] = reference }
+      if !summary.files.isEmpty { inner["files"] = summary.files }
+      if let reason = summary.reason { inner["reason"] = reason }
+      object["revert"] = inner
     }
     if let flaky = report.flaky {
       object["probabilistic"] = [

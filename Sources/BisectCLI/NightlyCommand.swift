@@ -6,6 +6,7 @@ import HuntKit
 import HuntReport
 import HuntStore
 import HuntSummaries
+import Notify
 import Runner
 
 /// `bisect-deploy nightly`: for a scheduler. Tests the branch tip once; when it turned bad
@@ -45,10 +46,15 @@ struct NightlyCommand: AsyncParsableCommand {
     if let env { configuration.environmentNames = env.split(separator: ",").map(String.init) }
     // Nightly hunts reuse what earlier nights learned (docs/configuration.md).
     configuration.reuseVerdicts = true
+    try configuration.checkNotifications(environment: ProcessInfo.processInfo.environment)
     request = HuntRequest(
       repositoryPath: repo, bad: branch, goods: [], configuration: configuration,
       allowedProtected: Set(allowProtected), state: try stateLocation(flag: state, configuration: configuration),
       arguments: storedArguments())
+    // What the newest night said, read before this one is recorded: only a change is notified.
+    let previous =
+      configuration.notify.isEmpty
+      ? nil : await previousAnswer(configuration, repository: repository, state: request.state)
     let stopper = HuntStopper()
     let trap = SignalTrap()
     defer { trap.stop() }
@@ -68,6 +74,7 @@ struct NightlyCommand: AsyncParsableCommand {
     let outcome: NightlyOutcome
     outcome = try await night.value
     progress.finish()
+    var reportPath: String?
     switch outcome {
     case .good(let tip):
       print("nightly: \(branch) at \(tip.short()) is good")
@@ -93,12 +100,94 @@ struct NightlyCommand: AsyncParsableCommand {
         if let summary {
           try ReportBuilder.write(summary, to: path)
           print("Report: \(path)")
+          reportPath = URL(fileURLWithPath: path).standardizedFileURL.path
         }
       } catch {
         printError("bisect-deploy: could not write the report '\(path)': \(CommandFailure(error).message)")
       }
     }
+    if let notice = nightlyNotice(outcome, previous: previous, configuration: configuration, reportPath: reportPath) {
+      let logs = configuration.logFolder(gitDirectory: repository.gitDirectory)
+      let deliveries = await HuntNotifications.send(notice, configuration: configuration, logDirectory: logs)
+      for line in HuntNotifications.lines(deliveries) { print(line) }
+    }
     if outcome.exitCode != 0 { throw ExitCode(outcome.exitCode) }
+  }
+
+  /// A night's answer, as the next night compares it.
+  struct NightAnswer: Sendable, Hashable {
+    var tip: String
+    var bad: Bool
+    /// The culprit its hunt named, when it named one.
+    var culprit: String?
+  }
+
+  /// The newest night's answer for this branch, environment and settings; nil before the
+  /// first night (or when the state cannot be read: the night itself then says why).
+  func previousAnswer(_ configuration: Configuration, repository: Repository, state location: StateLocation?) async
+    -> NightAnswer?
+  {
+    let location = stateLocation(location, in: repository)
+    if case .file(let path) = location, !FileManager.default.fileExists(atPath: path) { return nil }
+    guard let environment = try? configuration.environment() else { return nil }
+    let branch = branch
+    return try? await withStateStore(location) { store -> NightAnswer? in
+      guard
+        let night = try await store.latestNight(
+          branch: branch, environment: environment.name, fingerprint: configuration.fingerprint(for: environment))
+      else { return nil }
+      var culprit: String?
+      if night.verdict == .bad, let id = night.huntID, let stored = try await store.hunt(id: id)?.outcome {
+        let outcome = OutcomeText(stored)
+        if outcome.kind == .culprit { culprit = outcome.commits.first }
+      }
+      return NightAnswer(tip: night.commit, bad: night.verdict == .bad, culprit: culprit)
+    }
+  }
+
+  /// The notice of a night whose answer changed (a new culprit, a regression gone, a tip that
+  /// could not be tested); nil when it says what the last night said.
+  func nightlyNotice(
+    _ outcome: NightlyOutcome, previous: NightAnswer?, configuration: Configuration, reportPath: String?
+  ) -> Notice? {
+    guard !configuration.notify.isEmpty else { return nil }
+    let environment = (try? configuration.environment().name) ?? "default"
+    let nightly: [String: Any] = ["branch": branch, "previousTip": previous?.tip ?? NSNull()]
+    func plain(_ trigger: NotifyTrigger, _ headline: String, tip: ObjectID, facts: [NoticeFact]) -> Notice {
+      let summary: [String: Any] = [
+        "event": "result", "outcome": trigger.rawValue, "exitCode": Int(outcome.exitCode), "environment": environment,
+        "bad": tip.hex, "nightly": nightly,
+      ]
+      return Notice(
+        trigger: trigger, headline: "nightly \(branch): \(headline)",
+        facts: [NoticeFact("Branch", "\(branch) at \(tip.short())"), NoticeFact("Environment", environment)] + facts,
+        summary: JSONEvents.encoded(summary) ?? Data())
+    }
+    switch outcome {
+    case .alreadyTested:
+      return nil
+    case .good(let tip):
+      guard let previous, previous.bad else { return nil }
+      let was = previous.culprit.map { "; the culprit was \(String($0.prefix(7)))" } ?? ""
+      return plain(
+        .noRegression, "\(environment) is good again at \(tip.short()): the regression is gone", tip: tip,
+        facts: [NoticeFact("Before", "bad at \(String(previous.tip.prefix(7)))\(was)")])
+    case .badWithoutGoodNight(let tip):
+      guard previous?.bad != true else { return nil }
+      return plain(
+        .failure, "\(environment) is bad at \(tip.short()), and no earlier night was good: nothing to hunt between",
+        tip: tip, facts: [])
+    case .untested(let tip, let why):
+      return plain(.failure, "\(tip.short()) could not be tested on \(environment): \(why)", tip: tip, facts: [])
+    case .hunted(let report, _):
+      var culprit: String?
+      if case .culprit(let id) = report.outcome { culprit = id.hex }
+      if let previous, previous.bad, previous.culprit == culprit { return nil }
+      var summary = JSONEvents.result(report, exitCode: outcome.exitCode)
+      summary["nightly"] = nightly
+      return HuntNotifications.notice(
+        for: report, summary: summary, reportPath: reportPath, prefix: "nightly \(branch): ")
+    }
   }
 
   /// The flags a nightly hunt is stored with, so that `resume` can start it again.

@@ -191,6 +191,7 @@ final class ProgressPrinter: Sendable {
         case .confirm: "confirming"
         case .dependencyCheck: "the culprit with a dependency's pins as before, or one bumped alone"
         case .dependency: "inside the dependency, \(remaining) candidates left"
+        case .revert: "bad with the culprit reverted"
         }
       let place = environment.isEmpty ? "" : " on \(environment)"
       printError("[\(number)] \(commit.id.short()) \(commit.summary) (\(why))\(place)")

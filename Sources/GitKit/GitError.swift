@@ -20,6 +20,10 @@ public enum GitError: Error, Equatable, Sendable {
   case missingObject(ObjectIDText)
   /// The export target already holds files; a clean checkout needs an empty or new folder.
   case exportTargetNotEmpty(path: String)
+  /// A branch of that name exists already: it is never moved.
+  case branchExists(String)
+  /// Not a name git accepts for a branch.
+  case invalidBranchName(String)
   /// Any other libgit2 failure: what we were doing, libgit2's code and message.
   case libgit2(operation: String, code: Int32, message: String)
 }
@@ -46,6 +50,10 @@ extension GitError: LocalizedError {
       "Commit \(id) is missing from the object database. The clone may be damaged or partial: run git fsck, or fetch again."
     case .exportTargetNotEmpty(let path):
       "Cannot export a clean checkout into '\(path)': the folder is not empty."
+    case .branchExists(let name):
+      "A branch named '\(name)' exists already; it is left as it is. Choose another name."
+    case .invalidBranchName(let name):
+      "'\(name)' is not a valid branch name (see git check-ref-format). Choose another name."
     case .libgit2(let operation, let code, let message):
       "git: \(operation) failed (libgit2 code \(code)): \(message)"
     }

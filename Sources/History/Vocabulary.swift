@@ -33,6 +33,9 @@ public enum StepPurpose: String, Sendable, Hashable, CaseIterable, Codable {
   /// between the two pins (`--descend-deps`).
   case dependency
 
+  /// Bad with the culprit reverted on top (`--confirm-revert`): a commit the tool made.
+  case revert
+
   /// True for steps that deploy the culprit's tree with a dependency's pin rewritten: their
   /// commit is the dependency's, not the repository's.
   public var deploysDependency: Bool { self == .dependency || self == .dependencyCheck }

@@ -1,5 +1,6 @@
 import Foundation
 import HuntStore
+import Notify
 import Runner
 import Yams
 
@@ -158,6 +159,10 @@ public struct Configuration: Sendable, Hashable {
   public var descendDependencies = false
   /// May the tool clone and fetch a dependency's `url:` (`allow_network`, `--allow-network`)?
   public var allowNetwork = false
+  /// After a culprit is found, deploy and test bad with the culprit reverted on top.
+  public var confirmRevert = false
+  /// Where to tell people how the hunt ended (`notify:`).
+  public var notify: [NotifyDestination] = []
 
   public init() {}
 
@@ -403,6 +408,8 @@ extension Configuration {
       case "dependencies":
         configuration.dependencies = try reader.dependencies(
           value, key: key, folder: URL(fileURLWithPath: path).standardizedFileURL.deletingLastPathComponent())
+      case "confirm_revert": configuration.confirmRevert = try reader.bool(value, key: key)
+      case "notify": configuration.notify = try reader.destinations(value, key: key)
       case "flaky":
         if case .scalar = value {
           configuration.flaky = try reader.bool(value, key: key) ? FlakyMode() : nil
@@ -484,7 +491,8 @@ extension Configuration {
             "test_timeout_means", "verify_endpoints", "first_parent", "paths", "workspace", "logs", "log_limit",
             "max_duration",
             "reuse_verdicts", "repeat", "repeat_rule", "confirm", "flaky", "descend", "state", "env_pool", "parallel",
-            "wait_for_env", "lease", "dependencies", "descend_dependencies", "allow_network",
+            "wait_for_env", "lease", "dependencies", "descend_dependencies", "allow_network", "confirm_revert",
+            "notify",
           ])
       }
     }

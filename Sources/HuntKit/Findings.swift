@@ -15,6 +15,8 @@ package struct Findings {
   package var original: ObjectID?
   package var descent: Descent?
   package var confirmation: Confirmation?
+  /// `--confirm-revert`: bad with the culprit reverted, and how its test went.
+  package var revert: RevertProof?
   package var flaky: FlakySummary?
   /// In the probabilistic mode: how many commits hold the confidence's share of the
   /// probability, shown as the candidates left.
@@ -36,6 +38,7 @@ package struct Findings {
     }
     stored.dependencies = dependencies.map(Self.stored)
     stored.confirmationHolds = confirmation?.holds
+    stored.revert = revert?.stored
     return stored.text
   }
 
@@ -83,6 +86,7 @@ package struct Findings {
     report.retiredEnvironments = pool.retired
     report.descent = descent
     report.confirmation = confirmation
+    report.revert = revert
     report.flaky = flaky
     report.dependencies = dependencies
     report.dependenciesSearched = dependencySearch

@@ -255,6 +255,8 @@ public struct HuntReport: Sendable {
   public var descent: Descent?
   /// `--confirm N`: the culprit and its parents tested again.
   public var confirmation: Confirmation?
+  /// `--confirm-revert`: bad with the culprit reverted, deployed and tested.
+  public var revert: RevertProof?
   /// The probabilistic mode's last word: the culprit's probability and the runner-up.
   public var flaky: FlakySummary?
   /// `--descend-deps`: for each pin the culprit changed, what the search inside it found.

@@ -258,7 +258,7 @@ package struct HuntSession {
     configuration.workspaceFolder(gitDirectory: repository.gitDirectory, environment: environment)
   }
 
-  /// The whole hunt: the search, `--confirm`, the restore, the stored outcome, the report.
+  /// The whole hunt: the search, `--confirm`, `--confirm-revert`, the restore, the stored outcome, the report.
   package mutating func run() async -> HuntReport {
     let estimate =
       configuration.flaky == nil
@@ -277,6 +277,9 @@ package struct HuntSession {
     }
     if configuration.confirmRuns > 0, case .culprit(let culprit) = outcome {
       if let stopped = await confirm(culprit) { outcome = stopped }
+    }
+    if configuration.confirmRevert, case .culprit(let culprit) = outcome {
+      if let stopped = await proveByRevert(culprit) { outcome = stopped }
     }
     // Nothing was deployed when there was nothing to search: nothing to restore either.
     var restoreTarget = self.restoreTarget(after: outcome)

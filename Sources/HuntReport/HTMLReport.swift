@@ -144,6 +144,17 @@ public func htmlReport(_ summary: HuntSummary) -> String {
     page += "</section>\n"
   }
   if let confirmation = summary.confirmation { page += confirmationSection(confirmation) }
+  if let revert = summary.revert {
+    page += "<section class='revert'>\n<h2>Revert proof</h2>\n"
+    page += "<p class='revert \(revert.result.rawValue)'>\(htmlEscaped(revert.sentence))</p>\n"
+    if let commit = revert.commit, let reference = revert.reference {
+      page +=
+        "<p>The revert commit <code title='\(htmlEscaped(commit))'>\(htmlEscaped(String(commit.prefix(10))))</code>"
+      page += " is kept as <code>\(htmlEscaped(reference))</code>.</p>\n"
+    }
+    if let next = revert.nextStep { page += "<p>\(htmlEscaped(next)).</p>\n" }
+    page += "</section>\n"
+  }
   let logged = summary.steps.filter { !$0.logTail.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
   if !logged.isEmpty {
     page += "<section class='logs'>\n<h2>Logs</h2>\n"

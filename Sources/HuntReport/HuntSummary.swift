@@ -379,6 +379,8 @@ public struct HuntSummary: Sendable, Hashable {
   public var confirmation: ConfirmationSummary?
   /// `--descend-deps`: for each pin the culprit changed, what was found inside the dependency.
   public var dependencies: [DependencySummary] = []
+  /// `--confirm-revert`: bad with the culprit reverted, and how its test went.
+  public var revert: RevertSummary?
 
   public init(
     title: String, repository: String, environment: String, badHash: String, goodHashes: [String],

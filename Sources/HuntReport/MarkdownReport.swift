@@ -138,6 +138,21 @@ public func markdownReport(_ summary: HuntSummary) -> String {
     }
   }
 
+  if let revert = summary.revert {
+    lines.append("")
+    lines.append("### Revert proof")
+    lines.append("")
+    lines.append(markdownInline(revert.sentence))
+    if let commit = revert.commit, let reference = revert.reference {
+      lines.append("")
+      lines.append("The revert commit \(codeSpan(String(commit.prefix(10)))) is kept as \(codeSpan(reference)).")
+    }
+    if let next = revert.nextStep {
+      lines.append("")
+      lines.append(markdownInline(next) + ".")
+    }
+  }
+
   let failures = summary.steps.filter {
     isFailure($0) && !$0.logTail.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
   }

@@ -5,7 +5,7 @@ extension StateStore {
   /// `git bisect start` with `--first-parent` and `-- PATHS` when the hunt used them); then
   /// every step that gave a verdict (good, bad or skip, reused ones included, aborts left
   /// out, and so are deploys that failed in one environment and moved to another), in order, as a `# verdict: [hash] subject` comment and a `git bisect verdict hash`
-  /// line. Arguments of `start` are single-quoted as git quotes them.
+  /// line; a revert proof's step (`--confirm-revert`) is a comment only. Arguments of `start` are single-quoted as git quotes them.
   ///
   /// - Parameters:
   ///   - firstBadCommit: the culprit, if the hunt found one: written as git's closing
@@ -30,6 +30,12 @@ extension StateStore {
     // A dependency's steps judged another repository's commits: not this bisection's.
     for step in steps where !step.purpose.deploysDependency {
       guard let verdict = step.verdict, !step.moved else { continue }
+      // Bad with the culprit reverted is a commit the tool made, a child of bad: git would
+      // refuse it as a verdict of the range, so it is only a comment.
+      if step.purpose == .revert {
+        log += comment("revert proof, \(verdict.rawValue)", step.commit)
+        continue
+      }
       log += comment(verdict.rawValue, step.commit)
       log += "git bisect \(verdict.rawValue) \(step.commit)\n"
     }

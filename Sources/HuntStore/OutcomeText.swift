@@ -8,7 +8,9 @@ import Foundation
 /// extra parts after "; ", in this order: `descend merge <hash> (<note>)`, one
 /// `dependency <name> <old> <new> <result>` per pin the culprit changed (see `Dependency`),
 /// `probability 0.9973 runner-up <hash> 0.0021 (confident, 23 test runs)` and
-/// `confirm holds` / `confirm does-not-hold`. The first part's free text (an abort's reason) and a
+/// `confirm holds` / `confirm does-not-hold`, and last `revert passes <hash>` (also `still-fails`
+/// and `untested`), `revert conflicts <file> <file>…` (each file percent-encoded, so it holds no
+/// space or "; ") or `revert failed`. The first part's free text (an abort's reason) and a
 /// descent's note may hold "; " themselves, so the extras are recognised from the end by their
 /// exact form, and anything else stays in the part before it.
 public struct OutcomeText: Sendable, Hashable {
@@ -56,6 +58,36 @@ public struct OutcomeText: Sendable, Hashable {
     }
   }
 
+  /// `--confirm-revert`: bad with the culprit reverted on top, and how its test went.
+  public struct Revert: Sendable, Hashable {
+    public enum Result: String, Sendable, Hashable, CaseIterable {
+      /// The revert passes the smoke test: the culprit is the whole story.
+      case passes
+      /// The revert still fails: another change after the culprit breaks it too.
+      case stillFails = "still-fails"
+      /// The revert could not be deployed or tested (its step was skipped or aborted).
+      case untested
+      /// The revert conflicts: nothing was deployed.
+      case conflicts
+      /// The revert commit could not be made (a git error).
+      case failed
+    }
+    public var result: Result
+    /// The revert commit (not for `conflicts` and `failed`).
+    public var commit: String?
+    /// The files that conflict (`conflicts` only, never empty then).
+    public var files: [String]
+
+    /// The reference that keeps hunt `huntID`'s revert commit: `refs/bisect-deploy/revert/<hunt>`.
+    public static func reference(hunt huntID: Int64) -> String { "refs/bisect-deploy/revert/\(huntID)" }
+
+    public init(result: Result, commit: String? = nil, files: [String] = []) {
+      self.result = result
+      self.commit = commit
+      self.files = files
+    }
+  }
+
   /// The first part, verbatim (e.g. "aborted: the deploy asked to stop; see the log").
   public var first: String
   public var kind: Kind
@@ -68,12 +100,19 @@ public struct OutcomeText: Sendable, Hashable {
   public var confirmationHolds: Bool?
   /// `--descend-deps`: what the search found for each pin the culprit changed, in order.
   public var dependencies: [Dependency] = []
+  /// `--confirm-revert`: the revert proof; nil when none was made.
+  public var revert: Revert?
 
   public init(_ text: String) {
+    var revert: Revert?
     var confirmationHolds: Bool?
     var probability: Probability?
     var descent: Descent?
     var parts = text.components(separatedBy: "; ")
+    if parts.count > 1, let last = parts.last, let found = Self.revert(last) {
+      revert = found
+      parts.removeLast()
+    }
     if parts.count > 1, let last = parts.last, last.hasPrefix("confirm ") {
       switch last {
       case "confirm holds": confirmationHolds = true
@@ -106,6 +145,7 @@ public struct OutcomeText: Sendable, Hashable {
     self.dependencies = dependencies
     self.probability = probability
     self.confirmationHolds = confirmationHolds
+    self.revert = revert
   }
 
   /// An outcome to store: `first` as the hunt describes it, the extras set afterwards.
@@ -147,7 +187,77 @@ public struct OutcomeText: Sendable, Hashable {
       text += " (\(probability.reason), \(probability.testRuns) test runs)"
     }
     if let confirmationHolds { text += "; confirm \(confirmationHolds ? "holds" : "does-not-hold")" }
+    if let revert {
+      text += "; revert \(revert.result.rawValue)"
+      switch revert.result {
+      case .passes, .stillFails, .untested: text += " \(revert.commit ?? "")"
+      case .conflicts: text += revert.files.map { " " + Self.encodePath($0) }.joined()
+      case .failed: break
+      }
+    }
     return text
+  }
+
+  /// "revert passes <hash>", "revert still-fails <hash>", "revert untested <hash>",
+  /// "revert conflicts <file>…" or "revert failed", exactly.
+  private static func revert(_ part: String) -> Revert? {
+    let words = part.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+    guard words.count >= 2, words[0] == "revert", let result = Revert.Result(rawValue: words[1]) else { return nil }
+    switch result {
+    case .passes, .stillFails, .untested:
+      guard words.count == 3, isObjectHash(words[2]) else { return nil }
+      return Revert(result: result, commit: words[2])
+    case .conflicts:
+      guard words.count >= 3 else { return nil }
+      var files = [String]()
+      for word in words.dropFirst(2) {
+        guard let path = decodePath(word) else { return nil }
+        files.append(path)
+      }
+      return Revert(result: result, files: files)
+    case .failed:
+      return words.count == 2 ? Revert(result: .failed) : nil
+    }
+  }
+
+  /// A path as one word: bytes other than letters, digits and `._-/+=@~,` as `%XX`.
+  static func encodePath(_ path: String) -> String {
+    var text = ""
+    for byte in path.utf8 {
+      if isPlainPathByte(byte) {
+        text.unicodeScalars.append(Unicode.Scalar(byte))
+      } else {
+        text += String(format: "%%%02X", byte)
+      }
+    }
+    return text
+  }
+
+  /// The path `encodePath` wrote, or nil when `word` is not exactly such a word (empty,
+  /// another spelling, not UTF-8 once decoded).
+  static func decodePath(_ word: String) -> String? {
+    var bytes = [UInt8]()
+    var iterator = Array(word.utf8).makeIterator()
+    while let byte = iterator.next() {
+      if byte == UInt8(ascii: "%") {
+        guard let high = iterator.next(), let low = iterator.next(),
+          let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)
+        else { return nil }
+        bytes.append(value)
+      } else if isPlainPathByte(byte) {
+        bytes.append(byte)
+      } else {
+        return nil
+      }
+    }
+    guard !bytes.isEmpty, let path = String(validating: bytes, as: UTF8.self) else { return nil }
+    // One spelling only: what encodePath writes for it.
+    return encodePath(path) == word ? path : nil
+  }
+
+  private static func isPlainPathByte(_ byte: UInt8) -> Bool {
+    (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+      || "._-/+=@~,".utf8.contains(byte)
   }
 
   /// "descend merge <hash>" or "descend merge <hash> (<note>)".

@@ -71,6 +71,18 @@ extension SQLiteStore {
     }
   }
 
+  public func latestNight(branch: String, environment: String, fingerprint: String) throws(StoreError) -> NightRecord? {
+    try read { db in
+      try Row.fetchOne(
+        db,
+        sql: """
+          SELECT * FROM nights WHERE branch = ? AND environment = ? AND config_fingerprint = ?
+          ORDER BY tested_at DESC, id DESC LIMIT 1
+          """, arguments: [branch, environment, fingerprint]
+      ).map(Self.night(from:))
+    }
+  }
+
   static func night(_ db: Database, branch: String, environment: String, fingerprint: String, commit: String) throws
     -> NightRecord?
   {

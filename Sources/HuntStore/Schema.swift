@@ -8,7 +8,7 @@ enum Schema {
 
   /// The `user_version` the newest migration sets. A file with a larger one was written by a
   /// newer release.
-  static let version = 5
+  static let version = 6
 
   /// GRDB's bookkeeping table; present (empty) in a file whose first migration never committed.
   static let migrationsTable = "grdb_migrations"
@@ -194,6 +194,40 @@ enum Schema {
           DROP TABLE steps;
           ALTER TABLE steps_v5 RENAME TO steps;
           PRAGMA user_version = 5;
+          """)
+    }
+    // v6: steps may be `revert` (bad with the culprit reverted, `--confirm-revert`). Rebuilt
+    // as in v3, rows and the dependency columns kept.
+    migrator.registerMigration("v6-revert") { db in
+      try db.execute(
+        sql: """
+          CREATE TABLE steps_v6 (
+            hunt_id INTEGER NOT NULL REFERENCES hunts(id),
+            number INTEGER NOT NULL,
+            commit_hex TEXT NOT NULL,
+            environment TEXT NOT NULL,
+            purpose TEXT NOT NULL
+              CHECK (purpose IN ('verify-bad', 'verify-good', 'bisect', 'manual', 'descend', 'confirm',
+                'dependency-check', 'dependency', 'revert')),
+            verdict TEXT CHECK (verdict IN ('good', 'bad', 'skip')),
+            exit_code INTEGER,
+            deploy_seconds REAL,
+            test_seconds REAL,
+            log_path TEXT,
+            started_at DATETIME NOT NULL,
+            ended_at DATETIME NOT NULL,
+            reused BOOLEAN NOT NULL,
+            note TEXT,
+            dependency TEXT,
+            dependency_revision TEXT,
+            PRIMARY KEY (hunt_id, number)
+          );
+          INSERT INTO steps_v6 SELECT hunt_id, number, commit_hex, environment, purpose, verdict, exit_code,
+            deploy_seconds, test_seconds, log_path, started_at, ended_at, reused, note, dependency,
+            dependency_revision FROM steps;
+          DROP TABLE steps;
+          ALTER TABLE steps_v6 RENAME TO steps;
+          PRAGMA user_version = 6;
           """)
     }
     return migrator

@@ -92,6 +92,9 @@ public protocol StateStore: AnyObject, Sendable {
   /// The night that tested `commit`, if one did.
   func night(branch: String, environment: String, fingerprint: String, commit: String) async throws(StoreError)
     -> NightRecord?
+  /// The newest night of the branch on the environment, whatever its verdict: what a new
+  /// night compares its answer with (nightly notifications say only what changed).
+  func latestNight(branch: String, environment: String, fingerprint: String) async throws(StoreError) -> NightRecord?
   /// The newest night whose tip tested good.
   func lastGoodNight(branch: String, environment: String, fingerprint: String) async throws(StoreError)
     -> NightRecord?

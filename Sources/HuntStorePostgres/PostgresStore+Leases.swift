@@ -269,6 +269,22 @@ extension PostgresStore {
     }
   }
 
+  public func latestNight(branch: String, environment: String, fingerprint: String) async throws(StoreError)
+    -> NightRecord?
+  {
+    let nights = table("nights")
+    return try await transaction { connection in
+      try await Self.rows(
+        connection,
+        """
+        SELECT * FROM \(unescaped: nights) WHERE branch = \(branch) AND environment = \(environment)
+          AND config_fingerprint = \(fingerprint)
+        ORDER BY tested_at DESC, id DESC LIMIT 1
+        """
+      ).first.map(Self.night(from:))
+    }
+  }
+
   public func lastGoodNight(branch: String, environment: String, fingerprint: String) async throws(StoreError)
     -> NightRecord?
   {

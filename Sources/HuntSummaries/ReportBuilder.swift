@@ -70,7 +70,8 @@ public enum ReportBuilder {
       if let oldest = mainLine.last.flatMap({ graph.number(of: $0) }) { timeline[oldest].parents.append(index) }
     }
 
-    let steps = try await store.steps(huntID: hunt.id).map { row -> StepSummary in
+    let rows = try await store.steps(huntID: hunt.id)
+    let steps = rows.map { row -> StepSummary in
       let id = ObjectID(hex: row.commit)
       let note = StepNote(row.note)
       let end: StepEnd = row.verdict.map(StepEnd.init) ?? (note.others.contains("stopped") ? .stopped : .abort)
@@ -189,6 +190,16 @@ public enum ReportBuilder {
       }
       return found
     }
+    // --confirm-revert: bad with the culprit reverted; why it was not tested, from its step.
+    let revert = outcome.revert.flatMap { found -> RevertSummary? in
+      guard let result = RevertSummary.Result(rawValue: found.result.rawValue) else { return nil }
+      let note = rows.last { $0.purpose == .revert }.map { StepNote($0.note).others.joined(separator: "; ") }
+      let made = found.commit != nil
+      return RevertSummary(
+        result: result, culprit: culprit?.shortHash ?? "the culprit", bad: String(hunt.bad.prefix(7)),
+        commit: found.commit, reference: made ? OutcomeText.Revert.reference(hunt: hunt.id) : nil, files: found.files,
+        reason: result == .untested ? (note?.isEmpty == false ? note : nil) : nil)
+    }
 
     let started = hunt.startedAt
     var summary = HuntSummary(
@@ -203,6 +214,7 @@ public enum ReportBuilder {
       candidateCount: graph.candidateCount, timeline: timeline, descent: descent, probability: probabilitySummary,
       confirmation: confirmation)
     summary.dependencies = dependencySummaries
+    summary.revert = revert
     return summary
   }
 

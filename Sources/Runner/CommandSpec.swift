@@ -24,6 +24,8 @@ public struct CommandSpec: Sendable, Hashable {
   /// The most bytes the log keeps (nil: no limit): past it, the start and the newest output
   /// stay with a note of what was dropped between them.
   public var logLimit: Int?
+  /// A file the command reads as its standard input; nil for /dev/null.
+  public var standardInput: URL?
 
   /// Makes a spec; see the properties for the meaning of each argument.
   public init(

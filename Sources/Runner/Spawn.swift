@@ -49,7 +49,7 @@ final class LogFile {
 }
 
 /// Starts `/bin/sh -c spec.command` in a new session (so in a process group of its own,
-/// whose id is the returned pid), with stdin from /dev/null, stdout and stderr appended to
+/// whose id is the returned pid), with stdin from /dev/null (or `spec.standardInput`), stdout and stderr appended to
 /// `log`, every signal at its default disposition and none blocked, and no other inherited
 /// file descriptor.
 func spawnShell(_ spec: CommandSpec, log: LogFile) throws(RunnerError) -> pid_t {
@@ -75,7 +75,8 @@ func spawnShell(_ spec: CommandSpec, log: LogFile) throws(RunnerError) -> pid_t 
   guard posix_spawnattr_init(&attributes) == 0 else { throw failure(ENOMEM) }
   defer { posix_spawnattr_destroy(&attributes) }
 
-  var code = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+  // The path is copied by the call.
+  var code = posix_spawn_file_actions_addopen(&actions, 0, spec.standardInput?.path ?? "/dev/null", O_RDONLY, 0)
   if code == 0 { code = posix_spawn_file_actions_adddup2(&actions, log.descriptor, 1) }
   if code == 0 { code = posix_spawn_file_actions_adddup2(&actions, log.descriptor, 2) }
   #if canImport(Darwin)

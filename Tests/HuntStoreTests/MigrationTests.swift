@@ -19,9 +19,9 @@ import Testing
       folder.path,
       """
       PRAGMA writable_schema = ON;
-      UPDATE sqlite_master SET sql = replace(sql, ", 'descend', 'confirm'", '') WHERE name = 'steps';
+      UPDATE sqlite_master SET sql = replace(sql, ", 'descend', 'confirm', 'revert'", '') WHERE name = 'steps';
       PRAGMA writable_schema = OFF;
-      DELETE FROM grdb_migrations WHERE identifier IN ('v3-step-purposes', 'v5-dependencies');
+      DELETE FROM grdb_migrations WHERE identifier IN ('v3-step-purposes', 'v5-dependencies', 'v6-revert');
       PRAGMA user_version = 2;
       """)
     let old = try folder.open()
@@ -85,7 +85,7 @@ import Testing
     #expect(lease.holder.expiresAt > Date() && lease.holder.expiresAt < Date().addingTimeInterval(61))
     // Its holder is of an older release: it is never taken for gone, only run out.
     #expect(!ProcessIdentity.isGone(lease.holder.process))
-    #expect(try queryPythonSQLite(folder.path, "PRAGMA user_version") == String(5))
+    #expect(try queryPythonSQLite(folder.path, "PRAGMA user_version") == String(6))
     #expect(try store.integrityCheck() == ["ok"])
     #expect(try store.createHunt(sampleHunt()).id == 2)
   }
@@ -115,7 +115,7 @@ import Testing
         deploy_seconds, test_seconds, log_path, started_at, ended_at, reused, note FROM steps;
       DROP TABLE steps;
       ALTER TABLE steps_old RENAME TO steps;
-      DELETE FROM grdb_migrations WHERE identifier = 'v5-dependencies';
+      DELETE FROM grdb_migrations WHERE identifier IN ('v5-dependencies', 'v6-revert');
       PRAGMA user_version = 3;
       """)
     #expect(try queryPythonSQLite(folder.path, "SELECT COUNT(*) FROM pragma_table_info('steps')") == "14")
@@ -136,10 +136,43 @@ import Testing
     try upgraded.recordStep(inside)
     let rows = try folder.open().steps(huntID: huntID)
     #expect(rows.suffix(2) == [check, inside])
-    #expect(try queryPythonSQLite(folder.path, "PRAGMA user_version") == "5")
+    #expect(try queryPythonSQLite(folder.path, "PRAGMA user_version") == "6")
     // A dependency step's verdict judged a rewritten tree: it never enters the verdict cache.
     let cached = try upgraded.cachedVerdicts(fingerprint: "fp-1", environment: "staging")
     #expect(cached[check.commit] == nil && cached[inside.commit] == nil)
     #expect(try upgraded.integrityCheck() == ["ok"])
+  }
+
+  @Test("a v5 file (no revert purpose) is upgraded in place: rows kept, revert steps accepted")
+  func revertPurposeUpgrade() throws {
+    let folder = try StoreFolder()
+    let huntID: Int64
+    do {
+      let store = try folder.open()
+      huntID = try store.createHunt(sampleHunt()).id
+      for number in 1...4 { try store.recordStep(sampleStep(huntID: huntID, number: number)) }
+    }
+    // What the previous release wrote: the v5 CHECK on purposes, user_version 5.
+    try runPythonSQLite(
+      folder.path,
+      """
+      PRAGMA writable_schema = ON;
+      UPDATE sqlite_master SET sql = replace(sql, ", 'revert'", '') WHERE name = 'steps';
+      PRAGMA writable_schema = OFF;
+      DELETE FROM grdb_migrations WHERE identifier = 'v6-revert';
+      PRAGMA user_version = 5;
+      """)
+    let before = try queryPythonSQLite(folder.path, "SELECT sql FROM sqlite_master WHERE name = 'steps'")
+    #expect(!before.contains("'revert'"))
+    let old = try folder.open()
+    var revert = sampleStep(huntID: huntID, number: 5)
+    revert.purpose = .revert
+    try old.recordStep(revert)
+    let rows = try folder.open().steps(huntID: huntID)
+    #expect(rows.map(\.number) == Array(1...5))
+    #expect(rows.last?.purpose == .revert)
+    #expect(
+      try queryPythonSQLite(folder.path, "SELECT sql FROM sqlite_master WHERE name = 'steps'").contains("'revert'"))
+    #expect(try old.integrityCheck() == ["ok"])
   }
 }

@@ -93,6 +93,39 @@ struct OutcomeTextTests {
     #expect(outcome.descent == nil && outcome.probability == nil && outcome.confirmationHolds == nil)
   }
 
+  @Test("a revert proof is the last part, read back with its commit or its files")
+  func revertProof() throws {
+    let passes = OutcomeText("culprit \(culprit); confirm holds; revert passes \(runnerUp)")
+    #expect(passes.confirmationHolds == true)
+    #expect(passes.revert == OutcomeText.Revert(result: .passes, commit: runnerUp))
+    #expect(passes.first == "culprit \(culprit)")
+    #expect(OutcomeText("culprit \(culprit); revert still-fails \(runnerUp)").revert?.result == .stillFails)
+    #expect(OutcomeText("culprit \(culprit); revert failed").revert == OutcomeText.Revert(result: .failed))
+
+    // Paths with spaces, "; ", "%" and non-ASCII letters survive as one word each.
+    var stored = OutcomeText(first: "culprit \(culprit)")
+    let files = ["config/hub values.yaml", "a; b", "100%.txt", "données/é.txt"]
+    stored.revert = OutcomeText.Revert(result: .conflicts, files: files)
+    #expect(!stored.text.contains("a; b"))
+    let read = OutcomeText(stored.text)
+    #expect(read.revert?.files == files)
+    #expect(read.first == "culprit \(culprit)")
+  }
+
+  @Test(
+    "a part that is not exactly a revert proof stays in the text before it",
+    arguments: [
+      "aborted: a; revert passes", "aborted: a; revert passes nothex",
+      "aborted: a; revert maybe \(String(repeating: "c", count: 40))",
+      "aborted: a; revert conflicts", "aborted: a; revert conflicts a%2", "aborted: a; revert conflicts a%2a",
+      "aborted: a; revert failed now", "aborted: a; revert conflicts %FF",
+    ])
+  func notARevert(text: String) {
+    let outcome = OutcomeText(text)
+    #expect(outcome.revert == nil)
+    #expect(outcome.first == text)
+  }
+
   @Test("extra parts after a free-text first part are still read")
   func extrasAfterFreeText() {
     let outcome = OutcomeText("aborted: a; b; probability 0.5000 (budget-spent, 3 test runs)")

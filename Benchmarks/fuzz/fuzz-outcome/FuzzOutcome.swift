@@ -79,7 +79,7 @@ func buildAndRead(_ bytes: [UInt8]) {
   }
   // Free text with a part that reads as an extra ("x; confirm holds") is read as that extra: by
   // design (OutcomeText's comment), finding 5 in Benchmarks/fuzz/README.md. FUZZ_STRICT=1 stops on it.
-  let extras = ["; confirm ", "; probability ", "; descend merge ", "; dependency "]
+  let extras = ["; confirm ", "; probability ", "; descend merge ", "; dependency ", "; revert "]
   if !strict, extras.contains(where: first.contains) { return }
   var outcome = OutcomeText(first: first)
   if flags & 1 != 0 {
@@ -129,6 +129,18 @@ func buildAndRead(_ bytes: [UInt8]) {
         OutcomeText.Dependency(
           name: name.isEmpty ? "d" : name, old: reader.byte() % 2 == 0 ? nil : reader.text(), new: reader.text(),
           result: result))
+    }
+  }
+  if flags & 128 != 0 {
+    let results = OutcomeText.Revert.Result.allCases
+    let result = results[Int(reader.byte()) % results.count]
+    switch result {
+    case .passes, .stillFails, .untested: outcome.revert = OutcomeText.Revert(result: result, commit: hash(&reader))
+    case .failed: outcome.revert = OutcomeText.Revert(result: .failed)
+    case .conflicts:
+      // Paths as git has them: never empty (any other text, spaces and "; " included).
+      let files = (0..<Int(1 + reader.byte() % 3)).map { _ in reader.text() }.filter { !$0.isEmpty }
+      if !files.isEmpty { outcome.revert = OutcomeText.Revert(result: .conflicts, files: files) }
     }
   }
   let written = outcome.text

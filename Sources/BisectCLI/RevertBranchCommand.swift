@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+import GitKit
+import History
+import HuntStore
+
+/// `bisect-deploy revert-branch [--hunt N] NAME`: a branch from a hunt's revert commit
+/// (`--confirm-revert`), to push and open a pull request with. Nothing is pushed.
+struct RevertBranchCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "revert-branch",
+    abstract: "Make a branch from a hunt's revert commit (--confirm-revert), to push for a pull request.",
+    discussion: """
+      The branch points at the commit kept as refs/bisect-deploy/revert/<hunt>: bad with the
+      culprit reverted. An existing branch is never moved, HEAD, the index and the work tree
+      are not touched, and nothing is pushed: push it yourself (git push origin NAME).
+      """)
+
+  @Argument(help: "The new branch's name.") var name: String
+  @Option(help: "The hunt's number (default: the newest hunt with a revert commit).") var hunt: Int64?
+  @OptionGroup var options: StateOptions
+
+  func run() async throws {
+    let repository = try options.repository()
+    let hunt = hunt
+    // The hunt named, else the newest with a revert commit, else the newest (to say why not).
+    let record = try await options.withStore(repository) { store -> HuntRecord in
+      if let hunt { return try await options.storedHunt(hunt, in: store) }
+      let withRevert = try await store.hunts(limit: 200).first { stored in
+        (try? repository.reference(OutcomeText.Revert.reference(hunt: stored.id))) != nil
+      }
+      if let withRevert { return withRevert }
+      return try await options.storedHunt(nil, in: store)
+    }
+    let reference = OutcomeText.Revert.reference(hunt: record.id)
+    guard let commit = try repository.reference(reference) else {
+      let outcome = OutcomeText(record.outcome ?? "")
+      let why =
+        outcome.revert?.result == .conflicts
+        ? "its revert conflicted (\(outcome.revert?.files.joined(separator: ", ") ?? "")), so no commit was made"
+        : "it has no revert commit (it ran without --confirm-revert, named no single culprit, or its revert failed)"
+      throw CommandFailure(message: "Hunt #\(record.id): \(why).", status: .usage)
+    }
+    try repository.createBranch(name, at: commit)
+    let subject = (try? repository.commit(commit).summary) ?? ""
+    print("Branch \(name) made at \(commit.short(10)) \(subject) (hunt #\(record.id), \(reference)).")
+    print("Nothing was pushed. Push it for a pull request: git push origin \(name)")
+  }
+}
