@@ -103,7 +103,7 @@ let package = Package(
     .executableTarget(
       name: "bisect-deploy-bench",
       dependencies: [
-        "GitKit", "History", "BisectEngine",
+        "GitKit", "History", "BisectEngine", "HuntStore", "HuntStorePostgres",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
