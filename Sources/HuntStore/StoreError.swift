@@ -39,6 +39,10 @@ public enum StoreError: Error, LocalizedError, Equatable, Sendable {
         + "Use that version, or pass --state PATH to start a separate file; nothing was changed."
     case .cannotOpen(let path, let reason):
       "Cannot open the state database '\(path)': \(reason). Check the folder's permissions or pass --state PATH."
+    case .locked(let environment, let holder) where isHuntLease(environment):
+      "Hunt \(environment) runs now: it is held by pid \(holder.pid) on \(holder.host) (since "
+        + "\(holder.acquiredAt.formatted(.iso8601)), lease until \(holder.expiresAt.formatted(.iso8601))). "
+        + "Wait for it to end, or stop it; if its process is gone, its lease runs out by itself."
     case .locked(let environment, let holder):
       "The environment '\(environment)' is leased by \(holder.description). Wait for that hunt to end "
         + "(--wait-for-env DURATION waits for it), or stop it; a lease whose holder stops renewing it is "
