@@ -52,8 +52,8 @@ pg_ctl_run() {
 
 case "$action" in
 start)
-  [ -n "$(bin_dir)" ] || install_postgres
-  bin=$(bin_dir)
+  [ -n "$(bin_dir || true)" ] || install_postgres
+  bin=$(bin_dir || true)
   [ -n "$bin" ] || { echo "error: PostgreSQL's server programs are missing after installing postgresql" >&2; exit 1; }
   mkdir -p "$dir"
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -95,8 +95,14 @@ up)
   pg_ctl_run start >/dev/null
   ;;
 stop)
+  # Fast, then immediate, then the postmaster's pid: the caller removes DIR next, and no
+  # server may keep running on a deleted folder.
   if [ -f "$dir/data/postmaster.pid" ]; then
-    pg_ctl_run -m fast stop >/dev/null || true
+    pg_ctl_run -m fast stop >/dev/null 2>&1 || pg_ctl_run -m immediate stop >/dev/null 2>&1 || true
+  fi
+  if [ -f "$dir/data/postmaster.pid" ]; then
+    pid=$(head -n 1 "$dir/data/postmaster.pid")
+    case "$pid" in '' | *[!0-9]*) ;; *) kill -KILL "$pid" 2>/dev/null || true ;; esac
   fi
   ;;
 *)

@@ -130,8 +130,19 @@ enum HuntNotifications {
   }
 
   /// A folder for command destinations' logs when the hunt made none.
+  /// A new folder of its own (mkdtemp: 0700, a name no one could make first), since the
+  /// result written there names commits and commands.
   static func fallbackLogDirectory() -> URL {
-    FileManager.default.temporaryDirectory.appendingPathComponent(
-      "bisect-deploy-notify-\(ProcessInfo.processInfo.processIdentifier)")
+    let template = FileManager.default.temporaryDirectory.appendingPathComponent("bisect-deploy-notify-XXXXXX").path
+    var bytes = Array(template.utf8CString)
+    let made = bytes.withUnsafeMutableBufferPointer { buffer -> Bool in
+      guard let base = buffer.baseAddress else { return false }
+      return mkdtemp(base) != nil
+    }
+    guard made else {
+      return FileManager.default.temporaryDirectory.appendingPathComponent("bisect-deploy-notify-\(UUID().uuidString)")
+    }
+    return URL(fileURLWithPath: String(decoding: bytes.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self))
   }
+
 }

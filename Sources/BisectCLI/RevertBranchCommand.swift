@@ -27,7 +27,8 @@ struct RevertBranchCommand: AsyncParsableCommand {
     let record = try await options.withStore(repository) { store -> HuntRecord in
       if let hunt { return try await options.storedHunt(hunt, in: store) }
       let withRevert = try await store.hunts(limit: 200).first { stored in
-        (try? repository.reference(OutcomeText.Revert.reference(hunt: stored.id))) != nil
+        guard let kept = try? repository.reference(OutcomeText.Revert.reference(hunt: stored.id)) else { return false }
+        return OutcomeText(stored.outcome ?? "").revert?.commit == kept.hex
       }
       if let withRevert { return withRevert }
       return try await options.storedHunt(nil, in: store)
@@ -40,6 +41,15 @@ struct RevertBranchCommand: AsyncParsableCommand {
         ? "its revert conflicted (\(outcome.revert?.files.joined(separator: ", ") ?? "")), so no commit was made"
         : "it has no revert commit (it ran without --confirm-revert, named no single culprit, or its revert failed)"
       throw CommandFailure(message: "Hunt #\(record.id): \(why).", status: .usage)
+    }
+    // Hunt numbers are the store's and references the clone's: after `state migrate`, or with
+    // a database other clones share, the reference of that number may be another hunt's.
+    // Only the commit the hunt itself recorded is branched.
+    guard let recorded = OutcomeText(record.outcome ?? "").revert?.commit, recorded == commit.hex else {
+      throw CommandFailure(
+        message:
+          "Hunt #\(record.id) did not make the revert commit \(commit.short(10)) that \(reference) names in this clone (that reference is another hunt's, from another state or an older run). Nothing was made; remove the reference (git update-ref -d \(reference)) or pass the --hunt that made it.",
+        status: .usage)
     }
     try repository.createBranch(name, at: commit)
     let subject = (try? repository.commit(commit).summary) ?? ""

@@ -17,8 +17,8 @@ struct StateMigrateCommand: AsyncParsableCommand {
     commandName: "migrate",
     abstract: "Copy the hunts, steps, cached verdicts and nights of an SQLite state file into PostgreSQL.",
     discussion: """
-      The file is only read, never changed or removed. Hunts get new numbers where theirs are
-      taken; copying the same file again adds nothing. Refused while a hunt of the file runs.
+      The file is only read, never changed or removed. Hunts get the database's next numbers;
+      copying the same file again adds nothing. Refused while a hunt of the file runs (exit 75).
       """)
 
   @Option(help: "The SQLite state file (for example .git/bisect-deploy/state.sqlite).") var from: String

@@ -1,6 +1,7 @@
 import Foundation
 import GitKit
 import History
+import HuntStore
 
 /// Where the dependencies' histories are opened: a local clone as it is (read only), a
 /// `url:` in the tool's own folder (`.git/bisect-deploy/dependencies/NAME/`), cloned or
@@ -105,7 +106,7 @@ enum DependencyHistory {
     guard allowNetwork else {
       throw .configuration(
         .conflict(
-          "Dependency '\(name)' is read from \(url), which needs network access: allow it with --allow-network (or allow_network: true), or give 'repo: PATH' of a local clone."
+          "Dependency '\(name)' is read from \(PostgresLocation.maskingCredentials(url)), which needs network access: allow it with --allow-network (or allow_network: true), or give 'repo: PATH' of a local clone."
         ))
     }
     do {

@@ -131,14 +131,33 @@ extension EnvironmentPool {
         throw .stoppedWaiting(reason)
       }
       let asked = ContinuousClock.now
+      // The hunt's own lease, taken when it was opened, is renewed on every ask: a hunt that
+      // waits longer than a lease is still running, and no one may take it over meanwhile.
+      let huntLease = huntLeaseName(claim.huntID)
       let answer: Attempt
-      do {
-        answer = try await attempt(request, claim: claim, store: store)
+      let stillHeld: Bool
+      do throws(StoreError) {
+        let renewed = try await store.renewLeases([huntLease], for: claim)
+        stillHeld = renewed.contains(huntLease)
+        if stillHeld {
+          answer = try await attempt(request, claim: claim, store: store)
+        } else {
+          answer = .busy(ahead: 0, holders: [], example: nil)
+        }
       } catch {
         if case .pool(let environments, _) = request {
           try? await store.leavePool(environments.map(\.name), for: claim)
         }
         throw .store(error)
+      }
+      guard stillHeld else {
+        if case .pool(let environments, _) = request {
+          try? await store.leavePool(environments.map(\.name), for: claim)
+        }
+        throw .stoppedWaiting(
+          .leaseLost(
+            "the lease of hunt \(huntLease) is no longer this process's (taken over after it ran out, or freed by bisect-deploy unlock)"
+          ))
       }
       switch answer {
       case .granted(let granted, let taken):

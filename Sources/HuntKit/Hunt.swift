@@ -373,7 +373,7 @@ public enum HuntError: Error, Sendable, LocalizedError {
       "The history of dependency '\(name)' cannot be opened at '\(path)': \(error.errorDescription ?? "\(error)") "
         + "Point its 'repo:' at a clone of it (see docs/dependencies.md)."
     case .dependencyFetch(let name, let url, let reason):
-      "The history of dependency '\(name)' cannot be fetched from '\(url)': \(reason). Check the URL and the network, "
+      "The history of dependency '\(name)' cannot be fetched from '\(shown(url))': \(shown(reason)). Check the URL and the network, "
         + "or give 'repo: PATH' of a local clone instead."
     case .pinRewrite(let dependency, let path, let reason):
       "Cannot write the pin of '\(dependency)' into '\(path)' in the checkout: \(reason)."
@@ -442,4 +442,10 @@ func stepVariables(
   variables["BISECT_REPO"] =
     URL(fileURLWithPath: repository.workTree ?? repository.gitDirectory).standardizedFileURL.path
   return variables
+}
+
+/// A dependency's URL as messages show it: a token written into it (`https://TOKEN@host/…`)
+/// is a secret, so what stands before its `@` is masked.
+private func shown(_ text: String) -> String {
+  PostgresLocation.maskingCredentials(text)
 }

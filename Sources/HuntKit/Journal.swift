@@ -69,6 +69,8 @@ package struct StoreJournal: Journal {
     requireSameSettings: Bool = true
   ) async throws(HuntError) -> StoreJournal {
     let name = identity.huntName
+    // The hunt lease this call holds, given back when the opening fails after taking it.
+    var held: Int64?
     do {
       var resumed: HuntRecord?
       if let resumeID {
@@ -85,6 +87,7 @@ package struct StoreJournal: Journal {
       {
         // Refused with the holder named when another process runs it.
         _ = try await store.acquireLeases([huntLeaseName(newest.id)], for: claim.forHunt(newest.id))
+        held = newest.id
         guard identity.matches(newest) else {
           try await store.releaseLeases([huntLeaseName(newest.id)], for: claim)
           throw HuntError.unfinishedHunt(
@@ -98,6 +101,7 @@ package struct StoreJournal: Journal {
         huntID = resumed.id
         // Refused with the holder named when another process runs it.
         _ = try await store.acquireLeases([huntLeaseName(huntID)], for: claim.forHunt(huntID))
+        held = huntID
         recorded = try await store.steps(huntID: resumed.id)
         // Replay needs every stored commit as an id: a damaged row is said, never replayed as
         // another commit's verdict.
@@ -115,6 +119,7 @@ package struct StoreJournal: Journal {
             configFingerprint: identity.fingerprint, commandLine: identity.invocation.encoded, pool: identity.pool),
           leasing: claim
         ).id
+        held = huntID
       }
       var cached = [String: Verdict]()
       if reuseVerdicts {
@@ -129,11 +134,10 @@ package struct StoreJournal: Journal {
       }
       return StoreJournal(
         store: store, huntID: huntID, recorded: recorded, cachedVerdicts: cached, created: resumed == nil)
-    } catch let error as HuntError {
-      throw error
-    } catch let error as StoreError {
-      throw .store(error)
     } catch {
+      if let held { try? await store.releaseLeases([huntLeaseName(held)], for: claim.forHunt(held)) }
+      if let error = error as? HuntError { throw error }
+      if let error = error as? StoreError { throw .store(error) }
       throw .workspace(path: store.location, reason: "\(error)")
     }
   }

@@ -132,43 +132,93 @@ func format(_ duration: Duration) -> String {
   return String(format: "%.1f s", seconds)
 }
 
-/// The value of `operation`, or nil when `deadline` comes first. The operation runs on a task
-/// of its own, which is not waited for once the deadline has passed.
+/// The value of `operation`, or nil when `deadline` comes first or the caller is cancelled.
+/// The operation runs on a task of its own, which is not waited for once the deadline has
+/// passed (a renewal stuck on an unreachable database never holds up the hunt's end).
 func firstOf<T: Sendable>(deadline: ContinuousClock.Instant, _ operation: @escaping @Sendable () async -> T) async
   -> T?
 {
   let answer = FirstAnswer<T?>()
-  return await withCheckedContinuation { continuation in
-    answer.wait(with: continuation)
-    let work = Task {
-      let value = await operation()
-      answer.give(value)
+  let work = TaskHolder()
+  return await withTaskCancellationHandler {
+    await withCheckedContinuation { continuation in
+      answer.wait(with: continuation)
+      let task = Task {
+        let value = await operation()
+        answer.give(value)
+      }
+      work.hold(task)
+      Task {
+        try? await Task.sleep(until: deadline)
+        if answer.give(nil) { task.cancel() }
+      }
     }
-    Task {
-      try? await Task.sleep(until: deadline)
-      if answer.give(nil) { work.cancel() }
-    }
+  } onCancel: {
+    if answer.give(nil) { work.cancel() }
   }
 }
 
-/// A continuation resumed by the first of several tasks that answer.
+/// The operation's task of `firstOf`, for a cancellation that may come before it exists.
+private final class TaskHolder: Sendable {
+  private let task = Mutex<(task: Task<Void, Never>?, cancelled: Bool)>((nil, false))
+
+  func hold(_ task: Task<Void, Never>) {
+    let cancelled = self.task.withLock { state in
+      state.task = task
+      return state.cancelled
+    }
+    if cancelled { task.cancel() }
+  }
+
+  func cancel() {
+    let task = self.task.withLock { state in
+      state.cancelled = true
+      return state.task
+    }
+    task?.cancel()
+  }
+}
+
+/// A continuation resumed by the first of several tasks that answer. An answer given before
+/// the waiter arrives (a caller cancelled at once) is kept for it.
 final class FirstAnswer<T: Sendable>: Sendable {
-  private let continuation = Mutex<CheckedContinuation<T, Never>?>(nil)
+  private enum State {
+    case empty
+    case waiting(CheckedContinuation<T, Never>)
+    case answered(T)
+    case done
+  }
+
+  private let state = Mutex<State>(.empty)
 
   func wait(with continuation: CheckedContinuation<T, Never>) {
-    self.continuation.withLock { $0 = continuation }
+    let early = state.withLock { state -> T? in
+      if case .answered(let value) = state {
+        state = .done
+        return value
+      }
+      state = .waiting(continuation)
+      return nil
+    }
+    if let early { continuation.resume(returning: early) }
   }
 
   /// Resumes the waiter with `value` unless another answer came first; true when it was first.
   @discardableResult
   func give(_ value: T) -> Bool {
-    guard
-      let waiting = continuation.withLock({ state in
-        defer { state = nil }
-        return state
-      })
-    else { return false }
-    waiting.resume(returning: value)
-    return true
+    let (first, waiting) = state.withLock { state -> (Bool, CheckedContinuation<T, Never>?) in
+      switch state {
+      case .empty:
+        state = .answered(value)
+        return (true, nil)
+      case .waiting(let continuation):
+        state = .done
+        return (true, continuation)
+      case .answered, .done:
+        return (false, nil)
+      }
+    }
+    waiting?.resume(returning: value)
+    return first
   }
 }

@@ -102,10 +102,20 @@ private func runNightly(
     throw .workspace(path: request.repositoryPath, reason: "\(error)")
   }
 
-  // Tonight's tip: one step, as a hunt would run it.
+  // Tonight's tip: one step, as a hunt would run it. The check is not a hunt and takes no
+  // lease of its own, but it never deploys into an environment that a running hunt on any
+  // host holds: it is refused as a second hunt would be (exit 75), to run again later.
+  let held: Lease?
+  do {
+    held = try await store.leases().first {
+      $0.environment == environment.name && !$0.expired && !ProcessIdentity.isGone($0.holder.process)
+    }
+  } catch {
+    throw .store(error)
+  }
+  if let held { throw .store(.locked(environment: environment.name, holder: held.holder)) }
   // A folder of its own beside the environment's (`dev@nightly`; `@` is never in an
-  // environment's name): a nightly check holds no lock, so it must not touch the checkouts of
-  // a hunt running on the same environment.
+  // environment's name): it must not touch the checkouts of a hunt on the same environment.
   let workspace = try Workspace.claim(
     configuration.workspaceFolder(gitDirectory: repository.gitDirectory, environment: environment)
       .deletingLastPathComponent().appendingPathComponent("\(environment.name)@nightly"),

@@ -2,6 +2,10 @@ import Foundation
 import GitKit
 import History
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// How one commit changed a dependency's pin against its first parent: the revisions each
 /// side pins (one each for a plain bump), and the culprit's files that hold the pin.
 package struct PinBump: Sendable, Hashable {
@@ -139,11 +143,27 @@ package struct PinRewrite: Sendable, Hashable {
       rewritten += text[cursor...]
       let temporary = file.deletingLastPathComponent().appendingPathComponent(
         ".\(file.lastPathComponent).bisect-deploy")
-      do {
-        try Data(rewritten.utf8).write(to: temporary)
-      } catch {
-        throw failure("cannot write it: \(error.localizedDescription)")
+      // The temporary name may be taken by the tree itself (a symlink committed under that
+      // name would be written through): it is removed, then made new, never followed.
+      unlink(temporary.path)
+      let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+      guard descriptor >= 0 else {
+        throw failure("cannot write it: \(String(cString: strerror(errno)))")
       }
+      let bytes = Array(rewritten.utf8)
+      var written = 0
+      while written < bytes.count {
+        let count = bytes[written...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+        if count < 0 && errno == EINTR { continue }
+        guard count > 0 else {
+          let reason = String(cString: strerror(errno))
+          close(descriptor)
+          unlink(temporary.path)
+          throw failure("cannot write it: \(reason)")
+        }
+        written += count
+      }
+      close(descriptor)
       guard chmod(temporary.path, info.st_mode & 0o7777) == 0, rename(temporary.path, file.path) == 0 else {
         let reason = String(cString: strerror(errno))
         unlink(temporary.path)

@@ -211,6 +211,9 @@ package struct HuntSession {
           }
         }
       } catch {
+        // A hunt whose own lease was taken over while it waited is another process's now:
+        // neither closed nor given back from here.
+        if case .stoppedWaiting(.leaseLost) = error { throw error }
         if journal.created {
           // Refused: a hunt created just now never ran, so it is closed rather than left open.
           try? await store.finishHunt(id: journal.huntID, outcome: "refused: \(error.errorDescription ?? "\(error)")")
@@ -307,7 +310,11 @@ package struct HuntSession {
       if target != nil { events(.restoring(target.flatMap { try? info($0) })) }
       restoration = await restoreAll(to: target)
       events(.restored(restoration.worst))
-      if restoration.interrupted { outcome = .stopped(stopper.reason ?? .signal(SIGINT)) }
+      if let lost = pool.leaseLost {
+        outcome = .stopped(.leaseLost(lost))
+      } else if restoration.interrupted {
+        outcome = .stopped(stopper.reason ?? .signal(SIGINT))
+      }
     }
     var stateFailure: String?
     if !outcome.isStopped {
@@ -481,9 +488,12 @@ package struct HuntSession {
     }
     let stopper = stopper
     let forceAt = max(2, signalsAtStart + 1)
+    // A restore whose leases are lost meanwhile is stopped too: another host may hold the
+    // environment as soon as the lease runs out, and two deploys never share one.
+    let keeper = pool.keeper
     let watcher = Task {
       while !Task.isCancelled {
-        if stopper.signals >= forceAt {
+        if stopper.signals >= forceAt || keeper?.lost != nil {
           restore.cancel()
           return
         }
@@ -496,7 +506,12 @@ package struct HuntSession {
       switch outcome.result {
       case .success(let result) where result.termination == .cancelled:
         restoration.results[outcome.environment] = result
-        restoration.failures[outcome.environment] = "the restore was stopped by a second Ctrl-C or SIGTERM"
+        if let lost = keeper?.lost {
+          restoration.failures[outcome.environment] =
+            "the restore was stopped: this hunt lost its lease (\(lost)); another hunt may hold it now"
+        } else {
+          restoration.failures[outcome.environment] = "the restore was stopped by a second Ctrl-C or SIGTERM"
+        }
         restoration.interrupted = true
       case .success(let result): restoration.results[outcome.environment] = result
       case .failure(let error):

@@ -64,15 +64,25 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
 
   public static let defaultSchema = "bisect_deploy"
 
+  /// `text` with everything between `://` and the last `@` shown as `***`: a URL that does not
+  /// parse may still hold a password (one with `#`, `/` or `?` in it), and messages quote it.
+  public static func maskingCredentials(_ text: String) -> String {
+    guard let scheme = text.range(of: "://"), let at = text.range(of: "@", options: .backwards),
+      at.lowerBound >= scheme.upperBound
+    else { return text }
+    return String(text[..<scheme.upperBound]) + "***" + String(text[at.lowerBound...])
+  }
+
   public init(parsing text: String, environment: [String: String] = ProcessInfo.processInfo.environment)
     throws(StoreError)
   {
     given = text
     guard let components = URLComponents(string: text), components.scheme != nil else {
-      throw .badLocation(text, reason: "it is not a URL of the form postgres://USER@HOST:PORT/DATABASE")
+      throw .badLocation(
+        Self.maskingCredentials(text), reason: "it is not a URL of the form postgres://USER@HOST:PORT/DATABASE")
     }
     if components.password != nil {
-      let shown = text.replacingOccurrences(of: ":" + (components.percentEncodedPassword ?? "") + "@", with: ":***@")
+      let shown = Self.maskingCredentials(text)
       throw .badLocation(
         shown,
         reason:

@@ -162,13 +162,14 @@ extension PostgresStore {
   }
 
   /// Copies a snapshot (another store's history) in, in one transaction: all of it or
-  /// nothing. Hunts get new ids when theirs are taken; each is marked with `token(hunt)`, so
+  /// nothing. Hunts get the database's next ids; each is marked with `token(hunt)`, so
   /// that copying the same history again adds nothing. Returns how many hunts were added.
   public func importSnapshot(_ snapshot: StateSnapshot, token: @escaping @Sendable (HuntRecord) -> String)
     async throws(StoreError) -> Int
   {
     let (hunts, steps, cache, nights) = (table("hunts"), table("steps"), table("verdict_cache"), table("nights"))
-    return try await transaction(within: .seconds(120)) { connection in
+    // One round trip per row: a big history takes a while, so one try may take as long.
+    return try await transaction(within: .seconds(600), attempt: .seconds(600)) { connection in
       var newIDs = [Int64: Int64]()
       var added = 0
       for hunt in snapshot.hunts {

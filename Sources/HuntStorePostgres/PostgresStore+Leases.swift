@@ -64,6 +64,17 @@ extension PostgresStore {
     let name = poolKey(pool)
     return try await transaction { connection in
       let now = try await Self.lockLeases(connection, key: key)
+      // Environments of the pool this process holds already: an earlier try of this same
+      // call committed, and only its answer was lost. The same answer, not a new place in line.
+      let ours = try await Self.leases(connection, table: leases, now: now).filter {
+        pool.contains($0.environment) && $0.holder.token == claim.token && !$0.expired
+      }
+      if !ours.isEmpty {
+        try await connection.query(
+          "DELETE FROM \(unescaped: queue) WHERE pool = \(name) AND token = \(claim.token)", logger: Self.logger)
+        let held = Set(ours.map(\.environment))
+        return PoolAnswer.granted(pool.filter { held.contains($0) }, takenOver: [])
+      }
       for row in try await Self.rows(connection, "SELECT * FROM \(unescaped: queue) WHERE pool = \(name)") {
         let place = PoolPlace(
           id: try row["id"].decode(Int64.self), token: try row["token"].decode(String.self),

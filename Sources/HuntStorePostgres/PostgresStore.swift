@@ -144,13 +144,17 @@ public final class PostgresStore: StateStore {
   /// fails (for up to `window`, default `retryWindow`). Errors `body` throws as `StoreError`
   /// are passed on as they are. Each try runs on a task of its own, so that cancelling the
   /// caller (Ctrl-C in a hunt) does not lose a write already on its way: the try finishes.
+  ///
+  /// `attempt`: how long one try may take before it is given up (default `attemptTimeout`);
+  /// a long copy (`state migrate`) passes its own.
   func transaction<T: Sendable>(
-    within window: Duration? = nil, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    within window: Duration? = nil, attempt attemptLimit: Duration? = nil,
+    _ body: @escaping @Sendable (PostgresConnection) async throws -> T
   ) async throws(StoreError) -> T {
     let deadline = ContinuousClock.now + (window ?? retryWindow)
     var pause = Duration.milliseconds(100)
     let client = client
-    let timeout = attemptTimeout
+    let timeout = attemptLimit ?? attemptTimeout
     while true {
       let attempt = Task { () async throws -> T in
         try await client.withTransaction(logger: Self.logger) { connection in try await body(connection) }
@@ -304,8 +308,13 @@ public final class PostgresStore: StateStore {
     }
     guard exists else { return .fresh(schemaExists: false) }
     var tables = [String]()
+    // pg_class, not information_schema (which lists only what this role may use): a schema
+    // holding another program's tables that this role cannot read is not empty.
     for try await (name, ) in try await connection.query(
-      "SELECT table_name::text FROM information_schema.tables WHERE table_schema = \(schema)", logger: logger
+      """
+      SELECT c.relname::text FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = \(schema) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+      """, logger: logger
     ).decode((String,).self) {
       tables.append(name)
     }

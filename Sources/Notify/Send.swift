@@ -22,6 +22,14 @@ public enum Notifier {
   ) async -> [Delivery] {
     let chosen = destinations.filter { $0.triggers.contains(notice.trigger) }
     guard !chosen.isEmpty else { return [] }
+    // The webhooks' addresses are secrets: a command destination's environment goes without
+    // the variables that hold them (its log could print them otherwise).
+    let hookVariables = Set(
+      destinations.compactMap { destination -> String? in
+        guard case .webhook(.variable(let name), _) = destination.target else { return nil }
+        return name
+      })
+    let commandEnvironment = environment.filter { !hookVariables.contains($0.key) }
     return await withTaskGroup(of: Sent.self) { group in
       for (index, destination) in chosen.enumerated() {
         group.addTask {
@@ -32,7 +40,7 @@ public enum Notifier {
               Payload.body(notice, format: format), to: address, for: destination, environment: environment)
           case .command(let command):
             delivery = await run(
-              command, with: notice, for: destination, environment: environment, logDirectory: logDirectory)
+              command, with: notice, for: destination, environment: commandEnvironment, logDirectory: logDirectory)
           }
           return Sent(index: index, delivery: delivery)
         }

@@ -352,6 +352,95 @@ import Testing
     #expect(fleet.violations.isEmpty, "\(fleet.violations)")
   }
 
+  @Test(
+    "a restore whose lease is lost meanwhile (the database away) is stopped: exit 76, the restore's deploy killed"
+  )
+  func leaseLostDuringTheRestore() throws {
+    let fleet = try Fleet(commits: 30, seed: 69)
+    let culprit = try fleet.commit(5)
+    let config = fleet.directory.url.appendingPathComponent("short-lease.yml")
+    try "timeouts: {grace: 1s, restore: 2m}\nlease: {duration: 4s, renew: 1s}\n".write(
+      to: config, atomically: true, encoding: .utf8)
+    let deploy =
+      Fleet.deploy + """
+
+        if [ "$BISECT_PHASE" = restore ]; then
+          echo started >> "$USES/restore"; sleep 30; echo finished >> "$USES/restore"
+        fi
+        """
+    let arguments = [
+      "--good", "v0.1", "--bad", "main", "--deploy", deploy, "--test", Fleet.test, "--state", fleet.state,
+      "--env-pool", "dev1", "--json", "--config", config.path,
+    ]
+    let output = fleet.directory.url.appendingPathComponent("hunt.json")
+    let hunt = try fleet.start(arguments, host: "host-1", hunt: "restoring", culprit: culprit, output: output)
+    defer { if hunt.isRunning { kill(hunt.processIdentifier, SIGKILL) } }
+    try #require(try Self.waitFor(output, Self.isEvent("restoring")) != nil)
+    let restoreLog = fleet.uses.appendingPathComponent("restore")
+    let started = Date().addingTimeInterval(20)
+    while !FileManager.default.fileExists(atPath: restoreLog.path) && Date() < started { usleep(50_000) }
+    try Self.postgres("stop")
+    let stopped = Date()
+    let deadline = Date().addingTimeInterval(40)
+    while hunt.isRunning && Date() < deadline { usleep(50_000) }
+    let took = Date().timeIntervalSince(stopped)
+    try Self.postgres("up")
+    try #require(!hunt.isRunning, "the hunt did not stop")
+    #expect(hunt.terminationStatus == 76)
+    #expect(took < 15, "took \(took) s")
+    let result = try #require(try Self.events(output).last)
+    #expect(result["outcome"] as? String == "stopped")
+    #expect((result["detail"] as? String)?.contains("lease lost") == true, "\(result)")
+    // The restore's deploy was stopped, not left to finish after the lease ran out.
+    usleep(1_000_000)
+    #expect(lines((try? String(contentsOf: restoreLog, encoding: .utf8)) ?? "") == ["started"])
+  }
+
+  @Test(
+    "a hunt that waits longer than its lease for an environment keeps its own lease: the same command started again is refused, and the waiting hunt then runs"
+  )
+  func aHuntWaitingLongerThanItsLeaseIsStillRunning() throws {
+    let fleet = try Fleet(commits: 40, seed: 67)
+    let culprit = try fleet.commit(8)
+    // A pool's hunt holds dev1 for a while (a slow test).
+    let poolOutput = fleet.directory.url.appendingPathComponent("pool.json")
+    let poolHunt = try fleet.start(
+      fleet.arguments(pool: ["dev1"]), host: "host-1", hunt: "pool", culprit: culprit, output: poolOutput, slow: "2")
+    defer { if poolHunt.isRunning { kill(poolHunt.processIdentifier, SIGKILL) } }
+    try #require(try Self.waitFor(poolOutput, Self.isEvent("environments-leased")) != nil)
+    // A hunt on dev1 by name waits for it, with a lease of 4 s renewed every second (a grace
+    // period shorter than the lease, as such a short lease needs).
+    let grace = fleet.directory.url.appendingPathComponent("grace.yml")
+    try "timeouts: {grace: 1s}\n".write(to: grace, atomically: true, encoding: .utf8)
+    let named = [
+      "--good", "v0.1", "--bad", "main", "--deploy", Fleet.deploy, "--test", Fleet.test, "--env", "dev1",
+      "--state", fleet.state, "--json", "--wait-for-env", "2m", "--lease-duration", "4s", "--lease-renew", "1s",
+      "--config", grace.path,
+    ]
+    let waitingOutput = fleet.directory.url.appendingPathComponent("waiting.json")
+    let waiting = try fleet.start(named, host: "host-2", hunt: "waiting", culprit: culprit, output: waitingOutput)
+    defer { if waiting.isRunning { kill(waiting.processIdentifier, SIGKILL) } }
+    try #require(
+      try Self.waitFor(waitingOutput, Self.isEvent("waiting-for-environment")) != nil,
+      "\((try? String(contentsOf: waitingOutput, encoding: .utf8)) ?? "")\((try? String(contentsOf: waitingOutput.appendingPathExtension("err"), encoding: .utf8)) ?? "")"
+    )
+    // Longer than its lease: without renewals while it waits, its hunt would look stopped.
+    usleep(6_000_000)
+    try #require(poolHunt.isRunning, "the pool's hunt ended before the waiting hunt's lease could run out")
+    let again = try fleet.run(named, host: "host-3", hunt: "again", culprit: culprit)
+    #expect(again.status == 75, "\(again.stdout)\(again.stderr)")
+    #expect(again.stderr.contains("runs now") && again.stderr.contains("host-2"), "\(again.stderr)")
+    poolHunt.waitUntilExit()
+    waiting.waitUntilExit()
+    #expect(poolHunt.terminationStatus == 0)
+    #expect(
+      waiting.terminationStatus == 0,
+      "\((try? String(contentsOf: waitingOutput.appendingPathExtension("err"), encoding: .utf8)) ?? "")")
+    #expect(Self.culprit(of: try Self.events(waitingOutput)) == culprit)
+    #expect(!fleet.testRuns.contains { $0.hasPrefix("again ") })
+    #expect(fleet.violations.isEmpty, "\(fleet.violations)")
+  }
+
   @Test("without a shared state the same check sees two hunts on one environment")
   func theCheckCatchesADoubleDeploy() throws {
     let fleet = try Fleet(commits: 40, seed: 63)

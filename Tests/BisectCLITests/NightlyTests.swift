@@ -72,4 +72,39 @@ import Testing
     #expect(output.stderr.contains("--good-at 2017-03-19 resolved to"))
     #expect(output.stderr.contains("--bad-at 2017-03-23 09:00 resolved to"))
   }
+
+  @Test("a nightly check is refused while a hunt holds its environment: nothing of it runs there")
+  func refusedWhileAHuntHoldsTheEnvironment() throws {
+    let directory = try TemporaryDirectory()
+    let repo = try makeHistory(HistoryShape(commits: 60, seed: 43, mergeRatio: 0.2), in: directory.url)
+    let culprit = lines(try git(["rev-list", "--first-parent", "v0.1..main"], in: repo)).reversed()[5]
+    let started = directory.url.appendingPathComponent("started")
+    let nightlyRuns = directory.url.appendingPathComponent("nightly-runs")
+    var environment = gitEnvironment
+    environment["STARTED"] = started.path
+    environment["RUNS"] = nightlyRuns.path
+    let slow =
+      "touch \"$STARTED\"; sleep 0.5; "
+      + "git -C \"$BISECT_REPO\" merge-base --is-ancestor \(culprit) \"$BISECT_COMMIT\" && exit 1; exit 0"
+    let hunt = Process()
+    hunt.executableURL = bisectDeployExecutable
+    hunt.arguments = ["--repo", repo.path, "--good", "v0.1", "--bad", "main", "--test", slow, "--quiet"]
+    hunt.environment = environment
+    hunt.standardOutput = FileHandle.nullDevice
+    hunt.standardError = FileHandle.nullDevice
+    try hunt.run()
+    defer { if hunt.isRunning { kill(hunt.processIdentifier, SIGKILL) } }
+    let deadline = Date().addingTimeInterval(30)
+    while !FileManager.default.fileExists(atPath: started.path) && Date() < deadline { usleep(20_000) }
+    try #require(hunt.isRunning, "the hunt ended before the nightly could start")
+
+    let refused = try bisectDeploy(
+      ["nightly", "--repo", repo.path, "--deploy", "echo deploy >> \"$RUNS\"", "--test", "echo test >> \"$RUNS\""],
+      environment: environment)
+    #expect(refused.status == 75, "\(refused.stdout)\(refused.stderr)")
+    #expect(refused.stderr.contains("is leased by hunt"), "\(refused.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: nightlyRuns.path), "the nightly deployed or tested")
+    hunt.waitUntilExit()
+    #expect(hunt.terminationStatus == 0)
+  }
 }

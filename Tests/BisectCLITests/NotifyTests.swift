@@ -92,6 +92,7 @@ final class WebhookServer {
     let server = try WebhookServer(mode: "ok", in: bench.directory.url)
     let secretPath = "/services/T000/B000/SECRETTOKEN"
     let received = bench.directory.url.appendingPathComponent("received.json")
+    let commandEnvironment = bench.directory.url.appendingPathComponent("command-environment.txt")
     let report = bench.directory.url.appendingPathComponent("hunt.html")
     let config = try Self.configuration(
       """
@@ -103,7 +104,7 @@ final class WebhookServer {
           on: [culprit, aborted]
         - webhook: \(server.url("/json"))
           format: json
-        - command: cat > "\(received.path)"
+        - command: cat > "\(received.path)" && env > "\(commandEnvironment.path)"
         - webhook: \(server.url("/never"))
           on: no-regression
       """, in: bench)
@@ -151,6 +152,10 @@ final class WebhookServer {
     let shown = Self.everythingShown(output, bench: bench)
     #expect(!shown.contains("SECRETTOKEN"))
     #expect(!shown.contains("127.0.0.1:\(server.port)"))
+    // A command destination runs without the variables holding webhook addresses.
+    let seen = try String(contentsOf: commandEnvironment, encoding: .utf8)
+    #expect(seen.contains("BISECT_OUTCOME=culprit"))
+    #expect(!seen.contains("SLACK_HOOK") && !seen.contains("SECRETTOKEN"))
   }
 
   @Test("a webhook that answers 500 twice is retried with backoff and delivered on the third attempt")

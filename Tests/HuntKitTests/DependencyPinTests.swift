@@ -160,6 +160,36 @@ import Testing
       ).apply(in: checkout.url)
     }
     #expect(try String(contentsOf: target, encoding: .utf8) == before)
+
+    // The rewrite's own temporary name, taken by a link out of the checkout (a tree may hold
+    // one): the link is replaced, never written through.
+    try FileManager.default.removeItem(at: checkout.url.appendingPathComponent("hub/Dockerfile"))
+    try before.write(to: checkout.url.appendingPathComponent("hub/Dockerfile"), atomically: false, encoding: .utf8)
+    let trap = outside.url.appendingPathComponent("bashrc")
+    try "untouched\n".write(to: trap, atomically: true, encoding: .utf8)
+    try FileManager.default.createSymbolicLink(
+      at: checkout.url.appendingPathComponent("hub/.Dockerfile.bisect-deploy"), withDestinationURL: trap)
+    try PinRewrite(
+      dependency: dependencies[0], from: [fixture.fact("kubespawner", "bad")], to: "0.1.0", paths: ["hub/Dockerfile"]
+    ).apply(in: checkout.url)
+    #expect(try String(contentsOf: trap, encoding: .utf8) == "untouched\n")
+    #expect(
+      try String(contentsOf: checkout.url.appendingPathComponent("hub/Dockerfile"), encoding: .utf8)
+        == before.replacingOccurrences(of: fixture.fact("kubespawner", "bad"), with: "0.1.0"))
+    #expect(
+      try FileManager.default.contentsOfDirectory(atPath: checkout.url.appendingPathComponent("hub").path) == [
+        "Dockerfile"
+      ])
+  }
+
+  @Test("a token in a dependency's url: is masked in messages, the rest of the address kept")
+  func tokensInURLsAreMasked() {
+    let failed = HuntError.dependencyFetch(
+      name: "kubespawner", url: "https://x-access-token:ghs_secret123@github.com/org/kubespawner.git",
+      reason: "cannot reach https://x-access-token:ghs_secret123@github.com/org/kubespawner.git")
+    let message = failed.errorDescription ?? ""
+    #expect(!message.contains("ghs_secret123") && !message.contains("x-access-token"), "\(message)")
+    #expect(message.contains("https://***@github.com/org/kubespawner.git"), "\(message)")
   }
 
   @Test("a commit range is git's (all commits, or first parents); versions are the tags between, in order")

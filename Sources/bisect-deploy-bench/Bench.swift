@@ -1,6 +1,10 @@
 import ArgumentParser
 
-/// Benchmarks whose figures go into closing notes; run `Benchmarks/run.sh` for the usual setup.
+/// Benchmarks whose figures go into closing notes.
+///
+/// `@main` rather than a top-level `await Bench.main()`: there the synchronous `main()` of
+/// `ParsableCommand` was chosen, which runs an async subcommand (`leases`) as its help.
+@main
 struct Bench: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bisect-deploy-bench",
@@ -10,4 +14,3 @@ struct Bench: AsyncParsableCommand {
     ])
 }
 
-await Bench.main()
