@@ -13,4 +13,3 @@ struct Bench: AsyncParsableCommand {
       GraphBenchmark.self, MidpointBenchmark.self, FlakyBenchmark.self, RoundsBenchmark.self, LeaseBenchmark.self,
     ])
 }
-

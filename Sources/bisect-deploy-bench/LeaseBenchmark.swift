@@ -35,7 +35,8 @@ struct LeaseBenchmark: AsyncParsableCommand {
       hunts.append(
         try await store.createHunt(
           NewHunt(
-            repositoryPath: "/bench", bad: String(repeating: "b", count: 40), goods: [String(repeating: "a", count: 40)],
+            repositoryPath: "/bench", bad: String(repeating: "b", count: 40),
+            goods: [String(repeating: "a", count: 40)],
             environment: "bench-\(index)", configFingerprint: "bench", commandLine: "bench")
         ).id)
     }
@@ -77,7 +78,10 @@ struct LeaseBenchmark: AsyncParsableCommand {
     }
     let step = ["record-step"].flatMap { all[$0] ?? [] }.sorted()
     if !step.isEmpty {
-      print(String(format: "  a step's own store time (its record): p50 %.2f ms, p99 %.2f ms", percentile(step, 0.5), percentile(step, 0.99)))
+      print(
+        String(
+          format: "  a step's own store time (its record): p50 %.2f ms, p99 %.2f ms", percentile(step, 0.5),
+          percentile(step, 0.99)))
     }
   }
 
