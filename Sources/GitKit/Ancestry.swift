@@ -60,7 +60,6 @@ struct AncestryWalk {
   }
 
   private struct Node {
-    var id: ObjectID
     var time: Int64 = 0
     /// Nil until the commit is read.
     var parents: [Int32]? = nil
@@ -70,14 +69,14 @@ struct AncestryWalk {
     var queued = 0
   }
 
-  private let database: ObjectDatabase
+  private var source: CommitSource
   private let repository: Repository
   private let shallow: Set<ObjectID>
+  /// Flags of each node that `source` numbered.
   private var nodes: [Node] = []
-  private var numbers: [ObjectID: Int32] = [:]
 
   init(_ repository: Repository) throws(GitError) {
-    database = try ObjectDatabase(repository)
+    source = try CommitSource(repository)
     self.repository = repository
     shallow = repository.isShallow ? repository.shallowBoundaries() : []
   }
@@ -95,7 +94,7 @@ struct AncestryWalk {
   mutating func commonAncestors(_ first: ObjectID, _ second: ObjectID) throws(GitError) -> [ObjectID] {
     let one = try end(first)
     let two = try end(second)
-    return try paint(one, two).filter { !nodes[Int($0)].paint.contains(.stale) }.map { nodes[Int($0)].id }
+    return try paint(one, two).filter { !nodes[Int($0)].paint.contains(.stale) }.map { source.ids[Int($0)] }
   }
 
   /// Paints from `one` and `two` until only stale commits wait; returns the commits found
@@ -163,27 +162,29 @@ struct AncestryWalk {
 
   /// The node number of `id`, made without reading the commit.
   private mutating func node(for id: ObjectID) -> Int32 {
-    if let number = numbers[id] { return number }
-    let number = Int32(nodes.count)
-    nodes.append(Node(id: id))
-    numbers[id] = number
+    let number = source.node(for: id)
+    addNodes()
     return number
+  }
+
+  /// Gives flags to the nodes `source` made.
+  @inline(__always)
+  private mutating func addNodes() {
+    if nodes.count < source.count { nodes.append(contentsOf: repeatElement(Node(), count: source.count - nodes.count)) }
   }
 
   /// Reads commit `number` once; a shallow clone's boundary commits are read as having no
   /// parents, as git does.
   private mutating func load(_ number: Int32) throws(GitError) {
     guard nodes[Int(number)].parents == nil else { return }
-    let id = nodes[Int(number)].id
-    let header = try database.commitHeader(id)
+    var parents = [Int32]()
+    let header = try source.read(number, parents: &parents)
+    addNodes()
     nodes[Int(number)].time = header.time
-    if shallow.contains(id) {
+    if !shallow.isEmpty && shallow.contains(source.ids[Int(number)]) {
       nodes[Int(number)].parents = []
       return
     }
-    var parents = [Int32]()
-    parents.reserveCapacity(header.parents.count)
-    for parent in header.parents { parents.append(node(for: parent)) }
     nodes[Int(number)].parents = parents
   }
 }

@@ -16,11 +16,19 @@ extension Repository {
   public func commitGraph(
     bad: ObjectID, goods: [ObjectID], paths: [String] = [], firstParent: Bool = false
   ) throws(GitError) -> CommitGraph {
-    let database = try ObjectDatabase(self)
+    try commitGraphCountingReads(bad: bad, goods: goods, paths: paths, firstParent: firstParent).graph
+  }
+
+  /// `commitGraph`, with how many commits were read from git's commit-graph and how many from
+  /// the object database (for tests and benchmarks).
+  package func commitGraphCountingReads(
+    bad: ObjectID, goods: [ObjectID], paths: [String] = [], firstParent: Bool = false
+  ) throws(GitError) -> (graph: CommitGraph, reads: CommitReads) {
     var walk = RangeWalk(
-      database: database, repository: self, pathLimits: try PathLimits.make(paths, repository: self),
+      source: try CommitSource(self), repository: self, pathLimits: try PathLimits.make(paths, repository: self),
       firstParent: firstParent, shallow: isShallow ? shallowBoundaries() : [])
-    return try walk.run(bad: bad, goods: goods)
+    let graph = try walk.run(bad: bad, goods: goods)
+    return (graph, walk.source.reads)
   }
 }
 
@@ -104,7 +112,6 @@ final class ObjectDatabase {
 /// clocks that went backwards) have been looked at.
 struct RangeWalk {
   private struct Node {
-    var id: ObjectID
     var time: Int64 = 0
     var tree: ObjectID? = nil
     /// Parents as node numbers once the commit is read; after an interesting commit is
@@ -119,14 +126,14 @@ struct RangeWalk {
 
   private static let slop = 5
 
-  let database: ObjectDatabase
+  private(set) var source: CommitSource
   let repository: Repository
   let pathLimits: PathLimits?
   let firstParent: Bool
   let shallow: Set<ObjectID>
 
+  /// Flags of each node that `source` numbered.
   private var nodes: [Node] = []
-  private var numbers: [ObjectID: Int32] = [:]
   private var sequence = 0
   /// Commits waiting, newest first, then first queued (git's order for equal dates).
   private var queue = Heap<(node: Int32, time: Int64, order: Int)> { left, right in
@@ -136,10 +143,10 @@ struct RangeWalk {
   private var interestingQueued = 0
 
   init(
-    database: ObjectDatabase, repository: Repository, pathLimits: PathLimits?, firstParent: Bool,
+    source: CommitSource, repository: Repository, pathLimits: PathLimits?, firstParent: Bool,
     shallow: Set<ObjectID>
   ) {
-    self.database = database
+    self.source = source
     self.repository = repository
     self.pathLimits = pathLimits
     self.firstParent = firstParent
@@ -196,7 +203,7 @@ struct RangeWalk {
     // Commits found interesting early may have been reached from a good later on.
     let kept = result.filter { !nodes[Int($0)].uninteresting }
     if let cut = kept.first(where: { nodes[Int($0)].boundary }) {
-      throw .shallowHistory(repository: repository.requestedPath, boundary: nodes[Int(cut)].id.hex)
+      throw .shallowHistory(repository: repository.requestedPath, boundary: source.ids[Int(cut)].hex)
     }
     // Number the kept commits in walk order and hand them over without another dictionary.
     var keptNumber = [Int32](repeating: -1, count: nodes.count)
@@ -212,7 +219,7 @@ struct RangeWalk {
     candidates.reserveCapacity(kept.count)
     for number in kept {
       let node = nodes[Int(number)]
-      ids.append(node.id)
+      ids.append(source.ids[Int(number)])
       times.append(node.time)
       parentStart.append(Int32(parentList.count))
       for parent in node.parents ?? [] { parentList.append(keptNumber[Int(parent)]) }
@@ -249,29 +256,31 @@ struct RangeWalk {
 
   /// The node number of `id`, made without reading the commit.
   private mutating func node(for id: ObjectID) -> Int32 {
-    if let number = numbers[id] { return number }
-    let number = Int32(nodes.count)
-    nodes.append(Node(id: id))
-    numbers[id] = number
+    let number = source.node(for: id)
+    addNodes()
     return number
+  }
+
+  /// Gives flags to the nodes `source` made.
+  @inline(__always)
+  private mutating func addNodes() {
+    if nodes.count < source.count { nodes.append(contentsOf: repeatElement(Node(), count: source.count - nodes.count)) }
   }
 
   /// Reads commit `number` once: its time, tree and parents. A shallow clone's boundary
   /// commits are read as having no parents, as git does.
   private mutating func load(_ number: Int32) throws(GitError) {
     guard nodes[Int(number)].parents == nil else { return }
-    let id = nodes[Int(number)].id
-    let header = try database.commitHeader(id)
+    var parents = [Int32]()
+    let header = try source.read(number, parents: &parents)
+    addNodes()
     nodes[Int(number)].time = header.time
     nodes[Int(number)].tree = header.tree
-    if shallow.contains(id) && !header.parents.isEmpty {
+    if !shallow.isEmpty && shallow.contains(source.ids[Int(number)]) && !parents.isEmpty {
       nodes[Int(number)].boundary = true
       nodes[Int(number)].parents = []
       return
     }
-    var parents = [Int32]()
-    parents.reserveCapacity(header.parents.count)
-    for parent in header.parents { parents.append(node(for: parent)) }
     nodes[Int(number)].parents = parents
   }
 
