@@ -61,8 +61,10 @@ struct AncestryWalk {
 
   private struct Node {
     var time: Int64 = 0
-    /// Nil until the commit is read.
-    var parents: [Int32]? = nil
+    /// Parents as node numbers, `parentStore[parentStart..<parentStart + parentCount]`; the
+    /// count is -1 until the commit is read.
+    var parentStart: Int32 = 0
+    var parentCount: Int32 = -1
     var paint: Paint = []
     /// How many times the commit waits in the queue (git queues a commit again when it
     /// gains a colour).
@@ -74,6 +76,7 @@ struct AncestryWalk {
   private let shallow: Set<ObjectID>
   /// Flags of each node that `source` numbered.
   private var nodes: [Node] = []
+  private var parentStore: [Int32] = []
 
   init(_ repository: Repository) throws(GitError) {
     source = try CommitSource(repository)
@@ -104,15 +107,13 @@ struct AncestryWalk {
       nodes[index].paint = []
       nodes[index].queued = 0
     }
-    var queue = Heap<(node: Int32, time: Int64, order: Int)> { left, right in
-      left.time != right.time ? left.time > right.time : left.order < right.order
-    }
+    var queue = WalkQueue()
     var order = 0
     // Queue entries whose commit is not stale; kept exact as commits turn stale.
     var waiting = 0
     func push(_ number: Int32) {
       order += 1
-      queue.insert((number, nodes[Int(number)].time, order))
+      queue.insert(number, time: nodes[Int(number)].time, order: order)
       nodes[Int(number)].queued += 1
       if !nodes[Int(number)].paint.contains(.stale) { waiting += 1 }
     }
@@ -134,7 +135,9 @@ struct AncestryWalk {
         }
         paint.insert(.stale)
       }
-      for parent in nodes[Int(number)].parents ?? [] {
+      let start = Int(nodes[Int(number)].parentStart)
+      for index in start..<start + max(Int(nodes[Int(number)].parentCount), 0) {
+        let parent = parentStore[index]
         if nodes[Int(parent)].paint.isSuperset(of: paint) { continue }
         try load(parent)
         if paint.contains(.stale) && !nodes[Int(parent)].paint.contains(.stale) {
@@ -176,15 +179,16 @@ struct AncestryWalk {
   /// Reads commit `number` once; a shallow clone's boundary commits are read as having no
   /// parents, as git does.
   private mutating func load(_ number: Int32) throws(GitError) {
-    guard nodes[Int(number)].parents == nil else { return }
-    var parents = [Int32]()
-    let header = try source.read(number, parents: &parents)
+    guard nodes[Int(number)].parentCount < 0 else { return }
+    let start = parentStore.count
+    let header = try source.read(number, parents: &parentStore)
     addNodes()
     nodes[Int(number)].time = header.time
+    nodes[Int(number)].parentStart = Int32(start)
     if !shallow.isEmpty && shallow.contains(source.ids[Int(number)]) {
-      nodes[Int(number)].parents = []
+      nodes[Int(number)].parentCount = 0
       return
     }
-    nodes[Int(number)].parents = parents
+    nodes[Int(number)].parentCount = Int32(parentStore.count - start)
   }
 }

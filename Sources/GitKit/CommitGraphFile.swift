@@ -29,6 +29,10 @@ package final class CommitGraphFile {
     count = layers.last.map { $0.base + $0.count } ?? 0
   }
 
+  deinit {
+    for layer in layers { layer.bytes.deallocate() }
+  }
+
   /// How many files (layers) are in use: 1 for a single file, more for a split chain.
   package var layerCount: Int { layers.count }
 
@@ -120,13 +124,15 @@ package final class CommitGraphFile {
   }
 }
 
-/// One commit-graph file, checked and held in memory.
-private final class Layer {
+/// One commit-graph file, checked and held in memory: a plain view (no reference counting on
+/// the walk's path) whose bytes the `CommitGraphFile` owns and frees.
+private struct Layer {
   static let commitDataWidth = 36
   static let noParent: UInt32 = 0x7000_0000
   static let extraEdges: UInt32 = 0x8000_0000
 
   let bytes: UnsafeMutableRawBufferPointer
+  private let start: UnsafeRawPointer
   /// Commits in the layers below, whose positions come first.
   let base: Int
   let count: Int
@@ -142,6 +148,7 @@ private final class Layer {
     extraEdgesStart: Int, extraEdgesSize: Int
   ) {
     self.bytes = bytes
+    start = UnsafeRawPointer(bytes.baseAddress!)
     self.base = base
     self.count = count
     self.fanout = fanout
@@ -151,20 +158,18 @@ private final class Layer {
     self.extraEdgesSize = extraEdgesSize
   }
 
-  deinit { bytes.deallocate() }
-
+  // Offsets were checked when the file was loaded: reads go straight to memory.
   @inline(__always)
   func word(at offset: Int) -> UInt32 {
-    UInt32(bigEndian: UnsafeRawBufferPointer(bytes).loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+    UInt32(bigEndian: start.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
   }
 
   @inline(__always)
   func id(atOffset offset: Int) -> ObjectID {
-    let raw = UnsafeRawBufferPointer(bytes)
-    return ObjectID(
-      high: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)),
-      middle: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self)),
-      low: UInt32(bigEndian: raw.loadUnaligned(fromByteOffset: offset + 16, as: UInt32.self)))
+    ObjectID(
+      high: UInt64(bigEndian: start.loadUnaligned(fromByteOffset: offset, as: UInt64.self)),
+      middle: UInt64(bigEndian: start.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self)),
+      low: UInt32(bigEndian: start.loadUnaligned(fromByteOffset: offset + 16, as: UInt32.self)))
   }
 
   @inline(__always)

@@ -117,3 +117,55 @@ extension Repository {
     return enabled != 0
   }
 }
+
+/// The walks' queue of commits: newest first, then first queued (git's order for equal
+/// dates). A binary heap written for its one element type, so that nothing generic runs per
+/// commit.
+struct WalkQueue {
+  struct Entry {
+    var node: Int32
+    var time: Int64
+    var order: Int
+  }
+
+  private var items: [Entry] = []
+
+  var first: Entry? { items.first }
+
+  @inline(__always)
+  private static func before(_ left: Entry, _ right: Entry) -> Bool {
+    left.time != right.time ? left.time > right.time : left.order < right.order
+  }
+
+  mutating func insert(_ node: Int32, time: Int64, order: Int) {
+    var child = items.count
+    items.append(Entry(node: node, time: time, order: order))
+    let entry = items[child]
+    while child > 0 {
+      let parent = (child - 1) / 2
+      guard Self.before(entry, items[parent]) else { break }
+      items[child] = items[parent]
+      child = parent
+    }
+    items[child] = entry
+  }
+
+  mutating func popFirst() -> Entry? {
+    guard let first = items.first else { return nil }
+    let last = items.removeLast()
+    guard !items.isEmpty else { return first }
+    var parent = 0
+    let count = items.count
+    while true {
+      let left = 2 * parent + 1
+      guard left < count else { break }
+      var best = left
+      if left + 1 < count && Self.before(items[left + 1], items[left]) { best = left + 1 }
+      guard Self.before(items[best], last) else { break }
+      items[parent] = items[best]
+      parent = best
+    }
+    items[parent] = last
+    return first
+  }
+}

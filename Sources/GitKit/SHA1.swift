@@ -56,40 +56,30 @@ package enum SHA1 {
       var c = state.2
       var d = state.3
       var e = state.4
-      for round in 0..<80 {
-        let word: UInt32
-        if round < 16 {
-          word = schedule[round]
-        } else {
-          let mixed =
-            schedule[(round &- 3) & 15] ^ schedule[(round &- 8) & 15] ^ schedule[(round &- 14) & 15]
-            ^ schedule[round & 15]
-          word = rotate(mixed, 1)
-          schedule[round & 15] = word
-        }
-        let mix: UInt32
-        let constant: UInt32
-        switch round {
-        case 0..<20:
-          mix = (b & c) | (~b & d)
-          constant = 0x5A82_7999
-        case 20..<40:
-          mix = b ^ c ^ d
-          constant = 0x6ED9_EBA1
-        case 40..<60:
-          mix = (b & c) | (b & d) | (c & d)
-          constant = 0x8F1B_BCDC
-        default:
-          mix = b ^ c ^ d
-          constant = 0xCA62_C1D6
-        }
-        let next = rotate(a, 5) &+ mix &+ e &+ constant &+ word
+      // Four stages of twenty rounds, each with its own mixing function and constant.
+      @inline(__always)
+      func word(_ round: Int) -> UInt32 {
+        if round < 16 { return schedule[round] }
+        let mixed =
+          schedule[(round &- 3) & 15] ^ schedule[(round &- 8) & 15] ^ schedule[(round &- 14) & 15]
+          ^ schedule[round & 15]
+        let value = rotate(mixed, 1)
+        schedule[round & 15] = value
+        return value
+      }
+      @inline(__always)
+      func step(_ mix: UInt32, _ constant: UInt32, _ round: Int) {
+        let next = rotate(a, 5) &+ mix &+ e &+ constant &+ word(round)
         e = d
         d = c
         c = rotate(b, 30)
         b = a
         a = next
       }
+      for round in 0..<20 { step((b & c) | (~b & d), 0x5A82_7999, round) }
+      for round in 20..<40 { step(b ^ c ^ d, 0x6ED9_EBA1, round) }
+      for round in 40..<60 { step((b & c) | (b & d) | (c & d), 0x8F1B_BCDC, round) }
+      for round in 60..<80 { step(b ^ c ^ d, 0xCA62_C1D6, round) }
       state.0 &+= a
       state.1 &+= b
       state.2 &+= c
