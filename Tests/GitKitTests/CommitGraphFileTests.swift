@@ -10,7 +10,7 @@ import Testing
 @Suite struct CommitGraphFileTests {
   /// How the repository's commit-graph is left before the walk.
   enum Layout: String, CaseIterable, CustomTestStringConvertible {
-    case none, full, stale, split, splitTopCorrupt, flippedByte, truncated, badSignature, turnedOff
+    case none, full, stale, split, splitTopCorrupt, flippedByte, changedDate, truncated, badSignature, turnedOff
     var testDescription: String { rawValue }
   }
 
@@ -50,11 +50,18 @@ import Testing
 
   static func graphFile(_ path: URL) -> URL { path.appendingPathComponent(".git/objects/info/commit-graph") }
 
-  /// Damages a file in place: one byte flipped in the middle, cut in half, or a wrong signature.
+  /// Damages a file in place: one byte flipped in the middle, a commit date changed (which
+  /// only the checksum can tell), cut in half, or a wrong signature.
   static func damage(_ file: URL, _ layout: Layout) throws {
     var data = try Data(contentsOf: file)
     switch layout {
     case .flippedByte: data[data.count / 2] ^= 0x40
+    case .changedDate:
+      // The chunk table: 12-byte entries after the 8-byte header, the id then the offset.
+      var entry = 8
+      while data[entry..<entry + 4] != Data("CDAT".utf8) { entry += 12 }
+      let offset = data[entry + 4..<entry + 12].reduce(0) { $0 << 8 | Int($1) }
+      data[offset + 35] ^= 0x01
     case .truncated: data = data.prefix(data.count / 2)
     default: data[0] = UInt8(ascii: "X")
     }
@@ -66,7 +73,7 @@ import Testing
     switch layout {
     case .none:
       break
-    case .full, .flippedByte, .truncated, .badSignature, .turnedOff:
+    case .full, .flippedByte, .changedDate, .truncated, .badSignature, .turnedOff:
       try git(["commit-graph", "write", "--reachable"], in: path)
       #expect(FileManager.default.fileExists(atPath: graphFile(path).path))
       if layout == .turnedOff {
@@ -130,7 +137,7 @@ import Testing
     try Self.prepare(layout, at: path)
     let repository = try Repository(at: path.path)
     // git trusts a damaged graph (it may die on a bad parent position): ask it without one.
-    let damaged: Set<Layout> = [.splitTopCorrupt, .flippedByte, .truncated, .badSignature]
+    let damaged: Set<Layout> = [.splitTopCorrupt, .flippedByte, .changedDate, .truncated, .badSignature]
     let options = damaged.contains(layout) ? ["-c", "core.commitGraph=false"] : []
     func git(_ arguments: [String], in path: URL) throws -> String {
       try TestSupport.git(options + arguments, in: path)
@@ -186,7 +193,7 @@ import Testing
       #expect(total.fromGraph > 0 && total.fromDatabase == 0, "\(layout): \(total)")
     case .stale, .splitTopCorrupt:
       #expect(total.fromGraph > 0 && total.fromDatabase > 0, "\(layout): \(total)")
-    case .none, .flippedByte, .truncated, .badSignature, .turnedOff:
+    case .none, .flippedByte, .changedDate, .truncated, .badSignature, .turnedOff:
       #expect(total.fromGraph == 0 && total.fromDatabase > 0, "\(layout): \(total)")
     }
   }
@@ -208,6 +215,42 @@ import Testing
     let (graph, reads) = try repository.commitGraphCountingReads(bad: bad, goods: goods)
     #expect(graph.ids.map(\.hex).sorted() == lines(try git(["rev-list", "HEAD", "--not"] + root, in: clone)).sorted())
     #expect(reads.fromGraph == 0)
+  }
+
+  @Test("damage behind a right checksum never crashes the reader: it refuses the file or reads inside it")
+  func damagedWithRightChecksum() throws {
+    let directory = try TemporaryDirectory()
+    let path = try Self.makeRepository(in: directory, seed: 41, commits: 60)
+    try git(["commit-graph", "write", "--reachable"], in: path)
+    let file = Self.graphFile(path)
+    let original = try Data(contentsOf: file)
+    let objects = path.appendingPathComponent(".git/objects").path
+    var random = SplitMix64(seed: 41)
+    var refused = 0
+    for trial in 0..<400 {
+      var data = original.prefix(original.count - 20)
+      // Header and chunk table, fan-out, ids and parents, or anywhere; cut short now and then.
+      let limits = [40, 8 + 12 * 6 + 1024, data.count]
+      let limit = limits[trial % limits.count]
+      for _ in 0..<(1 + trial % 3) {
+        let offset = Int.random(in: 0..<limit, using: &random)
+        data[offset] = trial % 2 == 0 ? UInt8.random(in: 0...255, using: &random) : data[offset] ^ 0x80
+      }
+      if trial % 10 == 9 { data = data.prefix(Int.random(in: 0..<data.count, using: &random)) }
+      let sum = data.withUnsafeBytes { SHA1.digest($0) }
+      try (data + sum).write(to: file)
+      guard let graph = CommitGraphFile.load(objectsDirectory: objects) else {
+        refused += 1
+        continue
+      }
+      for position in 0..<Int32(graph.count) {
+        var parents = [Int32]()
+        graph.appendParents(at: position, to: &parents)
+        #expect(parents.allSatisfy { $0 >= 0 && $0 < graph.count }, "trial \(trial)")
+        _ = graph.position(of: graph.id(at: position))
+      }
+    }
+    #expect(refused > 0)
   }
 
   @Test("SHA-1 of known vectors and of every length around the block size equals sha1sum")
