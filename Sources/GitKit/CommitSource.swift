@@ -84,9 +84,11 @@ extension Repository {
   /// of the boundary commits, which git treats as having none; git turns the graph off there
   /// too).
   func usableCommitGraph() -> CommitGraphFile? {
+    // Asked each time: a fetch can make the repository shallow while it is open.
+    guard !isShallow else { return nil }
     if let loaded = loadedCommitGraph { return loaded }
     var graph: CommitGraphFile?
-    if !isShallow && commitGraphEnabled {
+    if commitGraphEnabled {
       let common = commonDirectory.hasSuffix("/") ? commonDirectory : commonDirectory + "/"
       graph = CommitGraphFile.load(objectsDirectory: common + "objects")
     }
