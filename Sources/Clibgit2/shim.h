@@ -9,4 +9,9 @@ static inline int bisect_deploy_set_object_cache(int enabled) {
   return git_libgit2_opts(GIT_OPT_ENABLE_CACHING, enabled);
 }
 
+/* Turns libgit2's re-hashing of every object read on or off; returns libgit2's code. */
+static inline int bisect_deploy_set_strict_hash_verification(int enabled) {
+  return git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, enabled);
+}
+
 #endif

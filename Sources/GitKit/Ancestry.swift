@@ -60,24 +60,26 @@ struct AncestryWalk {
   }
 
   private struct Node {
-    var id: ObjectID
     var time: Int64 = 0
-    /// Nil until the commit is read.
-    var parents: [Int32]? = nil
+    /// Parents as node numbers, `parentStore[parentStart..<parentStart + parentCount]`; the
+    /// count is -1 until the commit is read.
+    var parentStart: Int32 = 0
+    var parentCount: Int32 = -1
     var paint: Paint = []
     /// How many times the commit waits in the queue (git queues a commit again when it
     /// gains a colour).
     var queued = 0
   }
 
-  private let database: ObjectDatabase
+  private var source: CommitSource
   private let repository: Repository
   private let shallow: Set<ObjectID>
+  /// Flags of each node that `source` numbered.
   private var nodes: [Node] = []
-  private var numbers: [ObjectID: Int32] = [:]
+  private var parentStore: [Int32] = []
 
   init(_ repository: Repository) throws(GitError) {
-    database = try ObjectDatabase(repository)
+    source = try CommitSource(repository)
     self.repository = repository
     shallow = repository.isShallow ? repository.shallowBoundaries() : []
   }
@@ -95,7 +97,7 @@ struct AncestryWalk {
   mutating func commonAncestors(_ first: ObjectID, _ second: ObjectID) throws(GitError) -> [ObjectID] {
     let one = try end(first)
     let two = try end(second)
-    return try paint(one, two).filter { !nodes[Int($0)].paint.contains(.stale) }.map { nodes[Int($0)].id }
+    return try paint(one, two).filter { !nodes[Int($0)].paint.contains(.stale) }.map { source.ids[Int($0)] }
   }
 
   /// Paints from `one` and `two` until only stale commits wait; returns the commits found
@@ -105,15 +107,13 @@ struct AncestryWalk {
       nodes[index].paint = []
       nodes[index].queued = 0
     }
-    var queue = Heap<(node: Int32, time: Int64, order: Int)> { left, right in
-      left.time != right.time ? left.time > right.time : left.order < right.order
-    }
+    var queue = WalkQueue()
     var order = 0
     // Queue entries whose commit is not stale; kept exact as commits turn stale.
     var waiting = 0
     func push(_ number: Int32) {
       order += 1
-      queue.insert((number, nodes[Int(number)].time, order))
+      queue.insert(number, time: nodes[Int(number)].time, order: order)
       nodes[Int(number)].queued += 1
       if !nodes[Int(number)].paint.contains(.stale) { waiting += 1 }
     }
@@ -135,7 +135,9 @@ struct AncestryWalk {
         }
         paint.insert(.stale)
       }
-      for parent in nodes[Int(number)].parents ?? [] {
+      let start = Int(nodes[Int(number)].parentStart)
+      for index in start..<start + max(Int(nodes[Int(number)].parentCount), 0) {
+        let parent = parentStore[index]
         if nodes[Int(parent)].paint.isSuperset(of: paint) { continue }
         try load(parent)
         if paint.contains(.stale) && !nodes[Int(parent)].paint.contains(.stale) {
@@ -163,27 +165,30 @@ struct AncestryWalk {
 
   /// The node number of `id`, made without reading the commit.
   private mutating func node(for id: ObjectID) -> Int32 {
-    if let number = numbers[id] { return number }
-    let number = Int32(nodes.count)
-    nodes.append(Node(id: id))
-    numbers[id] = number
+    let number = source.node(for: id)
+    addNodes()
     return number
+  }
+
+  /// Gives flags to the nodes `source` made.
+  @inline(__always)
+  private mutating func addNodes() {
+    if nodes.count < source.count { nodes.append(contentsOf: repeatElement(Node(), count: source.count - nodes.count)) }
   }
 
   /// Reads commit `number` once; a shallow clone's boundary commits are read as having no
   /// parents, as git does.
   private mutating func load(_ number: Int32) throws(GitError) {
-    guard nodes[Int(number)].parents == nil else { return }
-    let id = nodes[Int(number)].id
-    let header = try database.commitHeader(id)
+    guard nodes[Int(number)].parentCount < 0 else { return }
+    let start = parentStore.count
+    let header = try source.read(number, parents: &parentStore)
+    addNodes()
     nodes[Int(number)].time = header.time
-    if shallow.contains(id) {
-      nodes[Int(number)].parents = []
+    nodes[Int(number)].parentStart = Int32(start)
+    if !shallow.isEmpty && shallow.contains(source.ids[Int(number)]) {
+      nodes[Int(number)].parentCount = 0
       return
     }
-    var parents = [Int32]()
-    parents.reserveCapacity(header.parents.count)
-    for parent in header.parents { parents.append(node(for: parent)) }
-    nodes[Int(number)].parents = parents
+    nodes[Int(number)].parentCount = Int32(parentStore.count - start)
   }
 }

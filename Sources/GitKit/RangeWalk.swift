@@ -16,11 +16,19 @@ extension Repository {
   public func commitGraph(
     bad: ObjectID, goods: [ObjectID], paths: [String] = [], firstParent: Bool = false
   ) throws(GitError) -> CommitGraph {
-    let database = try ObjectDatabase(self)
+    try commitGraphCountingReads(bad: bad, goods: goods, paths: paths, firstParent: firstParent).graph
+  }
+
+  /// `commitGraph`, with how many commits were read from git's commit-graph and how many from
+  /// the object database (for tests and benchmarks).
+  package func commitGraphCountingReads(
+    bad: ObjectID, goods: [ObjectID], paths: [String] = [], firstParent: Bool = false
+  ) throws(GitError) -> (graph: CommitGraph, reads: CommitReads) {
     var walk = RangeWalk(
-      database: database, repository: self, pathLimits: try PathLimits.make(paths, repository: self),
+      source: try CommitSource(self), repository: self, pathLimits: try PathLimits.make(paths, repository: self),
       firstParent: firstParent, shallow: isShallow ? shallowBoundaries() : [])
-    return try walk.run(bad: bad, goods: goods)
+    let graph = try walk.run(bad: bad, goods: goods)
+    return (graph, walk.source.reads)
   }
 }
 
@@ -104,12 +112,14 @@ final class ObjectDatabase {
 /// clocks that went backwards) have been looked at.
 struct RangeWalk {
   private struct Node {
-    var id: ObjectID
     var time: Int64 = 0
     var tree: ObjectID? = nil
-    /// Parents as node numbers once the commit is read; after an interesting commit is
-    /// processed, only the parents the walk follows (simplified, or first parent only).
-    var parents: [Int32]? = nil
+    /// Parents as node numbers, `parentStore[parentStart..<parentStart + parentCount]`, once
+    /// the commit is read (the count is -1 before); after an interesting commit is processed,
+    /// only the parents the walk follows (simplified, or first parent only). One shared array
+    /// rather than one per commit: allocating them cost a tenth of a large walk.
+    var parentStart: Int32 = 0
+    var parentCount: Int32 = -1
     var uninteresting = false
     var seen = false
     var treeSame = false
@@ -119,27 +129,28 @@ struct RangeWalk {
 
   private static let slop = 5
 
-  let database: ObjectDatabase
+  private(set) var source: CommitSource
   let repository: Repository
   let pathLimits: PathLimits?
   let firstParent: Bool
   let shallow: Set<ObjectID>
 
+  /// Flags of each node that `source` numbered.
   private var nodes: [Node] = []
-  private var numbers: [ObjectID: Int32] = [:]
+  private var parentStore: [Int32] = []
+  /// Scratch stack of `markParentsUninteresting`, kept to reuse its memory.
+  private var pending: [Int32] = []
   private var sequence = 0
   /// Commits waiting, newest first, then first queued (git's order for equal dates).
-  private var queue = Heap<(node: Int32, time: Int64, order: Int)> { left, right in
-    left.time != right.time ? left.time > right.time : left.order < right.order
-  }
+  private var queue = WalkQueue()
   /// How many queued commits are still interesting; kept exact as marks spread.
   private var interestingQueued = 0
 
   init(
-    database: ObjectDatabase, repository: Repository, pathLimits: PathLimits?, firstParent: Bool,
+    source: CommitSource, repository: Repository, pathLimits: PathLimits?, firstParent: Bool,
     shallow: Set<ObjectID>
   ) {
-    self.database = database
+    self.source = source
     self.repository = repository
     self.pathLimits = pathLimits
     self.firstParent = firstParent
@@ -165,7 +176,8 @@ struct RangeWalk {
       let number = entry.node
       nodes[Int(number)].queued = false
       if nodes[Int(number)].uninteresting {
-        for parent in nodes[Int(number)].parents ?? [] {
+        for index in parentRange(number) {
+          let parent = parentStore[index]
           // Flag, read, then pass the mark on to what reading revealed: the parent may have
           // been flagged before it was read, when its own parents were not known yet.
           setUninteresting(parent)
@@ -185,7 +197,8 @@ struct RangeWalk {
       }
       interestingQueued -= 1
       try simplify(number, bottoms: bottoms)
-      for parent in nodes[Int(number)].parents ?? [] {
+      for index in parentRange(number) {
+        let parent = parentStore[index]
         try load(parent)
         enqueue(parent)
       }
@@ -196,7 +209,7 @@ struct RangeWalk {
     // Commits found interesting early may have been reached from a good later on.
     let kept = result.filter { !nodes[Int($0)].uninteresting }
     if let cut = kept.first(where: { nodes[Int($0)].boundary }) {
-      throw .shallowHistory(repository: repository.requestedPath, boundary: nodes[Int(cut)].id.hex)
+      throw .shallowHistory(repository: repository.requestedPath, boundary: source.ids[Int(cut)].hex)
     }
     // Number the kept commits in walk order and hand them over without another dictionary.
     var keptNumber = [Int32](repeating: -1, count: nodes.count)
@@ -212,10 +225,10 @@ struct RangeWalk {
     candidates.reserveCapacity(kept.count)
     for number in kept {
       let node = nodes[Int(number)]
-      ids.append(node.id)
+      ids.append(source.ids[Int(number)])
       times.append(node.time)
       parentStart.append(Int32(parentList.count))
-      for parent in node.parents ?? [] { parentList.append(keptNumber[Int(parent)]) }
+      for index in parentRange(number) { parentList.append(keptNumber[Int(parentStore[index])]) }
       candidates.append(pathLimits == nil || !node.treeSame)
     }
     parentStart.append(Int32(parentList.count))
@@ -232,7 +245,7 @@ struct RangeWalk {
     nodes[Int(number)].queued = true
     if !nodes[Int(number)].uninteresting { interestingQueued += 1 }
     sequence += 1
-    queue.insert((number, nodes[Int(number)].time, sequence))
+    queue.insert(number, time: nodes[Int(number)].time, order: sequence)
   }
 
   /// The node number of an end of the range, read. In a shallow clone, an end that is not
@@ -249,30 +262,41 @@ struct RangeWalk {
 
   /// The node number of `id`, made without reading the commit.
   private mutating func node(for id: ObjectID) -> Int32 {
-    if let number = numbers[id] { return number }
-    let number = Int32(nodes.count)
-    nodes.append(Node(id: id))
-    numbers[id] = number
+    let number = source.node(for: id)
+    addNodes()
     return number
+  }
+
+  /// Gives flags to the nodes `source` made.
+  @inline(__always)
+  private mutating func addNodes() {
+    if nodes.count < source.count { nodes.append(contentsOf: repeatElement(Node(), count: source.count - nodes.count)) }
   }
 
   /// Reads commit `number` once: its time, tree and parents. A shallow clone's boundary
   /// commits are read as having no parents, as git does.
   private mutating func load(_ number: Int32) throws(GitError) {
-    guard nodes[Int(number)].parents == nil else { return }
-    let id = nodes[Int(number)].id
-    let header = try database.commitHeader(id)
+    guard nodes[Int(number)].parentCount < 0 else { return }
+    let start = parentStore.count
+    let header = try source.read(number, parents: &parentStore)
+    addNodes()
     nodes[Int(number)].time = header.time
     nodes[Int(number)].tree = header.tree
-    if shallow.contains(id) && !header.parents.isEmpty {
+    nodes[Int(number)].parentStart = Int32(start)
+    let count = parentStore.count - start
+    if !shallow.isEmpty && shallow.contains(source.ids[Int(number)]) && count > 0 {
       nodes[Int(number)].boundary = true
-      nodes[Int(number)].parents = []
+      nodes[Int(number)].parentCount = 0
       return
     }
-    var parents = [Int32]()
-    parents.reserveCapacity(header.parents.count)
-    for parent in header.parents { parents.append(node(for: parent)) }
-    nodes[Int(number)].parents = parents
+    nodes[Int(number)].parentCount = Int32(count)
+  }
+
+  /// Where the parents of `number` are in `parentStore`; empty while it is not read.
+  @inline(__always)
+  private func parentRange(_ number: Int32) -> Range<Int> {
+    let start = Int(nodes[Int(number)].parentStart)
+    return start..<start + max(Int(nodes[Int(number)].parentCount), 0)
   }
 
   /// Flags one commit uninteresting, keeping the count of interesting queued commits exact.
@@ -285,23 +309,25 @@ struct RangeWalk {
   /// Marks the parents of `number` uninteresting and, through the commits already read,
   /// their ancestors.
   private mutating func markParentsUninteresting(of number: Int32) {
-    var pending = nodes[Int(number)].parents ?? []
+    pending.removeAll(keepingCapacity: true)
+    for index in parentRange(number) { pending.append(parentStore[index]) }
     while let current = pending.popLast() {
       guard !nodes[Int(current)].uninteresting else { continue }
       setUninteresting(current)
-      if let parents = nodes[Int(current)].parents { pending.append(contentsOf: parents) }
+      for index in parentRange(current) { pending.append(parentStore[index]) }
     }
   }
 
   /// Decides which parents an interesting commit's walk follows and whether it changes the
   /// paths (git's default history simplification); without paths, all parents (or the first).
   private mutating func simplify(_ number: Int32, bottoms: Set<Int32>) throws(GitError) {
-    let parents = nodes[Int(number)].parents ?? []
-    let followed = firstParent ? Array(parents.prefix(1)) : parents
+    // Following the first parent only: keep one.
+    let followedCount = firstParent ? min(nodes[Int(number)].parentCount, 1) : nodes[Int(number)].parentCount
     guard let pathLimits else {
-      nodes[Int(number)].parents = followed
+      nodes[Int(number)].parentCount = followedCount
       return
     }
+    let parents = Array(parentStore[parentRange(number)])
     guard let tree = nodes[Int(number)].tree else { return }
     if parents.isEmpty {
       nodes[Int(number)].treeSame = try pathLimits.isEmpty(in: tree)
@@ -323,13 +349,14 @@ struct RangeWalk {
       if try pathLimits.same(parentTree, tree) {
         if !relevant { continue }
         // Same as a relevant parent: follow only that parent, the change came from it.
-        nodes[Int(number)].parents = [parent]
+        parentStore[Int(nodes[Int(number)].parentStart)] = parent
+        nodes[Int(number)].parentCount = 1
         nodes[Int(number)].treeSame = true
         return
       }
       if relevant { relevantChange = true } else { irrelevantChange = true }
     }
-    nodes[Int(number)].parents = followed
+    nodes[Int(number)].parentCount = followedCount
     nodes[Int(number)].treeSame = !(relevantParents > 0 ? relevantChange : irrelevantChange)
   }
 }

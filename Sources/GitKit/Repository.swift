@@ -33,6 +33,10 @@ public final class Repository {
   let handle: OpaquePointer
   /// The path the user gave, for messages.
   public let requestedPath: String
+  /// git's commit-graph once loaded (nil inside when there is none to use), so that a
+  /// series of ancestry questions checks the file once. Commits never change, so a graph
+  /// rewritten meanwhile only covers more; the object database covers the rest.
+  var loadedCommitGraph: CommitGraphFile??
 
   /// Opens the repository at `path` or at any folder above it, bare repositories included.
   ///

@@ -228,8 +228,8 @@ public struct CommitGraph: Sendable {
   }
 }
 
-/// A binary heap whose first element is the one `ordered` puts before all others; shared
-/// with the libgit2 layer's walk.
+/// A binary heap whose first element is the one `ordered` puts before all others. (GitKit's
+/// walks use their own `WalkQueue`: this one, generic across modules, was slow there.)
 package struct Heap<Element> {
   private var items: [Element] = []
   private let ordered: (Element, Element) -> Bool

@@ -18,6 +18,9 @@ public struct ObjectID: Hashable, Comparable, Sendable, CustomStringConvertible 
     self.low = low
   }
 
+  /// The first byte, without making the byte array (the commit-graph's fan-out index).
+  package var leadingByte: UInt8 { UInt8(truncatingIfNeeded: high >> 56) }
+
   /// Makes an id from exactly 20 raw bytes; returns nil for any other count.
   public init?<Bytes: Collection>(bytes: Bytes) where Bytes.Element == UInt8 {
     guard bytes.count == Self.byteCount else { return nil }

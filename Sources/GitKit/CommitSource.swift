@@ -1,0 +1,173 @@
+import Clibgit2
+import History
+
+/// How many commits a walk read from each source: the tests check that a commit-graph is
+/// really used, and the benchmarks show it.
+package struct CommitReads: Sendable, Equatable {
+  package var fromGraph = 0
+  package var fromDatabase = 0
+
+  package init() {}
+}
+
+/// Where the walks read commits: git's commit-graph for the commits it covers, the object
+/// database for the others (commits made after the graph was written, or every commit when
+/// there is no usable graph). Numbers the commits as the walk meets them, so that the walks
+/// keep their flags in arrays; a parent found through the graph is a position, and its node is
+/// found through an array rather than by hashing its id.
+struct CommitSource {
+  let database: ObjectDatabase
+  let graph: CommitGraphFile?
+  /// The id of each node.
+  private(set) var ids: [ObjectID] = []
+  /// Nodes of commits the graph does not cover.
+  private var numbers: [ObjectID: Int32] = [:]
+  /// For each graph position, its node or -1; for each node, its graph position or -1.
+  private var nodeAtPosition: [Int32]
+  private var positionOfNode: [Int32] = []
+  private(set) var reads = CommitReads()
+
+  init(_ repository: Repository) throws(GitError) {
+    database = try ObjectDatabase(repository)
+    graph = repository.usableCommitGraph()
+    nodeAtPosition = [Int32](repeating: -1, count: graph?.count ?? 0)
+  }
+
+  /// How many nodes exist.
+  var count: Int { ids.count }
+
+  /// The node of `id`, made without reading the commit.
+  mutating func node(for id: ObjectID) -> Int32 {
+    if let graph, let position = graph.position(of: id) { return node(atPosition: position, in: graph) }
+    if let number = numbers[id] { return number }
+    let number = Int32(ids.count)
+    ids.append(id)
+    positionOfNode.append(-1)
+    numbers[id] = number
+    return number
+  }
+
+  @inline(__always)
+  private mutating func node(atPosition position: Int32, in graph: CommitGraphFile) -> Int32 {
+    let existing = nodeAtPosition[Int(position)]
+    if existing >= 0 { return existing }
+    let number = Int32(ids.count)
+    ids.append(graph.id(at: position))
+    positionOfNode.append(position)
+    nodeAtPosition[Int(position)] = number
+    return number
+  }
+
+  /// Reads commit `number`: its committer time and root tree; its parents' nodes are
+  /// appended to `parents`, in order.
+  ///
+  /// - Throws: `missingObject` when a commit the graph does not cover cannot be read.
+  mutating func read(_ number: Int32, parents: inout [Int32]) throws(GitError) -> (time: Int64, tree: ObjectID) {
+    let position = positionOfNode[Int(number)]
+    if let graph, position >= 0 {
+      reads.fromGraph += 1
+      let start = parents.count
+      graph.appendParents(at: position, to: &parents)
+      for index in start..<parents.count { parents[index] = node(atPosition: parents[index], in: graph) }
+      return (graph.commitTime(at: position), graph.tree(at: position))
+    }
+    reads.fromDatabase += 1
+    let header = try database.commitHeader(ids[Int(number)])
+    for parent in header.parents { parents.append(node(for: parent)) }
+    return (header.time, header.tree)
+  }
+}
+
+extension Repository {
+  /// The commit-graph the walks may use, or nil: none, unreadable or corrupt, turned off
+  /// with `core.commitGraph=false`, or a shallow clone (the graph records the real parents
+  /// of the boundary commits, which git treats as having none; git turns the graph off there
+  /// too).
+  func usableCommitGraph() -> CommitGraphFile? {
+    // Asked each time: a fetch can make the repository shallow while it is open.
+    guard !isShallow else { return nil }
+    if let loaded = loadedCommitGraph { return loaded }
+    var graph: CommitGraphFile?
+    if commitGraphEnabled {
+      let common = commonDirectory.hasSuffix("/") ? commonDirectory : commonDirectory + "/"
+      graph = CommitGraphFile.load(objectsDirectory: common + "objects")
+    }
+    loadedCommitGraph = .some(graph)
+    return graph
+  }
+
+  /// `core.commitGraph`, true unless set false. A configuration libgit2 cannot read turns
+  /// the graph off: the object database alone is always right.
+  private var commitGraphEnabled: Bool {
+    var config: OpaquePointer?
+    let opened = git_repository_config_snapshot(&config, handle)
+    guard opened == 0, let config else {
+      _ = takeLastErrorMessage(code: opened)
+      return false
+    }
+    defer { git_config_free(config) }
+    var enabled: Int32 = 1
+    let code = git_config_get_bool(&enabled, config, "core.commitGraph")
+    if code == GIT_ENOTFOUND.rawValue {
+      git_error_clear()
+      return true
+    }
+    guard code == 0 else {
+      _ = takeLastErrorMessage(code: code)
+      return false
+    }
+    return enabled != 0
+  }
+}
+
+/// The walks' queue of commits: newest first, then first queued (git's order for equal
+/// dates). A binary heap written for its one element type, so that nothing generic runs per
+/// commit.
+struct WalkQueue {
+  struct Entry {
+    var node: Int32
+    var time: Int64
+    var order: Int
+  }
+
+  private var items: [Entry] = []
+
+  var first: Entry? { items.first }
+
+  @inline(__always)
+  private static func before(_ left: Entry, _ right: Entry) -> Bool {
+    left.time != right.time ? left.time > right.time : left.order < right.order
+  }
+
+  mutating func insert(_ node: Int32, time: Int64, order: Int) {
+    var child = items.count
+    items.append(Entry(node: node, time: time, order: order))
+    let entry = items[child]
+    while child > 0 {
+      let parent = (child - 1) / 2
+      guard Self.before(entry, items[parent]) else { break }
+      items[child] = items[parent]
+      child = parent
+    }
+    items[child] = entry
+  }
+
+  mutating func popFirst() -> Entry? {
+    guard let first = items.first else { return nil }
+    let last = items.removeLast()
+    guard !items.isEmpty else { return first }
+    var parent = 0
+    let count = items.count
+    while true {
+      let left = 2 * parent + 1
+      guard left < count else { break }
+      var best = left
+      if left + 1 < count && Self.before(items[left + 1], items[left]) { best = left + 1 }
+      guard Self.before(items[best], last) else { break }
+      items[parent] = items[best]
+      parent = best
+    }
+    items[parent] = last
+    return first
+  }
+}
