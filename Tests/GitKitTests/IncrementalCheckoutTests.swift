@@ -1,0 +1,258 @@
+import Foundation
+import GitKit
+import History
+import TestSupport
+import Testing
+
+/// One checkout folder moved from commit to commit while a hostile "deploy" damages it in
+/// between: after every move it must hold exactly the commit's tree, as `git archive` gives it.
+@Suite struct IncrementalCheckoutTests {
+  /// Commits with nested folders, an executable, a symbolic link, an ignore file, a file that
+  /// becomes a folder and back, and files each commit changes. Returns the repository and the
+  /// commits, oldest first.
+  func history(in directory: TemporaryDirectory) throws -> (URL, [String]) {
+    let path = directory.url.appendingPathComponent("repo")
+    try FileManager.default.createDirectory(at: path, withIntermediateDirectories: true)
+    try git(["init", "-q", "-b", "main"], in: path)
+    let steps = [
+      // Everything the deploy below damages exists in every commit.
+      """
+      mkdir -p a/b/c deploy vanish
+      printf 'keep\\n' > keep.txt; printf 'deep 1\\n' > a/b/c/deep.txt; printf 'other\\n' > a/b/other.txt
+      printf '#!/bin/sh\\necho run\\n' > deploy/run.sh; chmod 755 deploy/run.sh
+      printf 'plain\\n' > deploy/plain.sh; printf 'one\\n' > file1; printf 'two\\n' > file2; printf 'hard\\n' > hard.txt
+      printf 'gone\\n' > vanish/only.txt; ln -s a/b/other.txt link
+      printf '*.log\\nbuild/\\n' > .gitignore
+      """,
+      """
+      printf 'deep 2\\n' > a/b/c/deep.txt; chmod 755 deploy/plain.sh; rm -r vanish
+      mkdir -p new/nested; printf 'new\\n' > new/nested/file.txt; rm link; ln -s deploy/run.sh link
+      rm thing 2>/dev/null; true
+      """,
+      """
+      printf 'deep 3\\n' > a/b/c/deep.txt; chmod 644 deploy/run.sh
+      mkdir -p thing; printf 'inner\\n' > thing/inner.txt; printf 'ignored in an older tree\\n' > a/b/c/trace.log
+      """,
+      """
+      rm -r thing; printf 'now a file\\n' > thing; rm -r new; rm link; printf 'link no more\\n' > link
+      printf 'deep 4 is longer\\n' > a/b/c/deep.txt
+      """,
+    ]
+    var commits = [String]()
+    for (number, script) in steps.enumerated() {
+      let output = try runProcess("/bin/sh", ["-c", script], in: path)
+      #expect(output.status == 0, "history step \(number): \(output.stderr)")
+      try git(["add", "-A", "-f"], in: path)
+      try git(["commit", "-q", "-m", "step \(number)"], in: path)
+      commits.append(lines(try git(["rev-parse", "HEAD"], in: path))[0])
+    }
+    return (path, commits)
+  }
+
+  /// What `git archive <commit> | tar -x` writes into a fresh folder, as a digest.
+  func archived(_ commit: String, from repository: URL, in directory: TemporaryDirectory) throws -> [String: String] {
+    let target = directory.url.appendingPathComponent("archive-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: target) }
+    // --no-same-permissions: tar applies the umask, as libgit2 does when it writes files.
+    let output = try runProcess(
+      "/bin/sh", ["-c", "git -C \"$REPO\" archive \"$COMMIT\" | tar -x --no-same-permissions -f - -C \"$TARGET\""],
+      environment: gitEnvironment.merging(
+        ["REPO": repository.path, "COMMIT": commit, "TARGET": target.path], uniquingKeysWith: { $1 }))
+    #expect(output.status == 0, "git archive: \(output.stderr)")
+    return try treeDigest(of: target)
+  }
+
+  /// Files and a folder outside the checkout that the deploy links to: none may change.
+  func outside(in directory: TemporaryDirectory) throws -> URL {
+    let folder = directory.url.appendingPathComponent("outside")
+    try FileManager.default.createDirectory(
+      at: folder.appendingPathComponent("victim/c"), withIntermediateDirectories: true)
+    try "outside, linked to\n".write(to: folder.appendingPathComponent("hard.txt"), atomically: true, encoding: .utf8)
+    try "victim\n".write(to: folder.appendingPathComponent("victim/other.txt"), atomically: true, encoding: .utf8)
+    try "victim deep\n".write(to: folder.appendingPathComponent("victim/c/deep.txt"), atomically: true, encoding: .utf8)
+    try "must stay\n".write(to: folder.appendingPathComponent("victim/c/keep.me"), atomically: true, encoding: .utf8)
+    return folder
+  }
+
+  /// Every kind of damage a deploy can do in its checkout, by a real shell.
+  static let hostileDeploy = """
+    set -e
+    printf 'junk\\n' > junk.txt
+    mkdir -p junkdir/sub emptyjunk/deeper a/b/c/emptyjunk
+    printf 'x\\n' > junkdir/sub/file
+    printf 'ignored\\n' > debug.log
+    mkdir -p build; printf 'object\\n' > build/out.o; printf 'ignored deep\\n' > a/b/c/trace.log
+    mkdir -p .git; printf 'not a repository\\n' > .git/HEAD
+    # An edit that keeps the size and the modification time: only ctime and the inode tell.
+    touch -r keep.txt "$OUTSIDE/stamp"
+    printf 'KEEP\\n' > keep.txt
+    touch -r "$OUTSIDE/stamp" keep.txt
+    rm "$OUTSIDE/stamp"
+    rm a/b/c/deep.txt
+    chmod -x deploy/run.sh 2>/dev/null || true
+    chmod +x deploy/plain.sh
+    rm file1; mkdir file1; printf 'in a folder now\\n' > file1/inside
+    rm file2; ln -s "$OUTSIDE/hard.txt" file2
+    rm hard.txt; ln "$OUTSIDE/hard.txt" hard.txt
+    # A tracked folder replaced by a link out of the checkout: writes through it would land there.
+    mv a/b a/b.moved; rm -r a/b.moved; ln -s "$OUTSIDE/victim" a/b
+    rm -f link; mkdir link; printf 'x\\n' > link/x
+    """
+
+  func damage(_ checkout: URL, outside: URL) throws {
+    let environment = ["OUTSIDE": outside.path, "PATH": "/usr/bin:/bin"]
+    let output = try runProcess("/bin/sh", ["-c", Self.hostileDeploy], in: checkout, environment: environment)
+    #expect(output.status == 0, "hostile deploy: \(output.stderr)")
+  }
+
+  @Test("each move after a hostile deploy gives exactly the commit's tree, and nothing outside changes")
+  func hostileDeploysAreUndone() throws {
+    let directory = try TemporaryDirectory()
+    let (path, commits) = try history(in: directory)
+    let outsideFolder = try outside(in: directory)
+    let outsideBefore = try treeDigest(of: outsideFolder)
+    // The user's own work tree stays dirty and is never looked at.
+    try "local edit\n".write(to: path.appendingPathComponent("keep.txt"), atomically: true, encoding: .utf8)
+    let indexBefore = try Data(contentsOf: path.appendingPathComponent(".git/index"))
+    let statusBefore = try git(["status", "--porcelain"], in: path)
+    let headBefore = try git(["rev-parse", "HEAD"], in: path)
+
+    let repository = try Repository(at: path.path)
+    let workspace = directory.url.appendingPathComponent("workspace")
+    let checkout = workspace.appendingPathComponent("checkout")
+    let index = workspace.appendingPathComponent("checkout.index")
+    try FileManager.default.createDirectory(at: workspace, withIntermediateDirectories: true)
+    // Forwards, backwards, and across the file that turns into a folder and back.
+    let order = [0, 2, 1, 3, 0, 3, 2, 2, 1]
+    for (step, position) in order.enumerated() {
+      let commit = try #require(ObjectID(hex: commits[position]))
+      let move = try repository.updateCheckout(commit, in: checkout, indexFile: index)
+      if step == 0 {
+        #expect(move != .incremental)
+      } else {
+        #expect(move == .incremental, "step \(step): \(move)")
+      }
+      let expected = try archived(commits[position], from: path, in: directory)
+      let actual = try treeDigest(of: checkout)
+      #expect(actual == expected, "step \(step) at commit \(position)")
+      for key in Set(actual.keys).symmetricDifference(expected.keys).sorted() {
+        Issue.record("step \(step): \(key) is \(actual[key] ?? "missing"), git has \(expected[key] ?? "nothing")")
+      }
+      #expect(try treeDigest(of: outsideFolder) == outsideBefore, "step \(step): something outside changed")
+      #expect(!FileManager.default.fileExists(atPath: checkout.appendingPathComponent(".git").path))
+      try damage(checkout, outside: outsideFolder)
+    }
+    #expect(try Data(contentsOf: path.appendingPathComponent(".git/index")) == indexBefore)
+    #expect(try git(["status", "--porcelain"], in: path) == statusBefore)
+    #expect(try git(["rev-parse", "HEAD"], in: path) == headBefore)
+  }
+
+  @Test("a missing, corrupt, stale or interrupted index gives the commit's exact tree")
+  func untrustworthyIndexes() throws {
+    let directory = try TemporaryDirectory()
+    let (path, commits) = try history(in: directory)
+    let outsideFolder = try outside(in: directory)
+    let repository = try Repository(at: path.path)
+    let workspace = directory.url.appendingPathComponent("workspace")
+    let checkout = workspace.appendingPathComponent("checkout")
+    let index = workspace.appendingPathComponent("checkout.index")
+    try FileManager.default.createDirectory(at: workspace, withIntermediateDirectories: true)
+    let ids = try commits.map { try #require(ObjectID(hex: $0)) }
+    try repository.updateCheckout(ids[0], in: checkout, indexFile: index)
+    let staleIndex = try Data(contentsOf: index)
+
+    func expectExact(_ position: Int, _ label: String) throws {
+      let expected = try archived(commits[position], from: path, in: directory)
+      #expect(try treeDigest(of: checkout) == expected, "\(label)")
+    }
+
+    // Corrupt: garbage where the index was.
+    try damage(checkout, outside: outsideFolder)
+    try Data("DIRC but not really an index".utf8).write(to: index)
+    let corrupt = try repository.updateCheckout(ids[2], in: checkout, indexFile: index)
+    #expect(corrupt != .incremental)
+    try expectExact(2, "corrupt index")
+
+    // Stale: a valid index of an earlier checkout, whose recorded files are long gone.
+    try damage(checkout, outside: outsideFolder)
+    try staleIndex.write(to: index)
+    try repository.updateCheckout(ids[1], in: checkout, indexFile: index)
+    try expectExact(1, "stale index")
+
+    // Truncated: cut half-way, as a full disk might leave it.
+    try damage(checkout, outside: outsideFolder)
+    let whole = try Data(contentsOf: index)
+    try whole.prefix(whole.count / 2).write(to: index)
+    #expect(try repository.updateCheckout(ids[3], in: checkout, indexFile: index) != .incremental)
+    try expectExact(3, "truncated index")
+
+    // Interrupted: a move killed half-way leaves the index under its moving name and the
+    // folder half-written; the next move must not trust either.
+    try damage(checkout, outside: outsideFolder)
+    try FileManager.default.moveItem(
+      at: index, to: workspace.appendingPathComponent("checkout.index.moving"))
+    #expect(try repository.updateCheckout(ids[0], in: checkout, indexFile: index) != .incremental)
+    try expectExact(0, "interrupted move")
+    #expect(!FileManager.default.fileExists(atPath: workspace.appendingPathComponent("checkout.index.moving").path))
+
+    // The checkout folder itself replaced by a link out of the workspace: the link goes,
+    // what it points at stays.
+    let outsideBefore = try treeDigest(of: outsideFolder)
+    try FileManager.default.removeItem(at: checkout)
+    try FileManager.default.createSymbolicLink(at: checkout, withDestinationURL: outsideFolder)
+    #expect(try repository.updateCheckout(ids[2], in: checkout, indexFile: index) != .incremental)
+    try expectExact(2, "checkout folder replaced by a link")
+    #expect(try treeDigest(of: outsideFolder) == outsideBefore)
+
+    // And after all that, moves are incremental again.
+    #expect(try repository.updateCheckout(ids[1], in: checkout, indexFile: index) == .incremental)
+    try expectExact(1, "incremental again")
+  }
+
+  @Test("a move interrupted half-way (index aside, some files already moved on) is followed by the exact tree")
+  func interruptedMidway() throws {
+    let directory = try TemporaryDirectory()
+    // Some folders of files, part of which the interrupted move had already written.
+    let path = directory.url.appendingPathComponent("big")
+    try FileManager.default.createDirectory(at: path, withIntermediateDirectories: true)
+    try git(["init", "-q", "-b", "main"], in: path)
+    let script = """
+      for d in 0 1 2 3 4 5; do mkdir -p "d$d"; for f in $(seq 1 40); do
+      printf '%s %s %0500d\\n' "$d" "$f" "$VERSION" > "d$d/f$f"; done; done
+      """
+    var commits = [String]()
+    for version in 1...2 {
+      let output = try runProcess(
+        "/bin/sh", ["-c", script], in: path,
+        environment: ["VERSION": String(version), "PATH": "/usr/bin:/bin"])
+      #expect(output.status == 0, "\(output.stderr)")
+      try git(["add", "-A"], in: path)
+      try git(["commit", "-q", "-m", "version \(version)"], in: path)
+      commits.append(lines(try git(["rev-parse", "HEAD"], in: path))[0])
+    }
+    let repository = try Repository(at: path.path)
+    let checkout = directory.url.appendingPathComponent("workspace/checkout")
+    let index = directory.url.appendingPathComponent("workspace/checkout.index")
+    try FileManager.default.createDirectory(
+      at: checkout.deletingLastPathComponent(), withIntermediateDirectories: true)
+    let first = try #require(ObjectID(hex: commits[0]))
+    let second = try #require(ObjectID(hex: commits[1]))
+    try repository.updateCheckout(first, in: checkout, indexFile: index)
+
+    // Stand-in for a tool killed mid-move: the index taken aside (the move's first act) and
+    // part of the folder already moved on, by git itself, into the next commit's files.
+    try FileManager.default.moveItem(at: index, to: URL(fileURLWithPath: index.path + ".moving"))
+    let partial = try runProcess(
+      "/bin/sh",
+      ["-c", "git -C \"$REPO\" archive \"$COMMIT\" d0 d1 d2 | tar -x -f - -C \"$TARGET\""],
+      environment: gitEnvironment.merging(
+        ["REPO": path.path, "COMMIT": commits[1], "TARGET": checkout.path], uniquingKeysWith: { $1 }))
+    #expect(partial.status == 0)
+    let move = try repository.updateCheckout(first, in: checkout, indexFile: index)
+    #expect(move != .incremental)
+    #expect(try treeDigest(of: checkout) == (try archived(commits[0], from: path, in: directory)))
+    #expect(try repository.updateCheckout(second, in: checkout, indexFile: index) == .incremental)
+    #expect(try treeDigest(of: checkout) == (try archived(commits[1], from: path, in: directory)))
+  }
+}
