@@ -20,7 +20,7 @@ extension Repository {
   /// Whatever happened in the folder since the last move is undone first: extra files and
   /// folders (ignored ones too), edited, deleted or re-moded files, files replaced by folders,
   /// links or hard links. A file counts as unchanged only when everything `lstat` says of it
-  /// (size, mode, times to the nanosecond, inode, device, a single link) is what the last move
+  /// (size, mode, times to the nanosecond, inode, a single link) is what the last move
   /// recorded; anything else is removed, never written through, and written anew. Links are
   /// never followed, so nothing outside the folder is read, written or deleted.
   ///
@@ -203,8 +203,9 @@ struct FileTreeError: Error, LocalizedError {
 ///
 /// libgit2 trusts a file whose size, mtime and mode match its index entry; a deploy can edit
 /// a file and put its mtime back, or swap it for a hard link of a file elsewhere (which
-/// libgit2 would then write through). So the sweep asks more: the inode, the device, the
-/// change time (which no program can set back) and a single link. Paths are bytes, as the
+/// libgit2 would then write through). So the sweep asks more: the inode, the change time
+/// (which no program can set back) and a single link. Not the device: libgit2 1.5.1 records
+/// `st_rdev` there (0 for a file), so it would never match. Paths are bytes, as the
 /// file system has them: a name that is not UTF-8 is junk like any other.
 struct FileTree {
   /// One index entry's recorded `lstat` facts.
@@ -213,7 +214,6 @@ struct FileTree {
     var size: UInt32
     var mtime: (Int64, Int64)
     var ctime: (Int64, Int64)
-    var device: UInt32
     var inode: UInt32
   }
 
@@ -243,7 +243,7 @@ struct FileTree {
         mode: entry.mode, size: entry.file_size,
         mtime: (Int64(entry.mtime.seconds), Int64(entry.mtime.nanoseconds)),
         ctime: (Int64(entry.ctime.seconds), Int64(entry.ctime.nanoseconds)),
-        device: entry.dev, inode: entry.ino)
+        inode: entry.ino)
       var folder = path[...]
       while let slash = folder.lastIndex(of: "/") {
         folder = folder[..<slash]
@@ -302,7 +302,6 @@ struct FileTree {
     guard ctime < written else { return false }
     return UInt32(truncatingIfNeeded: status.st_size) == recorded.size && mtime == recorded.mtime
       && ctime == recorded.ctime && UInt32(truncatingIfNeeded: status.st_ino) == recorded.inode
-      && UInt32(truncatingIfNeeded: status.st_dev) == recorded.device
   }
 
   /// The entries of folder `path`, without `.` and `..`.

@@ -148,6 +148,49 @@ import Testing
     #expect(try git(["rev-parse", "HEAD"], in: path) == headBefore)
   }
 
+  @Test("an edit and a hard link that keep size and mtime are caught once the index is older than the files")
+  func sameSizeAndTimeIsCaught() throws {
+    let directory = try TemporaryDirectory()
+    let (path, commits) = try history(in: directory)
+    let outsideFolder = try outside(in: directory)
+    let repository = try Repository(at: path.path)
+    let workspace = directory.url.appendingPathComponent("workspace")
+    let checkout = workspace.appendingPathComponent("checkout")
+    let index = workspace.appendingPathComponent("checkout.index")
+    try FileManager.default.createDirectory(at: workspace, withIntermediateDirectories: true)
+    let ids = try commits.map { try #require(ObjectID(hex: $0)) }
+    try repository.updateCheckout(ids[0], in: checkout, indexFile: index)
+    // Later, another move: now keep.txt and hard.txt (the same in both commits) are older
+    // than the index by far, so libgit2 alone would trust their size and mtime.
+    Thread.sleep(forTimeInterval: 1.2)
+    // A file both commits share is left as it is, not written again: the move is by the difference.
+    let shared = checkout.appendingPathComponent("a/b/other.txt").path
+    // (The inode and the change time: a file written anew could reuse the inode number.)
+    func identity() -> [Int64] {
+      var status = stat()
+      guard lstat(shared, &status) == 0 else { return [] }
+      return [Int64(status.st_ino), Int64(status.st_ctim.tv_sec), Int64(status.st_ctim.tv_nsec)]
+    }
+    let before = identity()
+    #expect(try repository.updateCheckout(ids[1], in: checkout, indexFile: index) == .incremental)
+    #expect(!before.isEmpty && identity() == before)
+    try "HARD\n".write(to: outsideFolder.appendingPathComponent("hard.txt"), atomically: true, encoding: .utf8)
+    let script = """
+      set -e
+      touch -r keep.txt "$OUTSIDE/stamp"; printf 'KEEP\\n' > keep.txt; touch -r "$OUTSIDE/stamp" keep.txt
+      touch -r hard.txt "$OUTSIDE/hard.txt"; rm hard.txt; ln "$OUTSIDE/hard.txt" hard.txt; rm "$OUTSIDE/stamp"
+      """
+    let output = try runProcess(
+      "/bin/sh", ["-c", script], in: checkout, environment: ["OUTSIDE": outsideFolder.path, "PATH": "/usr/bin:/bin"])
+    #expect(output.status == 0, "\(output.stderr)")
+    let outsideBefore = try treeDigest(of: outsideFolder)
+    #expect(try repository.updateCheckout(ids[2], in: checkout, indexFile: index) == .incremental)
+    #expect(try treeDigest(of: checkout) == (try archived(commits[2], from: path, in: directory)))
+    #expect(try String(contentsOf: checkout.appendingPathComponent("keep.txt"), encoding: .utf8) == "keep\n")
+    #expect(try treeDigest(of: outsideFolder) == outsideBefore)
+    #expect(try String(contentsOf: outsideFolder.appendingPathComponent("hard.txt"), encoding: .utf8) == "HARD\n")
+  }
+
   @Test("a missing, corrupt, stale or interrupted index gives the commit's exact tree")
   func untrustworthyIndexes() throws {
     let directory = try TemporaryDirectory()
