@@ -299,3 +299,41 @@ import Testing
     #expect(try treeDigest(of: checkout) == (try archived(commits[1], from: path, in: directory)))
   }
 }
+
+/// Timings on a big repository made outside the tests: set BISECT_DEPLOY_CHECKOUT_BENCH to
+/// its path (docs/git-layer.md says how it was made). Runs only then; prints the figures.
+@Suite struct IncrementalCheckoutTimings {
+  static let repository = ProcessInfo.processInfo.environment["BISECT_DEPLOY_CHECKOUT_BENCH"]
+
+  func seconds(_ body: () throws -> Void) rethrows -> Double {
+    let start = ContinuousClock.now
+    try body()
+    let elapsed = ContinuousClock.now - start
+    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+  }
+
+  @Test("a full export against moves 150 commits apart", .enabled(if: repository != nil))
+  func fullAgainstIncremental() throws {
+    let path = try #require(Self.repository)
+    let directory = try TemporaryDirectory("checkout-timings")
+    let repository = try Repository(at: path)
+    let old = try repository.resolve("main~200")
+    let new = try repository.resolve("main~50")
+    let export = try seconds { try repository.export(old, to: directory.url.appendingPathComponent("export")) }
+    let checkout = directory.url.appendingPathComponent("checkout")
+    let index = directory.url.appendingPathComponent("checkout.index")
+    var first = CheckoutMove.incremental
+    let full = try seconds { first = try repository.updateCheckout(old, in: checkout, indexFile: index) }
+    #expect(first != .incremental)
+    var moves = [CheckoutMove]()
+    let forward = try seconds { moves.append(try repository.updateCheckout(new, in: checkout, indexFile: index)) }
+    let back = try seconds { moves.append(try repository.updateCheckout(old, in: checkout, indexFile: index)) }
+    let again = try seconds { moves.append(try repository.updateCheckout(old, in: checkout, indexFile: index)) }
+    #expect(moves == [.incremental, .incremental, .incremental])
+    #expect(try treeDigest(of: checkout) == (try treeDigest(of: directory.url.appendingPathComponent("export"))))
+    print(
+      String(
+        format: "checkout timings: export %.3f s, first updateCheckout (full) %.3f s, "
+          + "150 commits forward %.3f s, back %.3f s, same commit %.3f s", export, full, forward, back, again))
+  }
+}
