@@ -337,3 +337,96 @@ import Testing
           + "150 commits forward %.3f s, back %.3f s, same commit %.3f s", export, full, forward, back, again))
   }
 }
+
+/// A checkout killed with SIGKILL while it moves: a child process (this test binary again,
+/// running `moveUntilKilled`) moves one folder back and forth between two commits until it is
+/// killed at a random moment; the next move, here, must give the exact tree.
+@Suite struct KilledCheckoutTests {
+  /// "repository|commit|commit|folder|index" for the child; unset in a normal run.
+  static let child = ProcessInfo.processInfo.environment["BISECT_DEPLOY_CHECKOUT_CHILD"]
+
+  @Test("the child: moves between two commits until killed", .enabled(if: child != nil))
+  func moveUntilKilled() throws {
+    let parts = try #require(Self.child).split(separator: "|").map(String.init)
+    try #require(parts.count == 5)
+    let repository = try Repository(at: parts[0])
+    let commits = try [parts[1], parts[2]].map { try #require(ObjectID(hex: $0)) }
+    let folder = URL(fileURLWithPath: parts[3])
+    let index = URL(fileURLWithPath: parts[4])
+    // Tells the parent the moves are about to start (the binary took its time to load).
+    try Data().write(to: URL(fileURLWithPath: parts[4] + ".started"))
+    for round in 0..<400 {
+      try repository.updateCheckout(commits[round % 2], in: folder, indexFile: index)
+    }
+  }
+
+  @Test(
+    "a move killed with SIGKILL at random moments is followed by the commit's exact tree", .enabled(if: child == nil))
+  func killedAtRandomMoments() throws {
+    let directory = try TemporaryDirectory()
+    let path = directory.url.appendingPathComponent("repo")
+    try FileManager.default.createDirectory(at: path, withIntermediateDirectories: true)
+    try git(["init", "-q", "-b", "main"], in: path)
+    // Two commits that differ in every file, and in a file that becomes a folder.
+    let script = """
+      for d in 0 1 2 3 4; do mkdir -p "d$d"; for f in $(seq 1 60); do
+      printf '%s %s %0300d\\n' "$d" "$f" "$VERSION" > "d$d/f$f"; done; done
+      if [ "$VERSION" = 1 ]; then printf 'file\\n' > turn; else rm -f turn; mkdir turn; printf 'x\\n' > turn/x; fi
+      """
+    var commits = [String]()
+    for version in 1...2 {
+      let output = try runProcess(
+        "/bin/sh", ["-c", script], in: path, environment: ["VERSION": String(version), "PATH": "/usr/bin:/bin"])
+      #expect(output.status == 0, "\(output.stderr)")
+      try git(["add", "-A"], in: path)
+      try git(["commit", "-q", "-m", "version \(version)"], in: path)
+      commits.append(lines(try git(["rev-parse", "HEAD"], in: path))[0])
+    }
+    let repository = try Repository(at: path.path)
+    let folder = directory.url.appendingPathComponent("workspace/checkout")
+    let index = directory.url.appendingPathComponent("workspace/index")
+    try FileManager.default.createDirectory(at: folder.deletingLastPathComponent(), withIntermediateDirectories: true)
+    let expected = try commits.map { commit -> [String: String] in
+      let target = directory.url.appendingPathComponent("expected-\(commit)")
+      try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
+      let output = try runProcess(
+        "/bin/sh", ["-c", "git -C \"$REPO\" archive \"$COMMIT\" | tar -x --no-same-permissions -f - -C \"$TARGET\""],
+        environment: gitEnvironment.merging(
+          ["REPO": path.path, "COMMIT": commit, "TARGET": target.path], uniquingKeysWith: { $1 }))
+      #expect(output.status == 0, "\(output.stderr)")
+      return try treeDigest(of: target)
+    }
+    var generator = SystemRandomNumberGenerator()
+    var midMove = 0
+    for round in 0..<6 {
+      let started = URL(fileURLWithPath: index.path + ".started")
+      try? FileManager.default.removeItem(at: started)
+      let child = Process()
+      child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+      child.arguments = ["--testing-library", "swift-testing", "--filter", "KilledCheckoutTests/moveUntilKilled"]
+      var environment = ProcessInfo.processInfo.environment
+      environment["BISECT_DEPLOY_CHECKOUT_CHILD"] = [path.path, commits[0], commits[1], folder.path, index.path]
+        .joined(separator: "|")
+      child.environment = environment
+      child.standardOutput = FileHandle.nullDevice
+      child.standardError = FileHandle.nullDevice
+      try child.run()
+      let deadline = Date().addingTimeInterval(60)
+      while !FileManager.default.fileExists(atPath: started.path) && child.isRunning && Date() < deadline {
+        Thread.sleep(forTimeInterval: 0.01)
+      }
+      Thread.sleep(forTimeInterval: Double.random(in: 0.05...0.6, using: &generator))
+      let killedRunning = child.isRunning
+      kill(child.processIdentifier, SIGKILL)
+      child.waitUntilExit()
+      #expect(killedRunning, "round \(round): the child ended before it was killed")
+      // The move under way leaves its index aside; a kill between moves leaves it in place.
+      if FileManager.default.fileExists(atPath: index.path + ".moving") { midMove += 1 }
+      let target = round % 2
+      try repository.updateCheckout(try #require(ObjectID(hex: commits[target])), in: folder, indexFile: index)
+      #expect(try treeDigest(of: folder) == expected[target], "round \(round)")
+    }
+    // Moves take nearly all the child's time: some kill must have landed inside one.
+    #expect(midMove > 0)
+  }
+}
