@@ -191,6 +191,44 @@ import Testing
     #expect(try String(contentsOf: outsideFolder.appendingPathComponent("hard.txt"), encoding: .utf8) == "HARD\n")
   }
 
+  @Test("a deploy that touches every one of many files (the index is emptied, not pruned) gives the exact tree")
+  func everyFileTouched() throws {
+    let directory = try TemporaryDirectory()
+    let path = directory.url.appendingPathComponent("many")
+    try FileManager.default.createDirectory(at: path, withIntermediateDirectories: true)
+    try git(["init", "-q", "-b", "main"], in: path)
+    // 600 files: more than the index drops one entry at a time (512).
+    let script = """
+      for d in 0 1 2 3 4 5; do mkdir -p "d$d"; for f in $(seq 1 100); do printf '%s %s\\n' "$d" "$f" > "d$d/f$f"; done; done
+      printf '%s\\n' "$VERSION" > d0/f1; [ "$VERSION" = 2 ] && rm d5/f100; true
+      """
+    var commits = [String]()
+    for version in 1...2 {
+      let output = try runProcess(
+        "/bin/sh", ["-c", script], in: path, environment: ["VERSION": String(version), "PATH": "/usr/bin:/bin"])
+      #expect(output.status == 0, "\(output.stderr)")
+      try git(["add", "-A"], in: path)
+      try git(["commit", "-q", "-m", "version \(version)"], in: path)
+      commits.append(lines(try git(["rev-parse", "HEAD"], in: path))[0])
+    }
+    let repository = try Repository(at: path.path)
+    let checkout = directory.url.appendingPathComponent("workspace/checkout")
+    let index = directory.url.appendingPathComponent("workspace/checkout.index")
+    try FileManager.default.createDirectory(
+      at: checkout.deletingLastPathComponent(), withIntermediateDirectories: true)
+    let ids = try commits.map { try #require(ObjectID(hex: $0)) }
+    try repository.updateCheckout(ids[0], in: checkout, indexFile: index)
+    // Every file touched (a new ctime), one edited, junk added.
+    let damage = "find . -type f -exec touch {} +; printf 'edited\\n' > d3/f3; printf 'junk\\n' > d4/junk"
+    let output = try runProcess("/bin/sh", ["-c", damage], in: checkout, environment: ["PATH": "/usr/bin:/bin"])
+    #expect(output.status == 0, "\(output.stderr)")
+    #expect(try repository.updateCheckout(ids[1], in: checkout, indexFile: index) == .incremental)
+    #expect(try treeDigest(of: checkout) == (try archived(commits[1], from: path, in: directory)))
+    // And the index written after it serves the next move.
+    #expect(try repository.updateCheckout(ids[0], in: checkout, indexFile: index) == .incremental)
+    #expect(try treeDigest(of: checkout) == (try archived(commits[0], from: path, in: directory)))
+  }
+
   @Test("a missing, corrupt, stale or interrupted index gives the commit's exact tree")
   func untrustworthyIndexes() throws {
     let directory = try TemporaryDirectory()
