@@ -111,6 +111,32 @@ import Testing
     #expect(trees.contains { $0.hasPrefix("restore ") }, "\(trees)")
   }
 
+  @Test("an earlier version's per-step checkouts listed in the marker are removed; one checkout folder stays")
+  func earlierCheckoutsAreRemoved() throws {
+    let bench = try Repo()
+    let workspace = bench.directory.url.appendingPathComponent("ws")
+    let dev = workspace.appendingPathComponent("dev")
+    let old = dev.appendingPathComponent("step-003-0123456789")
+    try FileManager.default.createDirectory(at: old, withIntermediateDirectories: true)
+    try Data("from an older hunt\n".utf8).write(to: old.appendingPathComponent("file1.txt"))
+    try Data(
+      "This folder was created by bisect-deploy for clean checkouts.\ncheckout step-003-0123456789\n".utf8
+    ).write(to: dev.appendingPathComponent(".bisect-deploy-workspace"))
+    let config = bench.directory.url.appendingPathComponent("bisect-deploy.yml")
+    try Data("workspace: \(workspace.path)\nenvironment: dev\n".utf8).write(to: config)
+    let culprit = try bench.hex("c7")
+    let output = try bench.run([
+      "--good", "c1", "--bad", "main", "--config", config.path, "--test", Repo.predicate(culprit),
+      "--deploy", Repo.recordingDeploy,
+    ])
+    #expect(output.status == 0, "\(output.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: old.path))
+    let entries = try FileManager.default.contentsOfDirectory(atPath: dev.path).sorted()
+    #expect(entries == [".bisect-deploy-workspace", "checkout", "checkout-index"])
+    let marker = try String(contentsOf: dev.appendingPathComponent(".bisect-deploy-workspace"), encoding: .utf8)
+    #expect(lines(marker).filter { $0.hasPrefix("checkout ") } == ["checkout checkout", "checkout checkout-index"])
+  }
+
   @Test("a workspace the tool made is reused, and one holding a file it did not make is refused")
   func markedWorkspace() throws {
     let bench = try Repo()
