@@ -55,9 +55,10 @@ extension Repository {
     } else {
       do {
         let index = try OwnedIndex(path: movingPath)
-        let verified = try FileTree(index: index, indexPath: movingPath).sweep(folderPath)
+        let checkout = try CheckoutRepository(gitDirectory: gitDirectory, workTree: folderPath, index: index)
+        let verified = try FileTree(index: index, indexPath: movingPath).sweep(folderPath, hashingWith: checkout)
         try forgetUnverified(in: index, keeping: verified)
-        try checkOut(id, into: folderPath, index: index)
+        try checkOut(id, with: checkout)
         try finish(movingPath, as: indexPath, index: index)
         return .incremental
       } catch {
@@ -76,17 +77,18 @@ extension Repository {
     }
     // A path with no file yet: an empty index, so every file of the tree is written.
     let index = try OwnedIndex(path: movingPath)
-    try checkOut(id, into: folderPath, index: index)
+    try checkOut(id, with: try CheckoutRepository(gitDirectory: gitDirectory, workTree: folderPath, index: index))
     try finish(movingPath, as: indexPath, index: index)
     return .full(reason: reason)
   }
 
-  /// Checks `id` out into `folder` through a second handle on this repository whose work tree
-  /// is the folder and whose index is `index`: that index is the baseline (what the folder
-  /// holds) and is updated to what was written. This handle's work tree, index and HEAD are
-  /// never used.
-  private func checkOut(_ id: ObjectID, into folder: String, index: OwnedIndex) throws(GitError) {
-    let checkout = try CheckoutRepository(gitDirectory: gitDirectory, workTree: folder, index: index)
+  /// Checks `id` out through `checkout`, a second handle on this repository whose work tree is
+  /// the checkout folder and whose index is the checkout's: that index is the baseline (what
+  /// the folder holds) and is updated to what was written. This handle's work tree, index and
+  /// HEAD are never used.
+  private func checkOut(_ id: ObjectID, with checkout: CheckoutRepository) throws(GitError) {
+    let folder = checkout.workTree
+    let index = checkout.index
     var oid = id.oid
     var commit: OpaquePointer?
     try check(git_commit_lookup(&commit, checkout.handle, &oid), "read commit \(id.hex)") { code, _ in
@@ -155,6 +157,7 @@ extension Repository {
 final class CheckoutRepository {
   let handle: OpaquePointer
   let index: OwnedIndex
+  let workTree: String
 
   init(gitDirectory: String, workTree: String, index: OwnedIndex) throws(GitError) {
     var repository: OpaquePointer?
@@ -171,6 +174,7 @@ final class CheckoutRepository {
     }
     self.handle = repository
     self.index = index
+    self.workTree = workTree
   }
 
   deinit { git_repository_free(handle) }
@@ -215,6 +219,7 @@ struct FileTree {
     var mtime: (Int64, Int64)
     var ctime: (Int64, Int64)
     var inode: UInt32
+    var id: git_oid
   }
 
   var files = [String: Recorded]()
@@ -243,7 +248,7 @@ struct FileTree {
         mode: entry.mode, size: entry.file_size,
         mtime: (Int64(entry.mtime.seconds), Int64(entry.mtime.nanoseconds)),
         ctime: (Int64(entry.ctime.seconds), Int64(entry.ctime.nanoseconds)),
-        inode: entry.ino)
+        inode: entry.ino, id: entry.id)
       var folder = path[...]
       while let slash = folder.lastIndex(of: "/") {
         folder = folder[..<slash]
@@ -255,14 +260,23 @@ struct FileTree {
   /// Removes from `root` everything that is not a file or link of the index exactly as
   /// recorded, and every folder that holds none of them. Returns the paths of the files
   /// and links that were found as recorded and left in place.
-  func sweep(_ root: String) throws(FileTreeError) -> Set<String> {
+  ///
+  /// A plain file whose times, inode or size changed but whose type, executable bit and single
+  /// link are right is read and hashed as it is (no filters; a file a filter changed on
+  /// checkout is written again): when it still holds the recorded blob it stays, its index
+  /// entry refreshed, so
+  /// that a deploy that only touches files (`touch`, `chown -R`, a copy of the same bytes) does
+  /// not cost a rewrite of each.
+  func sweep(_ root: String, hashingWith checkout: CheckoutRepository) throws(FileTreeError) -> Set<String> {
     var verified = Set<String>()
     verified.reserveCapacity(files.count)
-    try sweep(folder: Array(root.utf8), relative: [], verified: &verified)
+    try sweep(folder: Array(root.utf8), relative: [], checkout: checkout, verified: &verified)
     return verified
   }
 
-  private func sweep(folder: [UInt8], relative: [UInt8], verified: inout Set<String>) throws(FileTreeError) {
+  private func sweep(
+    folder: [UInt8], relative: [UInt8], checkout: CheckoutRepository, verified: inout Set<String>
+  ) throws(FileTreeError) {
     for name in try Self.names(in: folder) {
       let path = folder + [UInt8(ascii: "/")] + name
       let key = relative.isEmpty ? name : relative + [UInt8(ascii: "/")] + name
@@ -274,11 +288,13 @@ struct FileTree {
       if status.st_mode & S_IFMT == S_IFDIR {
         if exact && folders.contains(text) {
           try Self.makeUsable(path, status)
-          try sweep(folder: path, relative: key, verified: &verified)
+          try sweep(folder: path, relative: key, checkout: checkout, verified: &verified)
         } else {
           try Self.remove(path)
         }
       } else if exact && unchanged(text, status) {
+        verified.insert(text)
+      } else if exact && sameContent(text, path, status, checkout) {
         verified.insert(text)
       } else {
         guard Self.withCString(path, { unlink($0) }) == 0 else { throw FileTreeError("unlink", path) }
@@ -302,6 +318,44 @@ struct FileTree {
     guard ctime < written else { return false }
     return UInt32(truncatingIfNeeded: status.st_size) == recorded.size && mtime == recorded.mtime
       && ctime == recorded.ctime && UInt32(truncatingIfNeeded: status.st_ino) == recorded.inode
+  }
+
+  /// True when `path` (at `full`) is a plain file of the right kind that still holds the
+  /// recorded blob; its index entry then takes the file's present `lstat` facts. False when
+  /// anything cannot be read or written: the file is then removed and written anew.
+  private func sameContent(_ path: String, _ full: [UInt8], _ status: stat, _ checkout: CheckoutRepository) -> Bool {
+    guard let recorded = files[path], status.st_mode & S_IFMT == S_IFREG, recorded.mode & 0o170000 == 0o100000,
+      status.st_nlink == 1, (status.st_mode & 0o100 != 0) == (recorded.mode & 0o100 != 0)
+    else { return false }
+    var id = git_oid()
+    // No filters (""): the bytes themselves must be the blob. With the folder's attributes a
+    // deploy could add a `.gitattributes` whose filter makes an edited file hash as the blob.
+    let hashed = Self.withCString(full) { git_repository_hashfile(&id, checkout.handle, $0, GIT_OBJECT_BLOB, "") }
+    var expected = recorded.id
+    guard hashed == 0, git_oid_equal(&id, &expected) == 1 else {
+      git_error_clear()
+      return false
+    }
+    guard let current = git_index_get_bypath(checkout.index.handle, path, 0)?.pointee else { return false }
+    var entry = current
+    entry.ctime = git_index_time(
+      seconds: Int32(truncatingIfNeeded: status.st_ctim.tv_sec), nanoseconds: UInt32(status.st_ctim.tv_nsec))
+    entry.mtime = git_index_time(
+      seconds: Int32(truncatingIfNeeded: status.st_mtim.tv_sec), nanoseconds: UInt32(status.st_mtim.tv_nsec))
+    entry.ino = UInt32(truncatingIfNeeded: status.st_ino)
+    entry.uid = status.st_uid
+    entry.gid = status.st_gid
+    entry.file_size = UInt32(truncatingIfNeeded: status.st_size)
+    // Our own copy of the path: the entry being replaced owns the one it points at.
+    let added = path.withCString { copy -> Int32 in
+      entry.path = copy
+      return git_index_add(checkout.index.handle, &entry)
+    }
+    guard added == 0 else {
+      git_error_clear()
+      return false
+    }
+    return true
   }
 
   /// The entries of folder `path`, without `.` and `..`.

@@ -191,7 +191,7 @@ import Testing
     #expect(try String(contentsOf: outsideFolder.appendingPathComponent("hard.txt"), encoding: .utf8) == "HARD\n")
   }
 
-  @Test("a deploy that touches every one of many files (the index is emptied, not pruned) gives the exact tree")
+  @Test("a deploy that touches or edits every one of 600 files: touched ones are kept, edited ones rewritten")
   func everyFileTouched() throws {
     let directory = try TemporaryDirectory()
     let path = directory.url.appendingPathComponent("many")
@@ -218,13 +218,32 @@ import Testing
       at: checkout.deletingLastPathComponent(), withIntermediateDirectories: true)
     let ids = try commits.map { try #require(ObjectID(hex: $0)) }
     try repository.updateCheckout(ids[0], in: checkout, indexFile: index)
-    // Every file touched (a new ctime), one edited, junk added.
-    let damage = "find . -type f -exec touch {} +; printf 'edited\\n' > d3/f3; printf 'junk\\n' > d4/junk"
-    let output = try runProcess("/bin/sh", ["-c", damage], in: checkout, environment: ["PATH": "/usr/bin:/bin"])
-    #expect(output.status == 0, "\(output.stderr)")
+    func run(_ damage: String) throws {
+      let output = try runProcess("/bin/sh", ["-c", damage], in: checkout, environment: ["PATH": "/usr/bin:/bin"])
+      #expect(output.status == 0, "\(output.stderr)")
+    }
+    // (The inode and the change time of a file both commits share.)
+    let shared = checkout.appendingPathComponent("d2/f2").path
+    func identity() -> [Int64] {
+      var status = stat()
+      guard lstat(shared, &status) == 0 else { return [] }
+      return [Int64(status.st_ino), Int64(status.st_ctim.tv_sec), Int64(status.st_ctim.tv_nsec)]
+    }
+    // Every file touched (a new ctime and mtime, the same bytes), one edited, junk added: the
+    // touched files are hashed and kept, not written again.
+    try run("find . -type f -exec touch {} +; printf 'edited\\n' > d3/f3; printf 'junk\\n' > d4/junk")
+    let touched = identity()
     #expect(try repository.updateCheckout(ids[1], in: checkout, indexFile: index) == .incremental)
     #expect(try treeDigest(of: checkout) == (try archived(commits[1], from: path, in: directory)))
+    #expect(!touched.isEmpty && identity() == touched)
+    // Every file edited: all of them removed, more than the index drops one entry at a time,
+    // so it is emptied and the whole tree written into the same folder.
+    try run("find . -type f -exec sh -c 'for f; do printf x >> \"$f\"; done' sh {} +")
+    #expect(try repository.updateCheckout(ids[0], in: checkout, indexFile: index) == .incremental)
+    #expect(try treeDigest(of: checkout) == (try archived(commits[0], from: path, in: directory)))
     // And the index written after it serves the next move.
+    #expect(try repository.updateCheckout(ids[1], in: checkout, indexFile: index) == .incremental)
+    #expect(try treeDigest(of: checkout) == (try archived(commits[1], from: path, in: directory)))
     #expect(try repository.updateCheckout(ids[0], in: checkout, indexFile: index) == .incremental)
     #expect(try treeDigest(of: checkout) == (try archived(commits[0], from: path, in: directory)))
   }
@@ -367,12 +386,19 @@ import Testing
     let forward = try seconds { moves.append(try repository.updateCheckout(new, in: checkout, indexFile: index)) }
     let back = try seconds { moves.append(try repository.updateCheckout(old, in: checkout, indexFile: index)) }
     let again = try seconds { moves.append(try repository.updateCheckout(old, in: checkout, indexFile: index)) }
-    #expect(moves == [.incremental, .incremental, .incremental])
+    // The worst a deploy can do short of deleting the folder: touch every file (every file
+    // is then written again).
+    let touch = try runProcess(
+      "/bin/sh", ["-c", "find . -type f -exec touch {} +"], in: checkout, environment: ["PATH": "/usr/bin:/bin"])
+    #expect(touch.status == 0)
+    let touched = try seconds { moves.append(try repository.updateCheckout(old, in: checkout, indexFile: index)) }
+    #expect(moves == [.incremental, .incremental, .incremental, .incremental])
     #expect(try treeDigest(of: checkout) == (try treeDigest(of: directory.url.appendingPathComponent("export"))))
     print(
       String(
         format: "checkout timings: export %.3f s, first updateCheckout (full) %.3f s, "
-          + "150 commits forward %.3f s, back %.3f s, same commit %.3f s", export, full, forward, back, again))
+          + "150 commits forward %.3f s, back %.3f s, same commit %.3f s, every file touched %.3f s", export, full,
+        forward, back, again, touched))
   }
 }
 
