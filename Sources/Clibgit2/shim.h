@@ -1,6 +1,8 @@
 #ifndef BISECT_DEPLOY_CLIBGIT2_SHIM_H
 #define BISECT_DEPLOY_CLIBGIT2_SHIM_H
 #include <git2.h>
+/* git_repository_set_index: a second handle on the repository with the tool's own index. */
+#include <git2/sys/repository.h>
 
 /* git_libgit2_opts is variadic, which Swift cannot call: one fixed-argument wrapper per use. */
 

@@ -120,12 +120,12 @@ private func runNightly(
     configuration.workspaceFolder(gitDirectory: repository.gitDirectory, environment: environment)
       .deletingLastPathComponent().appendingPathComponent("\(environment.name)@nightly"),
     inToolFolder: configuration.workspace == nil)
-  let checkout = try workspace.replaceCheckouts(with: "nightly-\(tip.short(10))")
+  let (checkout, index) = try workspace.reusableCheckout()
   let logs = configuration.logFolder(gitDirectory: repository.gitDirectory)
     .appendingPathComponent("nightly-\(tip.short(10))")
   do {
     try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
-    try repository.export(tip, to: checkout)
+    try repository.updateCheckout(tip, in: checkout, indexFile: index)
   } catch {
     throw .workspace(path: checkout.path, reason: "\(error)")
   }
@@ -140,8 +140,8 @@ private func runNightly(
     &record, checkout: checkout, environment: variables, configuration: configuration,
     runs: TestRuns.of(configuration), stopper: stopper, events: events,
     runCommand: { spec, response throws(RunnerError) in try await Runner.run(spec, whenCancelled: response) })
+  // The checkout stays: tomorrow's check moves it by the difference.
   events(.stepFinished(record))
-  try? FileManager.default.removeItem(at: checkout)
 
   guard case .verdict(let verdict) = record.result, verdict != .skip else {
     let why =

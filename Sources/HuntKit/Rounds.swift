@@ -193,7 +193,7 @@ extension HuntSession {
     let checkout: URL
     do {
       try FileManager.default.createDirectory(at: record.logDirectory, withIntermediateDirectories: true)
-      checkout = try prepareCheckout(deployed, label: record.logDirectory.lastPathComponent, in: environment)
+      checkout = try prepareCheckout(deployed, in: environment)
     } catch let error as GitError where error.isRefusedPath {
       // The commit's tree holds a path git refuses to check out too (an entry under `.git/`):
       // that commit cannot be tested, the others can. Skipped, with why. Any other export

@@ -430,10 +430,9 @@ package struct HuntSession {
     var restoration = Restoration()
     var jobs = [(String, CommandSpec)]()
     for environment in environments {
-      let label = "restore-\(target.short(10))"
       let checkout: URL
       do {
-        checkout = try prepareCheckout(target, label: label, in: environment)
+        checkout = try prepareCheckout(target, in: environment)
       } catch {
         restoration.failures[environment.name] = "cannot export \(target.short()): \(error.localizedDescription)"
         continue
@@ -526,19 +525,17 @@ package struct HuntSession {
     var environment: String
     var result: Result<CommandResult, any Error>
   }
-  /// A fresh clean checkout of `commit` in `environment`'s workspace; the previous
-  /// checkouts the tool made there are removed, nothing else.
+  /// `environment`'s one checkout folder, holding exactly `commit`'s tree: moved there from
+  /// the last step's commit by the difference, whatever the last deploy did in it undone
+  /// (`Repository.updateCheckout`). Checkouts of earlier versions listed in the workspace's
+  /// marker are removed, nothing else. Restore, dependency and revert steps come here too, so
+  /// a pin a dependency step wrote into the checkout is put back by the next step.
   ///
-  /// - Throws: `HuntError.workspace` when the workspace cannot be emptied or the folder made;
-  ///   `GitError` only when the commit's tree itself cannot be checked out.
-  package func prepareCheckout(_ commit: ObjectID, label: String, in environment: DeployEnvironment) throws -> URL {
-    let checkout = try Workspace(folder: workspace(for: environment)).replaceCheckouts(with: label)
-    do {
-      try FileManager.default.createDirectory(at: checkout, withIntermediateDirectories: true)
-    } catch {
-      throw HuntError.workspace(path: checkout.path, reason: error.localizedDescription)
-    }
-    try repository.export(commit, to: checkout)
+  /// - Throws: `HuntError.workspace` when the workspace cannot be prepared; `GitError` when
+  ///   the commit's tree cannot be checked out.
+  package func prepareCheckout(_ commit: ObjectID, in environment: DeployEnvironment) throws -> URL {
+    let (checkout, index) = try Workspace(folder: workspace(for: environment)).reusableCheckout()
+    try repository.updateCheckout(commit, in: checkout, indexFile: index)
     return checkout
   }
 }

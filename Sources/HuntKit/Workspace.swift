@@ -12,9 +12,10 @@ extension GitError {
 
 /// One environment's workspace folder, where clean checkouts of candidates are made.
 ///
-/// bisect-deploy empties checkouts between steps, so it must only ever delete what it made:
-/// a workspace carries a marker file, written when the tool created the folder, that lists
-/// every checkout the tool made in it. A folder without the marker (the user's `./dev/` under
+/// bisect-deploy cleans its checkout between steps (deleting whatever is not the next
+/// commit's), so it must only ever work where it made things: a workspace carries a marker
+/// file, written when the tool created the folder, that lists what the tool made in it (the
+/// checkout folder and its index's folder; per-step checkouts of earlier versions). A folder without the marker (the user's `./dev/` under
 /// `workspace: .`), or a marked one holding anything the marker does not list, is refused
 /// before anything is deployed, with the folder named. Only an empty folder is taken over:
 /// there is nothing in it to lose.
@@ -81,15 +82,39 @@ struct Workspace: Sendable {
     return workspace
   }
 
-  /// Removes every checkout this tool made here, then records `name` as the next one, so
-  /// that it is removed in turn even if the tool is killed while making it. Returns the
-  /// checkout's (not yet existing) folder.
-  func replaceCheckouts(with name: String) throws(HuntError) -> URL {
-    let files = FileManager.default
+  /// The one checkout folder each workspace keeps, moved from commit to commit.
+  static let checkoutName = "checkout"
+  /// The folder, beside it, of the checkout's own index (what the last move wrote) and the
+  /// index's temporary names while a move is under way: outside the checkout, where a deploy
+  /// does not look, and the tool's like the checkout.
+  static let checkoutIndexName = "checkout-index"
+
+  /// The workspace's one checkout folder (not necessarily existing yet) and the index file
+  /// of its last move, for `Repository.updateCheckout`. Both are listed in the marker before
+  /// either is made, so a kill at any moment leaves nothing unlisted; the per-step checkouts
+  /// of earlier versions that the marker lists are removed (first use after an upgrade).
+  func reusableCheckout() throws(HuntError) -> (folder: URL, indexFile: URL) {
+    let kept = [Self.checkoutName, Self.checkoutIndexName]
     let listed = try listedCheckouts()
-    for entry in listed.sorted() {
+    if listed != Set(kept) {
+      try writeMarker(listing: listed.union(kept).sorted())
+      try remove(listed.subtracting(kept))
+      try writeMarker(listing: kept)
+    }
+    let indexFolder = folder.appendingPathComponent(Self.checkoutIndexName)
+    do {
+      try FileManager.default.createDirectory(at: indexFolder, withIntermediateDirectories: true)
+    } catch {
+      throw .workspace(path: indexFolder.path, reason: error.localizedDescription)
+    }
+    return (folder.appendingPathComponent(Self.checkoutName), indexFolder.appendingPathComponent("index"))
+  }
+
+  /// Removes the listed checkouts `names` (a name that is not there is fine).
+  private func remove(_ names: Set<String>) throws(HuntError) {
+    let files = FileManager.default
+    for entry in names.sorted() {
       let path = folder.appendingPathComponent(entry)
-      // A listed name that is not there (removed by hand, or never made) is fine.
       guard files.fileExists(atPath: path.path) || (try? files.destinationOfSymbolicLink(atPath: path.path)) != nil
       else { continue }
       do {
@@ -98,8 +123,6 @@ struct Workspace: Sendable {
         throw .workspace(path: path.path, reason: "cannot remove the previous checkout: \(error.localizedDescription)")
       }
     }
-    try writeMarker(listing: [name])
-    return folder.appendingPathComponent(name)
   }
 
   /// The checkout names the marker lists.

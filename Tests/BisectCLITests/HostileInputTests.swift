@@ -80,6 +80,63 @@ import Testing
     #expect(bench.deployCount == 0)
   }
 
+  @Test("a deploy that damages its checkout: every step still starts from the commit's exact tree, culprit found")
+  func damagingDeploy() throws {
+    let bench = try Repo(count: 16)
+    let culprit = try bench.hex("c11")
+    // Compares the checkout with git archive's copy of the commit (content, types, modes, link
+    // targets, no extra entries), then does damage the next step must not see.
+    let deploy = """
+      set -e; t=$(mktemp -d)
+      git -C "$BISECT_REPO" archive "$BISECT_COMMIT" | tar -x --no-same-permissions -f - -C "$t"
+      list() { (cd "$1" && find . -mindepth 1 -printf '%y %m %p %l\\n' | sort); }
+      if [ "$(list "$t")" = "$(list .)" ] && diff -r --no-dereference "$t" . >/dev/null; then verdict=exact; else verdict=differs; fi
+      rm -rf "$t"; echo "$BISECT_PHASE $BISECT_COMMIT $verdict" >> "$MARKERS/trees"
+      printf 'junk\\n' > junk.txt; mkdir -p junk/deeper; printf 'x\\n' > junk/deeper/x; mkdir -p empty
+      rm -f file1.txt; printf 'edited\\n' > file2.txt; chmod +x file3.txt 2>/dev/null || true
+      rm -f file4.txt; mkdir file4.txt
+      ln -s / rootlink
+      """
+    let output = try bench.run([
+      "--good", "c1", "--bad", "main", "--deploy", deploy, "--test", Repo.predicate(culprit),
+    ])
+    #expect(output.status == 0, "\(output.stderr)")
+    #expect(output.stdout.contains("The first bad commit is \(culprit)"), "\(output.stdout)")
+    let trees = lines((try? String(contentsOf: bench.markers.appendingPathComponent("trees"), encoding: .utf8)) ?? "")
+    // The two ends, the steps between and the restore, each deployed once (a deploy that
+    // fails is retried in the same checkout, within its step).
+    #expect(trees.count >= 5, "\(trees)")
+    #expect(Set(trees).count == trees.count, "\(trees)")
+    #expect(trees.allSatisfy { $0.hasSuffix(" exact") }, "\(trees)")
+    #expect(trees.contains { $0.hasPrefix("restore ") }, "\(trees)")
+  }
+
+  @Test("an earlier version's per-step checkouts listed in the marker are removed; one checkout folder stays")
+  func earlierCheckoutsAreRemoved() throws {
+    let bench = try Repo()
+    let workspace = bench.directory.url.appendingPathComponent("ws")
+    let dev = workspace.appendingPathComponent("dev")
+    let old = dev.appendingPathComponent("step-003-0123456789")
+    try FileManager.default.createDirectory(at: old, withIntermediateDirectories: true)
+    try Data("from an older hunt\n".utf8).write(to: old.appendingPathComponent("file1.txt"))
+    try Data(
+      "This folder was created by bisect-deploy for clean checkouts.\ncheckout step-003-0123456789\n".utf8
+    ).write(to: dev.appendingPathComponent(".bisect-deploy-workspace"))
+    let config = bench.directory.url.appendingPathComponent("bisect-deploy.yml")
+    try Data("workspace: \(workspace.path)\nenvironment: dev\n".utf8).write(to: config)
+    let culprit = try bench.hex("c7")
+    let output = try bench.run([
+      "--good", "c1", "--bad", "main", "--config", config.path, "--test", Repo.predicate(culprit),
+      "--deploy", Repo.recordingDeploy,
+    ])
+    #expect(output.status == 0, "\(output.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: old.path))
+    let entries = try FileManager.default.contentsOfDirectory(atPath: dev.path).sorted()
+    #expect(entries == [".bisect-deploy-workspace", "checkout", "checkout-index"])
+    let marker = try String(contentsOf: dev.appendingPathComponent(".bisect-deploy-workspace"), encoding: .utf8)
+    #expect(lines(marker).filter { $0.hasPrefix("checkout ") } == ["checkout checkout", "checkout checkout-index"])
+  }
+
   @Test("a workspace the tool made is reused, and one holding a file it did not make is refused")
   func markedWorkspace() throws {
     let bench = try Repo()
