@@ -2,7 +2,7 @@
 """Big-repository benchmarks (issue 19): our figure beside git's, measured in one run.
 
     python3 Benchmarks/big-repositories.py [--cache DIR] [--runs N] [--hunt-runs M]
-        [--binary PATH] [--only hunt,range,range-graph,plan,plan-graph] [--keep-going]
+        [--binary PATH] [--only hunt,range,range-graph,plan,plan-graph]
 
 Rows:
   hunt         a whole hunt on a 20,000-file tree (about 100 MB, 300 linear commits), deploy
@@ -152,15 +152,15 @@ class Table:
             target = f"<= {goal:g}x ({'met' if ratio <= goal else 'MISSED'})"
         self.rows.append((what, f"{fmt(git_figure, unit)} {git_label}".strip(),
                           f"{fmt(ours, unit)} {ours_label}".strip(), f"{ratio:.2f}x", target))
-        print(f"| {' | '.join(self.rows[-1])} |", flush=True)
+        log(f"| {' | '.join(self.rows[-1])} |")  # as it comes; stdout gets the whole table at the end
 
     def show(self) -> None:
         header = ("what", "git", "bisect-deploy", "ratio", "goal")
-        print()
         print("| " + " | ".join(header) + " |")
         print("| --- | ---: | ---: | ---: | --- |")
         for row in self.rows:
             print("| " + " | ".join(row) + " |")
+        print()
         for note in self.notes:
             print(note)
 
@@ -386,8 +386,6 @@ def main() -> int:
     log(f"binary {binary} ({version or 'no --version'}), {git(['--version']).strip()}, cache {args.cache}")
 
     table = Table()
-    print("| what | git | bisect-deploy | ratio | goal |")
-    print("| --- | ---: | ---: | ---: | --- |")
     with tempfile.TemporaryDirectory(prefix="big-repositories.") as scratch:
         if "hunt" in rows:
             hunt_row(table, binary, args.cache, scratch, args.hunt_runs)
