@@ -2,7 +2,7 @@
 """Make a synthetic git repository with a pull-request shaped history.
 
     python3 Fixtures/make-history.py OUT_DIR --commits N [--seed S]
-        [--merge-ratio R] [--bare] [--commit-graph]
+        [--merge-ratio R] [--bare] [--commit-graph] [--tree-files F [--file-size B]]
 
 The same arguments always give the same commit hashes. See Fixtures/README.md.
 Python 3.11+, standard library only.
@@ -11,6 +11,7 @@ Python 3.11+, standard library only.
 from __future__ import annotations
 
 import argparse
+import base64
 import heapq
 import json
 import os
@@ -73,6 +74,11 @@ REVERT_CHANCE = 0.04      # a topic commit is reverted by the next one
 STACKED_CHANCE = 0.08     # a topic forks off another open topic
 ADVANCE_BIAS = 2.0        # higher: fewer topics open at once
 
+# Large-tree mode (--tree-files): data files beside FILES, in folders of DATA_PER_DIR, and
+# how many of them each ordinary commit rewrites besides its 1-2 files from FILES.
+DATA_PER_DIR = 200
+DATA_CHANGES = 3
+
 
 def blob_content(path: str, kind: str, n: int) -> bytes:
     """File content for change number n; n is unique per change, so every change differs."""
@@ -89,6 +95,25 @@ def blob_content(path: str, kind: str, n: int) -> bytes:
     else:
         text = f"# {path}\nrevision=={n}\n"
     return text.encode()
+
+
+def data_path(index: int) -> str:
+    """Path of data file number index (0-based) in large-tree mode."""
+    return f"data/{index // DATA_PER_DIR:03d}/file-{index:05d}.txt"
+
+
+def data_content(path: str, size: int, seed: int, n: int) -> bytes:
+    """Exactly size bytes: a first line naming the revision (tests read it), then a body fixed
+    per path and seed. Revisions differ only in their first line, as small edits do, so the
+    pack deltas them; the body is base64 of random bytes, so it compresses about as badly as
+    real code and data do."""
+    head = f"{path} revision {n}\n".encode()
+    body_size = size - len(head)
+    # A string seed is hashed with SHA-512: the same bytes on every machine and Python run.
+    raw = random.Random(f"data {seed} {path}").randbytes(body_size * 3 // 4 + 3)
+    text = base64.b64encode(raw)
+    lines = b"\n".join(text[i:i + 76] for i in range(0, len(text), 76))
+    return head + lines[:body_size - 1] + b"\n"
 
 
 class Topic:
@@ -115,13 +140,19 @@ class Generator:
     """Simulates the history and streams it to `git fast-import` as it goes.
 
     Commit ids are creation indexes; commit i has mark :i+1 and date EPOCH + i*STEP.
-    Trees are tuples of blob marks in FILES order, so merging is a per-file comparison."""
+    Trees are tuples of blob marks in self.files order, so merging is a per-file comparison."""
 
-    def __init__(self, n: int, seed: int, ratio: float, out):
+    def __init__(self, n: int, seed: int, ratio: float, out, data_files: int = 0,
+                 file_size: int = 0):
         self.n = n
         self.ratio = ratio
+        self.seed = seed
         self.rng = random.Random(seed)
         self.out = out                 # binary file-like: fast-import's stdin
+        # Every file of the tree: FILES, then the data files of large-tree mode. Indexes below
+        # len(FILES) are the ones topics pick and revert; data files only change alongside.
+        self.files = FILES + [(data_path(i), "100644", "data") for i in range(data_files)]
+        self.file_size = file_size
         self.parents: list[tuple] = []
         self.trees: list[tuple] = []
         self.in_main = bytearray(n)    # 1 when the commit is an ancestor of main's tip
@@ -145,8 +176,11 @@ class Generator:
 
     def _blob(self, index: int) -> int:
         self.changes += 1
-        path, _, kind = FILES[index]
-        data = blob_content(path, kind, self.changes)
+        path, _, kind = self.files[index]
+        if kind == "data":
+            data = data_content(path, self.file_size, self.seed, self.changes)
+        else:
+            data = blob_content(path, kind, self.changes)
         mark = self.next_mark
         self.next_mark += 1
         self.out.write(b"blob\nmark :%d\ndata %d\n%s\n" % (mark, len(data), data))
@@ -166,10 +200,11 @@ class Generator:
                 parts.append(b"merge :%d\n" % (parents[1] + 1))
                 self.merges += 1
         # Only what differs from the first parent; fast-import starts from its tree.
-        first = self.trees[parents[0]] if parents else (0,) * len(FILES)
+        first = self.trees[parents[0]] if parents else (0,) * len(self.files)
         for i, mark in enumerate(tree):
             if mark != first[i]:
-                parts.append(b"M %s :%d %s\n" % (FILES[i][1].encode(), mark, FILES[i][0].encode()))
+                path, mode, _ = self.files[i]
+                parts.append(b"M %s :%d %s\n" % (mode.encode(), mark, path.encode()))
         parts.append(b"\n")
         self.out.write(b"".join(parts))
         return cid
@@ -205,7 +240,7 @@ class Generator:
         One side is always main's tip, so the base is found from the topic's side."""
         base = self.trees[self._base_with_main(topic_tip)]
         o, t = self.trees[ours], self.trees[theirs]
-        return tuple(o[i] if t[i] == base[i] else t[i] for i in range(len(FILES)))
+        return tuple(o[i] if t[i] == base[i] else t[i] for i in range(len(self.files)))
 
     # ----- commit kinds --------------------------------------------------------------
 
@@ -240,11 +275,18 @@ class Generator:
         cid = len(self.parents)
         subject = self._message(files[0], cid)
         changed = " and ".join(FILES[i][0] for i in files)
+        data = len(self.files) - len(FILES)
+        if data:
+            # Drawn after the subject, so the default mode's draws are untouched by this branch.
+            picked = sorted(self.rng.sample(range(data), min(DATA_CHANGES, data)))
+            for index in picked:
+                tree[len(FILES) + index] = self._blob(len(FILES) + index)
+            changed += f" and {len(picked)} data file{'s' if len(picked) != 1 else ''}"
         body = f"Change {changed} on {body_where}."
         return self._commit(ref, (parent,), tuple(tree), subject, body), subject
 
     def root(self) -> None:
-        tree = tuple(self._blob(i) for i in range(len(FILES)))
+        tree = tuple(self._blob(i) for i in range(len(self.files)))
         cid = self._commit(MAIN, (), tree, "Initial fixture layout",
                            "Add deploy, hub, user-image, config and docs.")
         self._on_main(cid)
@@ -451,7 +493,8 @@ def run_git(args: list[str], env: dict[str, str]) -> str:
     return proc.stdout
 
 
-def generate(out_dir: str, n: int, seed: int, ratio: float, bare: bool, graph: bool) -> dict:
+def generate(out_dir: str, n: int, seed: int, ratio: float, bare: bool, graph: bool,
+             tree_files: int = 0, file_size: int = 0) -> dict:
     env = git_env()
     init = ["init", "-q", "-b", "main", "--object-format=sha1"]
     run_git(init + (["--bare"] if bare else []) + [out_dir], env)
@@ -467,7 +510,8 @@ def generate(out_dir: str, n: int, seed: int, ratio: float, bare: bool, graph: b
         proc = subprocess.Popen(["git", *cfg, *importer], env=fi_env,
                                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err,
                                 bufsize=1 << 20)
-        gen = Generator(n, seed, ratio, proc.stdin)
+        data_files = tree_files - len(FILES) if tree_files else 0
+        gen = Generator(n, seed, ratio, proc.stdin, data_files, file_size)
         try:
             # `done` makes fast-import reject a stream cut short by a crash here.
             proc.stdin.write(b"feature done\n")
@@ -513,7 +557,7 @@ def generate(out_dir: str, n: int, seed: int, ratio: float, bare: bool, graph: b
     count = int(run_git(cfg + ["rev-list", "--all", "--count"], env))
     if count != n:
         raise RuntimeError(f"internal error: made {count} commits, expected {n}")
-    return {
+    result = {
         "path": os.path.abspath(out_dir),
         "commits": n,
         "merges": gen.merges,
@@ -521,6 +565,11 @@ def generate(out_dir: str, n: int, seed: int, ratio: float, bare: bool, graph: b
         "unmerged": hashes[1] if gen.unmerged else None,
         "tags": dict(zip(tags, hashes[-len(tags):] if tags else [])),
     }
+    if tree_files:
+        # Only in large-tree mode, so the default mode's output stays as it was.
+        result["files"] = len(gen.files)
+        result["file_size"] = file_size
+    return result
 
 
 def main() -> int:
@@ -533,11 +582,27 @@ def main() -> int:
     parser.add_argument("--bare", action="store_true", help="make a bare repository")
     parser.add_argument("--commit-graph", action="store_true",
                         help="write a commit-graph (by default none exists)")
+    parser.add_argument("--tree-files", type=int, default=0, metavar="F",
+                        help=f"large-tree mode: F files in the tree in all, the {len(FILES)} usual ones "
+                             "and F - %d data files; each commit also rewrites %d data files"
+                             % (len(FILES), DATA_CHANGES))
+    parser.add_argument("--file-size", type=int, default=None, metavar="B",
+                        help="bytes per data file, with --tree-files (default 5000)")
     args = parser.parse_args()
     if args.commits < 1:
         parser.error("--commits must be at least 1")
     if not 0 <= args.merge_ratio <= 0.5:
         parser.error("--merge-ratio must be between 0 and 0.5")
+    if args.tree_files and args.tree_files <= len(FILES):
+        parser.error(f"--tree-files must be more than {len(FILES)} (the usual files)")
+    if args.tree_files < 0:
+        parser.error("--tree-files must not be negative")
+    if args.file_size is not None and not args.tree_files:
+        parser.error("--file-size needs --tree-files")
+    file_size = 5000 if args.file_size is None else args.file_size
+    # Room for the first line ("data/NNN/file-NNNNN.txt revision N") that tests read.
+    if args.tree_files and file_size < 64:
+        parser.error("--file-size must be at least 64")
     out_dir = args.out_dir
     if os.path.exists(out_dir) and (not os.path.isdir(out_dir) or os.listdir(out_dir)):
         print(f"make-history: {out_dir} exists and is not an empty directory", file=sys.stderr)
@@ -546,7 +611,7 @@ def main() -> int:
     try:
         os.makedirs(out_dir, exist_ok=True)
         result = generate(out_dir, args.commits, args.seed, args.merge_ratio,
-                          args.bare, args.commit_graph)
+                          args.bare, args.commit_graph, args.tree_files, file_size)
     except (RuntimeError, OSError) as error:
         if created:
             shutil.rmtree(out_dir, ignore_errors=True)
