@@ -327,14 +327,7 @@ import Testing
       culprit: culprit, output: output, slow: "3")
     defer { if hunt.isRunning { kill(hunt.processIdentifier, SIGKILL) } }
     try #require(try Self.waitFor(output) { $0["event"] as? String == "verdict" && $0["step"] as? Int == 1 } != nil)
-    try Self.postgres("stop")
-    let stopped = Date()
-    let deadline = Date().addingTimeInterval(40)
-    while hunt.isRunning && Date() < deadline { usleep(50_000) }
-    let took = Date().timeIntervalSince(stopped)
-    try Self.postgres("up")
-    try #require(!hunt.isRunning, "the hunt did not stop")
-    #expect(hunt.terminationStatus == 76)
+    let took = try Self.databaseAwayUntilItStops(hunt)
     let result = try #require(try Self.events(output).last)
     #expect(result["outcome"] as? String == "stopped")
     #expect((result["detail"] as? String)?.contains("lease lost") == true, "\(result)")
@@ -379,14 +372,7 @@ import Testing
     let restoreLog = fleet.uses.appendingPathComponent("restore")
     let started = Date().addingTimeInterval(20)
     while !FileManager.default.fileExists(atPath: restoreLog.path) && Date() < started { usleep(50_000) }
-    try Self.postgres("stop")
-    let stopped = Date()
-    let deadline = Date().addingTimeInterval(40)
-    while hunt.isRunning && Date() < deadline { usleep(50_000) }
-    let took = Date().timeIntervalSince(stopped)
-    try Self.postgres("up")
-    try #require(!hunt.isRunning, "the hunt did not stop")
-    #expect(hunt.terminationStatus == 76)
+    let took = try Self.databaseAwayUntilItStops(hunt)
     #expect(took < 15, "took \(took) s")
     let result = try #require(try Self.events(output).last)
     #expect(result["outcome"] as? String == "stopped")
@@ -439,6 +425,20 @@ import Testing
     #expect(Self.culprit(of: try Self.events(waitingOutput)) == culprit)
     #expect(!fleet.testRuns.contains { $0.hasPrefix("again ") })
     #expect(fleet.violations.isEmpty, "\(fleet.violations)")
+  }
+
+  /// Stops the server until `hunt` stops (at most 40 s), starts it again, and checks the hunt
+  /// ended as one that lost its lease (exit 76). Returns how long it took to stop.
+  static func databaseAwayUntilItStops(_ hunt: Process) throws -> Double {
+    try postgres("stop")
+    let stopped = Date()
+    let deadline = Date().addingTimeInterval(40)
+    while hunt.isRunning && Date() < deadline { usleep(50_000) }
+    let took = Date().timeIntervalSince(stopped)
+    try postgres("up")
+    try #require(!hunt.isRunning, "the hunt did not stop")
+    #expect(hunt.terminationStatus == 76)
+    return took
   }
 
   @Test("without a shared state the same check sees two hunts on one environment")

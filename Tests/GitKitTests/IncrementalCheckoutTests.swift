@@ -64,6 +64,13 @@ import Testing
   }
 
   /// Files and a folder outside the checkout that the deploy links to: none may change.
+  /// A workspace folder in `directory`: where the checkout goes, and its index file beside it.
+  func workspace(in directory: TemporaryDirectory) throws -> (checkout: URL, index: URL) {
+    let workspace = directory.url.appendingPathComponent("workspace")
+    try FileManager.default.createDirectory(at: workspace, withIntermediateDirectories: true)
+    return (workspace.appendingPathComponent("checkout"), workspace.appendingPathComponent("checkout.index"))
+  }
+
   func outside(in directory: TemporaryDirectory) throws -> URL {
     let folder = directory.url.appendingPathComponent("outside")
     try FileManager.default.createDirectory(
@@ -119,10 +126,7 @@ import Testing
     let headBefore = try git(["rev-parse", "HEAD"], in: path)
 
     let repository = try Repository(at: path.path)
-    let workspace = directory.url.appendingPathComponent("workspace")
-    let checkout = workspace.appendingPathComponent("checkout")
-    let index = workspace.appendingPathComponent("checkout.index")
-    try FileManager.default.createDirectory(at: workspace, withIntermediateDirectories: true)
+    let (checkout, index) = try workspace(in: directory)
     // Forwards, backwards, and across the file that turns into a folder and back.
     let order = [0, 2, 1, 3, 0, 3, 2, 2, 1]
     for (step, position) in order.enumerated() {
@@ -154,10 +158,7 @@ import Testing
     let (path, commits) = try history(in: directory)
     let outsideFolder = try outside(in: directory)
     let repository = try Repository(at: path.path)
-    let workspace = directory.url.appendingPathComponent("workspace")
-    let checkout = workspace.appendingPathComponent("checkout")
-    let index = workspace.appendingPathComponent("checkout.index")
-    try FileManager.default.createDirectory(at: workspace, withIntermediateDirectories: true)
+    let (checkout, index) = try workspace(in: directory)
     let ids = try commits.map { try #require(ObjectID(hex: $0)) }
     try repository.updateCheckout(ids[0], in: checkout, indexFile: index)
     // Later, another move: now keep.txt and hard.txt (the same in both commits) are older
@@ -202,15 +203,7 @@ import Testing
       for d in 0 1 2 3 4 5; do mkdir -p "d$d"; for f in $(seq 1 100); do printf '%s %s\\n' "$d" "$f" > "d$d/f$f"; done; done
       printf '%s\\n' "$VERSION" > d0/f1; [ "$VERSION" = 2 ] && rm d5/f100; true
       """
-    var commits = [String]()
-    for version in 1...2 {
-      let output = try runProcess(
-        "/bin/sh", ["-c", script], in: path, environment: ["VERSION": String(version), "PATH": "/usr/bin:/bin"])
-      #expect(output.status == 0, "\(output.stderr)")
-      try git(["add", "-A"], in: path)
-      try git(["commit", "-q", "-m", "version \(version)"], in: path)
-      commits.append(lines(try git(["rev-parse", "HEAD"], in: path))[0])
-    }
+    let commits = try commitVersions(of: script, in: path)
     let repository = try Repository(at: path.path)
     let checkout = directory.url.appendingPathComponent("workspace/checkout")
     let index = directory.url.appendingPathComponent("workspace/checkout.index")
@@ -254,10 +247,7 @@ import Testing
     let (path, commits) = try history(in: directory)
     let outsideFolder = try outside(in: directory)
     let repository = try Repository(at: path.path)
-    let workspace = directory.url.appendingPathComponent("workspace")
-    let checkout = workspace.appendingPathComponent("checkout")
-    let index = workspace.appendingPathComponent("checkout.index")
-    try FileManager.default.createDirectory(at: workspace, withIntermediateDirectories: true)
+    let (checkout, index) = try workspace(in: directory)
     let ids = try commits.map { try #require(ObjectID(hex: $0)) }
     try repository.updateCheckout(ids[0], in: checkout, indexFile: index)
     let staleIndex = try Data(contentsOf: index)
@@ -291,10 +281,12 @@ import Testing
     // folder half-written; the next move must not trust either.
     try damage(checkout, outside: outsideFolder)
     try FileManager.default.moveItem(
-      at: index, to: workspace.appendingPathComponent("checkout.index.moving"))
+      at: index, to: index.deletingLastPathComponent().appendingPathComponent("checkout.index.moving"))
     #expect(try repository.updateCheckout(ids[0], in: checkout, indexFile: index) != .incremental)
     try expectExact(0, "interrupted move")
-    #expect(!FileManager.default.fileExists(atPath: workspace.appendingPathComponent("checkout.index.moving").path))
+    #expect(
+      !FileManager.default.fileExists(
+        atPath: index.deletingLastPathComponent().appendingPathComponent("checkout.index.moving").path))
 
     // The checkout folder itself replaced by a link out of the workspace: the link goes,
     // what it points at stays.
@@ -437,15 +429,7 @@ import Testing
       printf '%s %s %0300d\\n' "$d" "$f" "$VERSION" > "d$d/f$f"; done; done
       if [ "$VERSION" = 1 ]; then printf 'file\\n' > turn; else rm -f turn; mkdir turn; printf 'x\\n' > turn/x; fi
       """
-    var commits = [String]()
-    for version in 1...2 {
-      let output = try runProcess(
-        "/bin/sh", ["-c", script], in: path, environment: ["VERSION": String(version), "PATH": "/usr/bin:/bin"])
-      #expect(output.status == 0, "\(output.stderr)")
-      try git(["add", "-A"], in: path)
-      try git(["commit", "-q", "-m", "version \(version)"], in: path)
-      commits.append(lines(try git(["rev-parse", "HEAD"], in: path))[0])
-    }
+    let commits = try commitVersions(of: script, in: path)
     let repository = try Repository(at: path.path)
     let folder = directory.url.appendingPathComponent("workspace/checkout")
     let index = directory.url.appendingPathComponent("workspace/index")
@@ -493,4 +477,18 @@ import Testing
     // Moves take nearly all the child's time: some kill must have landed inside one.
     #expect(midMove > 0)
   }
+}
+
+/// Commits what `script` makes in `path` with `VERSION` set to 1, then 2: the two commits.
+private func commitVersions(of script: String, in path: URL) throws -> [String] {
+  var commits = [String]()
+  for version in 1...2 {
+    let output = try runProcess(
+      "/bin/sh", ["-c", script], in: path, environment: ["VERSION": String(version), "PATH": "/usr/bin:/bin"])
+    #expect(output.status == 0, "\(output.stderr)")
+    try git(["add", "-A"], in: path)
+    try git(["commit", "-q", "-m", "version \(version)"], in: path)
+    commits.append(lines(try git(["rev-parse", "HEAD"], in: path))[0])
+  }
+  return commits
 }
