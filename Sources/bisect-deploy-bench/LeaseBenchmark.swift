@@ -21,7 +21,7 @@ struct LeaseBenchmark: AsyncParsableCommand {
   @Option(help: "(for the worker processes)") var output: String?
 
   /// The operations timed, in the order a cycle runs them.
-  static let kinds = ["acquire", "refused", "renew", "record-step", "release"]
+  static let kinds = ["acquire", "refused", "renew", "record-step", "release", "failed"]
 
   func run() async throws {
     let location = try StateLocation(parsing: state)
@@ -72,9 +72,10 @@ struct LeaseBenchmark: AsyncParsableCommand {
       let values = (all[kind] ?? []).sorted()
       guard !values.isEmpty else { continue }
       print(
-        String(
-          format: "  %-12@ %7d  p50 %6.2f ms  p99 %6.2f ms  max %7.2f ms", kind as NSString, values.count,
-          percentile(values, 0.5), percentile(values, 0.99), values.last ?? 0))
+        "  " + kind.padding(toLength: 12, withPad: " ", startingAt: 0)
+          + String(
+            format: " %7d  p50 %6.2f ms  p99 %6.2f ms  max %7.2f ms", values.count, percentile(values, 0.5),
+            percentile(values, 0.99), values.last ?? 0))
     }
     let step = ["record-step"].flatMap { all[$0] ?? [] }.sorted()
     if !step.isEmpty {
@@ -93,12 +94,18 @@ struct LeaseBenchmark: AsyncParsableCommand {
     var generator = SystemRandomNumberGenerator()
     var number = 0
     let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
-    func timed<T>(_ kind: String, _ body: () async throws -> T) async rethrows -> T {
+    /// Times one operation under `kind`; one that fails (SQLite's busy timeout ran out) is
+    /// timed under "failed" instead, and the cycle goes on.
+    func timed(_ kind: String, _ body: () async throws -> Void) async -> Bool {
       let started = ContinuousClock.now
-      let value = try await body()
-      let took = ContinuousClock.now - started
-      latencies[kind, default: []].append(took.seconds * 1000)
-      return value
+      do {
+        try await body()
+      } catch {
+        latencies["failed", default: []].append((ContinuousClock.now - started).seconds * 1000)
+        return false
+      }
+      latencies[kind, default: []].append((ContinuousClock.now - started).seconds * 1000)
+      return true
     }
     while ContinuousClock.now < deadline {
       let environment = "env-\(Int.random(in: 0..<environments, using: &generator))"
@@ -106,18 +113,23 @@ struct LeaseBenchmark: AsyncParsableCommand {
       do {
         _ = try await store.acquireLeases([environment], for: claim)
       } catch {
-        guard case .locked = error else { throw error }
-        latencies["refused", default: []].append((ContinuousClock.now - started).seconds * 1000)
+        let kind = if case .locked = error { "refused" } else { "failed" }
+        latencies[kind, default: []].append((ContinuousClock.now - started).seconds * 1000)
         continue
       }
       latencies["acquire", default: []].append((ContinuousClock.now - started).seconds * 1000)
-      _ = try await timed("renew") { try await store.renewLeases([environment], for: claim) }
+      _ = await timed("renew") { _ = try await store.renewLeases([environment], for: claim) }
       number += 1
       let step = StepRow(
         huntID: hunt, number: number, commit: String(repeating: "c", count: 40), environment: environment,
         purpose: .bisect, verdict: number % 2 == 0 ? .good : .bad, startedAt: Date(), endedAt: Date())
-      try await timed("record-step") { try await store.recordStep(step) }
-      try await timed("release") { try await store.releaseLeases([environment], for: claim) }
+      _ = await timed("record-step") { try await store.recordStep(step) }
+      // A release that failed is tried again (a few times): the next cycle must not find its
+      // own lease there.
+      var released = false
+      for _ in 0..<10 where !released {
+        released = await timed("release") { try await store.releaseLeases([environment], for: claim) }
+      }
     }
     await store.close()
     try JSONEncoder().encode(latencies).write(to: URL(fileURLWithPath: output))
