@@ -64,6 +64,21 @@ import Testing
   }
 
   /// Files and a folder outside the checkout that the deploy links to: none may change.
+  /// The test history, a folder outside it, and a workspace whose checkout is at the first commit.
+  func checkedOutHistory() throws -> (
+    directory: TemporaryDirectory, path: URL, commits: [String], ids: [ObjectID], outside: URL,
+    repository: Repository, checkout: URL, index: URL
+  ) {
+    let directory = try TemporaryDirectory()
+    let (path, commits) = try history(in: directory)
+    let outsideFolder = try outside(in: directory)
+    let repository = try Repository(at: path.path)
+    let (checkout, index) = try workspace(in: directory)
+    let ids = try commits.map { try #require(ObjectID(hex: $0)) }
+    try repository.updateCheckout(ids[0], in: checkout, indexFile: index)
+    return (directory, path, commits, ids, outsideFolder, repository, checkout, index)
+  }
+
   /// A workspace folder in `directory`: where the checkout goes, and its index file beside it.
   func workspace(in directory: TemporaryDirectory) throws -> (checkout: URL, index: URL) {
     let workspace = directory.url.appendingPathComponent("workspace")
@@ -154,13 +169,7 @@ import Testing
 
   @Test("an edit and a hard link that keep size and mtime are caught once the index is older than the files")
   func sameSizeAndTimeIsCaught() throws {
-    let directory = try TemporaryDirectory()
-    let (path, commits) = try history(in: directory)
-    let outsideFolder = try outside(in: directory)
-    let repository = try Repository(at: path.path)
-    let (checkout, index) = try workspace(in: directory)
-    let ids = try commits.map { try #require(ObjectID(hex: $0)) }
-    try repository.updateCheckout(ids[0], in: checkout, indexFile: index)
+    let (directory, path, commits, ids, outsideFolder, repository, checkout, index) = try checkedOutHistory()
     // Later, another move: now keep.txt and hard.txt (the same in both commits) are older
     // than the index by far, so libgit2 alone would trust their size and mtime.
     Thread.sleep(forTimeInterval: 1.2)
@@ -243,13 +252,7 @@ import Testing
 
   @Test("a missing, corrupt, stale or interrupted index gives the commit's exact tree")
   func untrustworthyIndexes() throws {
-    let directory = try TemporaryDirectory()
-    let (path, commits) = try history(in: directory)
-    let outsideFolder = try outside(in: directory)
-    let repository = try Repository(at: path.path)
-    let (checkout, index) = try workspace(in: directory)
-    let ids = try commits.map { try #require(ObjectID(hex: $0)) }
-    try repository.updateCheckout(ids[0], in: checkout, indexFile: index)
+    let (directory, path, commits, ids, outsideFolder, repository, checkout, index) = try checkedOutHistory()
     let staleIndex = try Data(contentsOf: index)
 
     func expectExact(_ position: Int, _ label: String) throws {
