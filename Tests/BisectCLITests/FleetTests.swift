@@ -217,7 +217,8 @@ import Testing
   func killedHuntsEnvironmentsGoToAWaitingHost() throws {
     let fleet = try Fleet()
     let pool = ["dev1", "dev2"]
-    let lease = ["--lease-duration", "4s", "--lease-renew", "1s", "--parallel", "2", "--wait-for-env", "2m"]
+    // Known held for 6 − (1 + 1) = 4 s after each renewal: slack for a commit's fsync on a busy disk.
+    let lease = ["--lease-duration", "6s", "--lease-renew", "1s", "--parallel", "2", "--wait-for-env", "2m"]
     let grace = fleet.directory.url.appendingPathComponent("grace.yml")
     try "timeouts: {grace: 1s}\n".write(to: grace, atomically: true, encoding: .utf8)
     let culprit = try fleet.commit(20)
@@ -245,8 +246,8 @@ import Testing
     let leased = try #require(try Self.waitFor(secondOutput, seconds: 30, Self.isEvent("environments-leased")))
     let waited = Date().timeIntervalSince(killed)
     #expect((leased["environments"] as? [String])?.sorted() == pool)
-    // The lease (4 s) plus one renewal (1 s), and a second for starting processes here.
-    #expect(waited <= 6, "host 2 got the environments \(waited) s after the kill")
+    // The lease (6 s) plus one renewal (1 s), and a second for starting processes here.
+    #expect(waited <= 8, "host 2 got the environments \(waited) s after the kill")
     let takeovers = try Self.events(secondOutput).filter(Self.isEvent("lease-taken-over"))
     #expect(takeovers.count == 2)
     if Self.pidNamespaces {
@@ -391,16 +392,18 @@ import Testing
     // A pool's hunt holds dev1 for a while (a slow test).
     let poolOutput = fleet.directory.url.appendingPathComponent("pool.json")
     let poolHunt = try fleet.start(
-      fleet.arguments(pool: ["dev1"]), host: "host-1", hunt: "pool", culprit: culprit, output: poolOutput, slow: "2")
+      fleet.arguments(pool: ["dev1"]), host: "host-1", hunt: "pool", culprit: culprit, output: poolOutput, slow: "3")
     defer { if poolHunt.isRunning { kill(poolHunt.processIdentifier, SIGKILL) } }
     try #require(try Self.waitFor(poolOutput, Self.isEvent("environments-leased")) != nil)
-    // A hunt on dev1 by name waits for it, with a lease of 4 s renewed every second (a grace
-    // period shorter than the lease, as such a short lease needs).
+    // A hunt on dev1 by name waits for it, with a lease of 6 s renewed every second (a grace
+    // period shorter than the lease, as such a short lease needs). It knows it holds its leases
+    // for 6 − (1 + 1) = 4 s after a renewal: 3 s of slack for a commit's fsync on a busy disk
+    // (with 4 s it had 1 s, and a CI run once lost the lease that way).
     let grace = fleet.directory.url.appendingPathComponent("grace.yml")
     try "timeouts: {grace: 1s}\n".write(to: grace, atomically: true, encoding: .utf8)
     let named = [
       "--good", "v0.1", "--bad", "main", "--deploy", Fleet.deploy, "--test", Fleet.test, "--env", "dev1",
-      "--state", fleet.state, "--json", "--wait-for-env", "2m", "--lease-duration", "4s", "--lease-renew", "1s",
+      "--state", fleet.state, "--json", "--wait-for-env", "2m", "--lease-duration", "6s", "--lease-renew", "1s",
       "--config", grace.path,
     ]
     let waitingOutput = fleet.directory.url.appendingPathComponent("waiting.json")
@@ -411,7 +414,7 @@ import Testing
       "\((try? String(contentsOf: waitingOutput, encoding: .utf8)) ?? "")\((try? String(contentsOf: waitingOutput.appendingPathExtension("err"), encoding: .utf8)) ?? "")"
     )
     // Longer than its lease: without renewals while it waits, its hunt would look stopped.
-    usleep(6_000_000)
+    usleep(8_000_000)
     try #require(poolHunt.isRunning, "the pool's hunt ended before the waiting hunt's lease could run out")
     let again = try fleet.run(named, host: "host-3", hunt: "again", culprit: culprit)
     #expect(again.status == 75, "\(again.stdout)\(again.stderr)")
@@ -421,7 +424,8 @@ import Testing
     #expect(poolHunt.terminationStatus == 0)
     #expect(
       waiting.terminationStatus == 0,
-      "\((try? String(contentsOf: waitingOutput.appendingPathExtension("err"), encoding: .utf8)) ?? "")")
+      "\((try? String(contentsOf: waitingOutput, encoding: .utf8)) ?? "")\((try? String(contentsOf: waitingOutput.appendingPathExtension("err"), encoding: .utf8)) ?? "")"
+    )
     #expect(Self.culprit(of: try Self.events(waitingOutput)) == culprit)
     #expect(!fleet.testRuns.contains { $0.hasPrefix("again ") })
     #expect(fleet.violations.isEmpty, "\(fleet.violations)")
