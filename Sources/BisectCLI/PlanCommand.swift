@@ -24,8 +24,8 @@ struct PlanCommand: ParsableCommand {
   }
 
   func run() throws {
-    let (repository, bad, goods, graph) = try range.load()
-    let bases = try repository.mergeBasesToCheck(bad: bad, goods: goods)
+    let (repository, _, _, graph) = try range.load()
+    let bases = try repository.mergeBasesToCheck(in: graph)
     let bisection = Bisection(graph: graph, mergeBases: bases)
     let first: [ObjectID]
     var conclusion: Conclusion?

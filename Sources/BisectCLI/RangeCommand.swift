@@ -24,31 +24,46 @@ struct RangeCommand: ParsableCommand {
   var json = false
 
   func run() throws {
-    let (repository, bad, goods, graph) = try range.load()
+    if count && !json {
+      // The count alone needs no numbered graph: the walk counts.
+      let (repository, ends) = try range.resolved()
+      let found = try repository.rangeCount(
+        bad: ends.bad, goods: ends.goods, paths: range.paths, firstParent: range.firstParent)
+      for note in try ancestryNotes(
+        bad: ends.bad, goods: ends.goods, known: found.boundaryAncestry, repository: repository)
+      {
+        printError("note: \(note)")
+      }
+      print(found.count)
+      return
+    }
+    let (repository, _, _, graph) = try range.load()
     let listed = graph.ids.indices.filter { graph.isCandidate[$0] }
     if json {
       try printJSON(graph: graph, listed: listed, repository: repository)
       return
     }
-    for note in try ancestryNotes(bad: bad, goods: goods, repository: repository) { printError("note: \(note)") }
-    if count {
-      print(listed.count)
-      return
+    for note in try ancestryNotes(
+      bad: graph.tip, goods: graph.boundaries, known: graph.boundaryAncestry, repository: repository)
+    {
+      printError("note: \(note)")
     }
-    var infos = [CommitInfo]()
-    for number in listed { infos.append(try repository.commit(graph.ids[number])) }
+    let ids = listed.map { graph.ids[$0] }
+    let read = try repository.summaries(of: ids)
     // Merges as git counts them: commits with several parents, even when only the first is followed.
-    let merges = infos.filter { $0.parents.count > 1 }.count
+    let merges = read.filter { $0.parentCount > 1 }.count
     print(
       "\(listed.count) commit\(listed.count == 1 ? "" : "s") in range (\(merges) merge\(merges == 1 ? "" : "s"))"
     )
-    for info in infos { print("\(info.id.hex) \(info.summary)") }
+    for (id, commit) in zip(ids, read) { printOut("\(id.hex) \(commit.summary)") }
   }
 
   /// Goods that are not ancestors of bad are legal (git takes them), but worth saying.
-  private func ancestryNotes(bad: ObjectID, goods: [ObjectID], repository: Repository) throws(GitError) -> [String] {
+  private func ancestryNotes(bad: ObjectID, goods: [ObjectID], known: [ObjectID: Bool], repository: Repository)
+    throws(GitError) -> [String]
+  {
     var notes = [String]()
-    for (revision, good) in zip(range.good, goods) where try !repository.isAncestor(good, of: bad) {
+    for (revision, good) in zip(range.good, goods) where try !repository.isAncestor(good, of: bad, known: known) {
       let bases = try repository.mergeBases(good, bad).map { $0.short() }
       notes.append(
         "--good \(revision) is not an ancestor of --bad \(range.bad ?? bad.short()); the range starts after their merge base\(bases.count == 1 ? "" : "s") \(bases.isEmpty ? "(none: no shared history)" : bases.joined(separator: ", "))."

@@ -99,9 +99,14 @@ struct RangeOptions: ParsableArguments {
   }
 
   /// Opens the repository, resolves the ends and loads the range's graph.
-  func load() throws -> (repository: Repository, bad: ObjectID, goods: [ObjectID], graph: CommitGraph) {
+  /// The repository and the range's ends, resolved.
+  func resolved() throws -> (repository: Repository, ends: (bad: ObjectID, goods: [ObjectID])) {
     let repository = try Repository(at: repo)
-    let ends = try resolve(in: repository)
+    return (repository, try resolve(in: repository))
+  }
+
+  func load() throws -> (repository: Repository, bad: ObjectID, goods: [ObjectID], graph: CommitGraph) {
+    let (repository, ends) = try resolved()
     let graph = try repository.commitGraph(bad: ends.bad, goods: ends.goods, paths: paths, firstParent: firstParent)
     return (repository, ends.bad, ends.goods, graph)
   }

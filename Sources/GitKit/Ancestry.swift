@@ -80,6 +80,7 @@ struct AncestryWalk {
 
   init(_ repository: Repository) throws(GitError) {
     source = try CommitSource(repository)
+    source.readsTrees = false
     self.repository = repository
     shallow = repository.isShallow ? repository.shallowBoundaries() : []
   }

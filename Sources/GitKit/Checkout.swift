@@ -38,8 +38,11 @@ extension Repository {
     let indexPath = indexFile.standardizedFileURL.path
     // The index while a move is under way; its presence later means the move was interrupted.
     let movingPath = indexPath + ".moving"
+    // The root tree of the commit the index describes, and that index's checksum, written
+    // beside it by the last move.
+    let treePath = indexPath + ".tree"
     // Read the commit before anything on disk changes: a missing commit leaves all as it was.
-    _ = try CommitHandle(in: self, id: id)
+    let tree = try CommitHandle(in: self, id: id).treeID
     try removeTree(movingPath)
     try removeTree(movingPath + ".lock")
 
@@ -54,12 +57,20 @@ extension Repository {
         : "cannot take the index: \(String(cString: strerror(error)))"
     } else {
       do {
+        // Read before anything changes the index: the tree file counts only for this very file.
+        let last = Self.lastTree(treePath, index: movingPath)
         let index = try OwnedIndex(path: movingPath)
         let checkout = try CheckoutRepository(gitDirectory: gitDirectory, workTree: folderPath, index: index)
         let verified = try FileTree(index: index, indexPath: movingPath).sweep(folderPath, hashingWith: checkout)
-        try forgetUnverified(in: index, keeping: verified)
-        try checkOut(id, with: checkout)
-        try finish(movingPath, as: indexPath, index: index)
+        let forgotten = try forgetUnverified(in: index, keeping: verified)
+        // Only the paths that differ: the sweep vouched for every other file. Without the last
+        // tree (a checkout of an earlier version) or with the index emptied, all of them.
+        var paths: [String]?
+        if let forgotten, let last {
+          paths = try changedPaths(from: last, to: tree) + forgotten
+        }
+        try checkOut(id, with: checkout, paths: paths)
+        try finish(movingPath, as: indexPath, index: index, tree: tree, treePath: treePath)
         return .incremental
       } catch {
         // A corrupt index, a folder the sweep cannot clean, a checkout that failed half-way:
@@ -77,16 +88,57 @@ extension Repository {
     }
     // A path with no file yet: an empty index, so every file of the tree is written.
     let index = try OwnedIndex(path: movingPath)
-    try checkOut(id, with: try CheckoutRepository(gitDirectory: gitDirectory, workTree: folderPath, index: index))
-    try finish(movingPath, as: indexPath, index: index)
+    try checkOut(
+      id, with: try CheckoutRepository(gitDirectory: gitDirectory, workTree: folderPath, index: index), paths: nil)
+    try finish(movingPath, as: indexPath, index: index, tree: tree, treePath: treePath)
     return .full(reason: reason)
+  }
+
+  /// The tree id the last move wrote at `path`, when it wrote it for the index file at
+  /// `index` as it is now (its trailing checksum); nil otherwise: no tree file, or one beside
+  /// an index put there by something else (an older copy, a restored backup).
+  private static func lastTree(_ path: String, index: String) -> ObjectID? {
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8), let checksum = indexChecksum(index) else {
+      return nil
+    }
+    let fields = text.split(whereSeparator: \.isWhitespace)
+    guard fields.count == 2, fields[1] == checksum else { return nil }
+    return ObjectID(hex: fields[0])
+  }
+
+  /// The last 20 bytes of the index file at `path` (the SHA-1 of all before them), in hex.
+  private static func indexChecksum(_ path: String) -> String? {
+    guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+    defer { try? handle.close() }
+    guard let size = try? handle.seekToEnd(), size >= 32, (try? handle.seek(toOffset: size - 20)) != nil,
+      let tail = try? handle.readToEnd(), tail.count == 20
+    else { return nil }
+    return tail.map { String(format: "%02x", $0) }.joined()
+  }
+
+  /// Every path that differs between trees `old` and `new` (both sides of each change).
+  private func changedPaths(from old: ObjectID, to new: ObjectID) throws(GitError) -> [String] {
+    guard old != new else { return [] }
+    let diff = try Diff(
+      in: self, from: try TreeHandle(in: self, id: old), to: try TreeHandle(in: self, id: new), pathspec: [])
+    var paths = Set<String>()
+    for position in 0..<git_diff_num_deltas(diff.handle) {
+      guard let delta = git_diff_get_delta(diff.handle, position)?.pointee else { continue }
+      if let path = delta.old_file.path { paths.insert(String(cString: path)) }
+      if let path = delta.new_file.path { paths.insert(String(cString: path)) }
+    }
+    return paths.sorted()
   }
 
   /// Checks `id` out through `checkout`, a second handle on this repository whose work tree is
   /// the checkout folder and whose index is the checkout's: that index is the baseline (what
   /// the folder holds) and is updated to what was written. This handle's work tree, index and
   /// HEAD are never used.
-  private func checkOut(_ id: ObjectID, with checkout: CheckoutRepository) throws(GitError) {
+  ///
+  /// With `paths`, only those are compared and written (each exactly, no patterns): the
+  /// others are known to be right already. An empty list writes nothing.
+  private func checkOut(_ id: ObjectID, with checkout: CheckoutRepository, paths: [String]?) throws(GitError) {
+    if let paths, paths.isEmpty { return }
     let folder = checkout.workTree
     let index = checkout.index
     var oid = id.oid
@@ -106,14 +158,28 @@ extension Repository {
       | GIT_CHECKOUT_REMOVE_UNTRACKED.rawValue | GIT_CHECKOUT_REMOVE_IGNORED.rawValue
     // Without a baseline libgit2 would compare with the repository's HEAD, not the folder.
     options.baseline_index = index.handle
-    try check(git_checkout_tree(checkout.handle, commit, &options), "check out \(id.hex) into '\(folder)'")
+    guard let paths else {
+      try check(git_checkout_tree(checkout.handle, commit, &options), "check out \(id.hex) into '\(folder)'")
+      return
+    }
+    // Exact paths: libgit2 then looks at nothing else in the folder.
+    options.checkout_strategy |= GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH.rawValue
+    let strings = paths.map { strdup($0) }
+    defer { for string in strings { free(string) } }
+    let code = strings.withUnsafeBufferPointer { buffer -> Int32 in
+      options.paths = git_strarray(strings: UnsafeMutablePointer(mutating: buffer.baseAddress), count: buffer.count)
+      return git_checkout_tree(checkout.handle, commit, &options)
+    }
+    try check(code, "check out \(id.hex) into '\(folder)'")
   }
 
   /// Drops from `index` every file the sweep did not find as recorded (removed by it, or
   /// already missing), so that the index describes exactly what the folder holds. libgit2
   /// then writes each of them as new: left in the baseline, a missing file whose type
   /// changes between the commits (a link that becomes a file) would not be written at all.
-  private func forgetUnverified(in index: OwnedIndex, keeping verified: Set<String>) throws(GitError) {
+  ///
+  /// Returns the paths dropped, or nil when the index was emptied instead.
+  private func forgetUnverified(in index: OwnedIndex, keeping verified: Set<String>) throws(GitError) -> [String]? {
     var forgotten = [String]()
     for position in 0..<git_index_entrycount(index.handle) {
       guard let entry = git_index_get_byindex(index.handle, position), let path = entry.pointee.path else { continue }
@@ -124,16 +190,29 @@ extension Repository {
     // index (every file of the tree written anew) is cheaper and just as right.
     if forgotten.count > 512 {
       try check(git_index_clear(index.handle), "empty the checkout's index")
-      return
+      return nil
     }
     for path in forgotten {
       try check(git_index_remove_bypath(index.handle, path), "drop '\(path)' from the checkout's index")
     }
+    return forgotten
   }
 
-  /// Writes the index and gives it its lasting name: only now does it vouch for the folder.
-  private func finish(_ movingPath: String, as indexPath: String, index: OwnedIndex) throws(GitError) {
+  /// Writes the index and, beside it, the tree it holds, then gives the index its lasting name:
+  /// only now does it vouch for the folder (and the tree file for it: one left by an
+  /// interrupted move lies beside no index, and is never read).
+  private func finish(_ movingPath: String, as indexPath: String, index: OwnedIndex, tree: ObjectID, treePath: String)
+    throws(GitError)
+  {
     try check(git_index_write(index.handle), "write the checkout's index '\(movingPath)'")
+    do {
+      guard let checksum = Self.indexChecksum(movingPath) else {
+        throw GitError.libgit2(operation: "read '\(movingPath)'", code: -1, message: "no checksum at its end")
+      }
+      try Data((tree.hex + " " + checksum + "\n").utf8).write(to: URL(fileURLWithPath: treePath), options: .atomic)
+    } catch {
+      throw .libgit2(operation: "write '\(treePath)'", code: -1, message: error.localizedDescription)
+    }
     guard rename(movingPath, indexPath) == 0 else {
       let message = String(cString: strerror(errno))
       throw .libgit2(operation: "rename '\(movingPath)' to '\(indexPath)'", code: -1, message: message)
@@ -270,25 +349,40 @@ struct FileTree {
   func sweep(_ root: String, hashingWith checkout: CheckoutRepository) throws(FileTreeError) -> Set<String> {
     var verified = Set<String>()
     verified.reserveCapacity(files.count)
-    try sweep(folder: Array(root.utf8), relative: [], checkout: checkout, verified: &verified)
+    let path = Array(root.utf8)
+    let descriptor = Self.withCString(path) { open($0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+    guard descriptor >= 0 else { throw FileTreeError("open", path) }
+    defer { close(descriptor) }
+    try sweep(folder: path, descriptor: descriptor, relative: [], checkout: checkout, verified: &verified)
     return verified
   }
 
+  /// Sweeps the folder at `folder`, open as `descriptor`. Its entries are looked at through
+  /// the descriptor (`fstatat`), so that the kernel does not walk the whole path for each of
+  /// tens of thousands of files; what is removed is removed by its path.
   private func sweep(
-    folder: [UInt8], relative: [UInt8], checkout: CheckoutRepository, verified: inout Set<String>
+    folder: [UInt8], descriptor: Int32, relative: [UInt8], checkout: CheckoutRepository,
+    verified: inout Set<String>
   ) throws(FileTreeError) {
-    for name in try Self.names(in: folder) {
+    for name in try Self.names(in: descriptor, path: folder) {
       let path = folder + [UInt8(ascii: "/")] + name
       let key = relative.isEmpty ? name : relative + [UInt8(ascii: "/")] + name
       var status = stat()
-      guard Self.withCString(path, { lstat($0, &status) }) == 0 else { throw FileTreeError("lstat", path) }
+      guard Self.withCString(name, { fstatat(descriptor, $0, &status, AT_SYMLINK_NOFOLLOW) }) == 0 else {
+        throw FileTreeError("lstat", path)
+      }
       let text = String(decoding: key, as: UTF8.self)
       // A name that is not valid UTF-8 cannot be a key of the index (read as UTF-8 here).
       let exact = Array(text.utf8) == key
       if status.st_mode & S_IFMT == S_IFDIR {
         if exact && folders.contains(text) {
           try Self.makeUsable(path, status)
-          try sweep(folder: path, relative: key, checkout: checkout, verified: &verified)
+          let child = Self.withCString(name) {
+            openat(descriptor, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+          }
+          guard child >= 0 else { throw FileTreeError("open", path) }
+          defer { close(child) }
+          try sweep(folder: path, descriptor: child, relative: key, checkout: checkout, verified: &verified)
         } else {
           try Self.remove(path)
         }
@@ -362,6 +456,26 @@ struct FileTree {
   static func names(in path: [UInt8]) throws(FileTreeError) -> [[UInt8]] {
     guard let directory = withCString(path, { opendir($0) }) else { throw FileTreeError("opendir", path) }
     defer { closedir(directory) }
+    return try names(of: directory, path: path)
+  }
+
+  /// The entries of the folder open as `descriptor` (at `path`), without `.` and `..`; the
+  /// descriptor stays open.
+  static func names(in descriptor: Int32, path: [UInt8]) throws(FileTreeError) -> [[UInt8]] {
+    let copy = dup(descriptor)
+    guard copy >= 0 else { throw FileTreeError("dup", path) }
+    guard let directory = fdopendir(copy) else {
+      let error = errno
+      close(copy)
+      throw FileTreeError("fdopendir", path, error)
+    }
+    defer { closedir(directory) }
+    // A copy shares its position with the original: start at the beginning.
+    rewinddir(directory)
+    return try names(of: directory, path: path)
+  }
+
+  private static func names(of directory: OpaquePointer, path: [UInt8]) throws(FileTreeError) -> [[UInt8]] {
     var names = [[UInt8]]()
     while true {
       errno = 0

@@ -26,6 +26,8 @@ struct CommitSource {
   private var nodeAtPosition: [Int32]
   private var positionOfNode: [Int32] = []
   private(set) var reads = CommitReads()
+  /// Whether `read` gives each commit's root tree; a walk without paths never looks at it.
+  var readsTrees = true
 
   init(_ repository: Repository) throws(GitError) {
     database = try ObjectDatabase(repository)
@@ -62,17 +64,17 @@ struct CommitSource {
   /// appended to `parents`, in order.
   ///
   /// - Throws: `missingObject` when a commit the graph does not cover cannot be read.
-  mutating func read(_ number: Int32, parents: inout [Int32]) throws(GitError) -> (time: Int64, tree: ObjectID) {
+  mutating func read(_ number: Int32, parents: inout [Int32]) throws(GitError) -> (time: Int64, tree: ObjectID?) {
     let position = positionOfNode[Int(number)]
     if let graph, position >= 0 {
       reads.fromGraph += 1
       let start = parents.count
       graph.appendParents(at: position, to: &parents)
       for index in start..<parents.count { parents[index] = node(atPosition: parents[index], in: graph) }
-      return (graph.commitTime(at: position), graph.tree(at: position))
+      return (graph.commitTime(at: position), readsTrees ? graph.tree(at: position) : nil)
     }
     reads.fromDatabase += 1
-    let header = try database.commitHeader(ids[Int(number)])
+    let header = try database.commitHeader(ids[Int(number)], tree: readsTrees)
     for parent in header.parents { parents.append(node(for: parent)) }
     return (header.time, header.tree)
   }

@@ -58,9 +58,12 @@ extension ObjectID {
   /// The same id in libgit2's form.
   var oid: git_oid {
     var oid = git_oid()
-    let bytes = self.bytes
+    let words = self.words
+    // Stored as big-endian words: no array made per id (a walk converts one per commit).
     withUnsafeMutableBytes(of: &oid.id) { raw in
-      for index in 0..<Self.byteCount { raw[index] = bytes[index] }
+      raw.storeBytes(of: words.high.bigEndian, toByteOffset: 0, as: UInt64.self)
+      raw.storeBytes(of: words.middle.bigEndian, toByteOffset: 8, as: UInt64.self)
+      raw.storeBytes(of: words.low.bigEndian, toByteOffset: 16, as: UInt32.self)
     }
     return oid
   }

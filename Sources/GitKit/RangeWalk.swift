@@ -21,6 +21,17 @@ extension Repository {
 
   /// `commitGraph`, with how many commits were read from git's commit-graph and how many from
   /// the object database (for tests and benchmarks).
+  /// How many commits `commitGraph` would hold as candidates (`git rev-list --count`), and
+  /// what the walk learned of the goods' ancestry, without building the graph.
+  public func rangeCount(
+    bad: ObjectID, goods: [ObjectID], paths: [String] = [], firstParent: Bool = false
+  ) throws(GitError) -> RangeCount {
+    var walk = RangeWalk(
+      source: try CommitSource(self), repository: self, pathLimits: try PathLimits.make(paths, repository: self),
+      firstParent: firstParent, shallow: isShallow ? shallowBoundaries() : [])
+    return try walk.count(bad: bad, goods: goods)
+  }
+
   package func commitGraphCountingReads(
     bad: ObjectID, goods: [ObjectID], paths: [String] = [], firstParent: Bool = false
   ) throws(GitError) -> (graph: CommitGraph, reads: CommitReads) {
@@ -30,6 +41,18 @@ extension Repository {
     let graph = try walk.run(bad: bad, goods: goods)
     return (graph, walk.source.reads)
   }
+}
+
+/// The size of a range, as `Repository.rangeCount` found it.
+public struct RangeCount: Sendable, Hashable {
+  /// The commit the range ends at (the `bad` side).
+  public let tip: ObjectID
+  /// The commits whose ancestors are left out (the `good` side).
+  public let boundaries: [ObjectID]
+  /// The commits that may be blamed: all of the range without paths, else those that change them.
+  public let count: Int
+  /// As `CommitGraph.boundaryAncestry`.
+  public let boundaryAncestry: [ObjectID: Bool]
 }
 
 /// An owned `git_odb` handle, for reading commits without parsing what we don't need.
@@ -50,7 +73,9 @@ final class ObjectDatabase {
   deinit { git_odb_free(handle) }
 
   /// The header facts of commit `id`: its tree, parents and committer time.
-  func commitHeader(_ id: ObjectID) throws(GitError) -> (tree: ObjectID, parents: [ObjectID], time: Int64) {
+  func commitHeader(_ id: ObjectID, tree: Bool = true) throws(GitError) -> (
+    tree: ObjectID?, parents: [ObjectID], time: Int64
+  ) {
     var oid = id.oid
     var object: OpaquePointer?
     try check(git_odb_read(&object, handle, &oid), "read commit \(id.hex)") { code, _ in
@@ -63,18 +88,24 @@ final class ObjectDatabase {
       throw .libgit2(operation: "read commit \(id.hex)", code: -1, message: "object is not a commit")
     }
     let raw = UnsafeRawBufferPointer(start: data, count: git_odb_object_size(object))
-    guard let header = Self.parseHeader(raw) else {
+    guard let header = Self.parseHeader(raw, tree: tree) else {
       throw .libgit2(operation: "parse commit \(id.hex)", code: -1, message: "malformed commit header")
     }
     return header
   }
 
-  /// Reads `tree`, `parent` and `committer` lines; stops at the blank line before the message.
-  static func parseHeader(_ raw: UnsafeRawBufferPointer) -> (tree: ObjectID, parents: [ObjectID], time: Int64)? {
+  /// Reads `tree` (its id only when `tree` is true), `parent` and `committer` lines; stops at
+  /// the blank line before the message.
+  static func parseHeader(_ raw: UnsafeRawBufferPointer, tree readTree: Bool = true) -> (
+    tree: ObjectID?, parents: [ObjectID], time: Int64
+  )? {
     let newline = UInt8(ascii: "\n")
-    guard raw.count >= 46, raw.starts(with: "tree ".utf8),
-      let tree = ObjectID.parseHex(raw, at: 5)
-    else { return nil }
+    guard raw.count >= 46, raw.starts(with: "tree ".utf8), raw[45] == newline else { return nil }
+    var tree: ObjectID?
+    if readTree {
+      guard let id = ObjectID.parseHex(raw, at: 5) else { return nil }
+      tree = id
+    }
     var position = 46
     var parents = [ObjectID]()
     while position + 48 <= raw.count, raw[position..<position + 7].elementsEqual("parent ".utf8) {
@@ -155,9 +186,35 @@ struct RangeWalk {
     self.pathLimits = pathLimits
     self.firstParent = firstParent
     self.shallow = shallow
+    self.source.readsTrees = pathLimits != nil
+  }
+
+  /// The range's commits as the walk found them: node numbers in walk order, and what the
+  /// walk learned of the goods' ancestry.
+  struct Found {
+    var kept: [Int32]
+    var boundaryAncestry: [ObjectID: Bool]
   }
 
   mutating func run(bad: ObjectID, goods: [ObjectID]) throws(GitError) -> CommitGraph {
+    // Two statements: in one, `self` would be read for `graph` before `walk` changed it.
+    let found = try walk(bad: bad, goods: goods)
+    return graph(of: found, bad: bad, goods: goods)
+  }
+
+  /// How many commits of the range may be blamed (`git rev-list --count`), without numbering
+  /// them into a graph.
+  mutating func count(bad: ObjectID, goods: [ObjectID]) throws(GitError) -> RangeCount {
+    let found = try walk(bad: bad, goods: goods)
+    var candidates = found.kept.count
+    if pathLimits != nil {
+      candidates = 0
+      for number in found.kept where !nodes[Int(number)].treeSame { candidates += 1 }
+    }
+    return RangeCount(tip: bad, boundaries: goods, count: candidates, boundaryAncestry: found.boundaryAncestry)
+  }
+
+  mutating func walk(bad: ObjectID, goods: [ObjectID]) throws(GitError) -> Found {
     let start = try loadedEnd(bad)
     enqueue(start)
     var bottoms = Set<Int32>()
@@ -170,6 +227,7 @@ struct RangeWalk {
     }
 
     var result = [Int32]()
+    var reachedBottoms = Set<Int32>()
     var lastInterestingTime = Int64.max
     var slop = Self.slop
     while let entry = queue.popFirst() {
@@ -196,6 +254,11 @@ struct RangeWalk {
         continue
       }
       interestingQueued -= 1
+      // Every interesting commit popped was reached from bad: a good among its parents (all
+      // of them, before simplification keeps some) is an ancestor of bad.
+      for index in parentRange(number) where bottoms.contains(parentStore[index]) {
+        reachedBottoms.insert(parentStore[index])
+      }
       try simplify(number, bottoms: bottoms)
       for index in parentRange(number) {
         let parent = parentStore[index]
@@ -211,6 +274,12 @@ struct RangeWalk {
     if let cut = kept.first(where: { nodes[Int($0)].boundary }) {
       throw .shallowHistory(repository: repository.requestedPath, boundary: source.ids[Int(cut)].hex)
     }
+    return Found(kept: kept, boundaryAncestry: boundaryAncestry(bad: bad, goods: goods, reached: reachedBottoms))
+  }
+
+  /// The kept commits numbered into a `CommitGraph`.
+  private func graph(of found: Found, bad: ObjectID, goods: [ObjectID]) -> CommitGraph {
+    let kept = found.kept
     // Number the kept commits in walk order and hand them over without another dictionary.
     var keptNumber = [Int32](repeating: -1, count: nodes.count)
     for (index, number) in kept.enumerated() { keptNumber[Int(number)] = Int32(index) }
@@ -235,7 +304,23 @@ struct RangeWalk {
     return CommitGraph(
       tip: bad, boundaries: goods, ids: ids, commitTimes: times, parentStart: parentStart,
       parentList: parentList, isCandidate: candidates, paths: pathLimits?.paths ?? [],
-      isFirstParent: firstParent)
+      isFirstParent: firstParent, boundaryAncestry: found.boundaryAncestry)
+  }
+
+  /// What the walk showed of each good's ancestry, so that `git merge-base --is-ancestor`
+  /// need not walk the history again. A good found as a parent of a commit reached from bad
+  /// is an ancestor. A good not found is known not to be one only when it is the one good
+  /// and the walk followed every parent (no paths, not first-parent): then every commit on a
+  /// path from bad down to it was interesting, and walked. Otherwise it is left undecided.
+  private func boundaryAncestry(bad: ObjectID, goods: [ObjectID], reached: Set<Int32>) -> [ObjectID: Bool] {
+    var known = [ObjectID: Bool]()
+    for number in reached { known[source.ids[Int(number)]] = true }
+    for good in goods where good == bad { known[good] = true }
+    let everyParentWalked = pathLimits == nil && !firstParent
+    if everyParentWalked, Set(goods).count == 1, let good = goods.first, known[good] == nil {
+      known[good] = false
+    }
+    return known
   }
 
   /// Queues a commit that was read, once.

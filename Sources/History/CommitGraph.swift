@@ -31,6 +31,10 @@ public struct CommitGraph: Sendable {
   public let ids: [ObjectID]
   /// Committer times, by commit number.
   public let commitTimes: [Int64]
+  /// What the loader learned of the boundaries' ancestry while it walked: true for a boundary
+  /// that is an ancestor of the tip (or the tip itself), false for one it knows is not; a
+  /// boundary missing here was not decided, and the repository must be asked.
+  public let boundaryAncestry: [ObjectID: Bool]
   /// Whether each commit may be blamed: all true without path limits; with them, true for
   /// the commits that change the paths (those `git rev-list -- <paths>` shows).
   public let isCandidate: [Bool]
@@ -88,7 +92,8 @@ public struct CommitGraph: Sendable {
     parentList inputList: [Int32],
     isCandidate inputCandidates: [Bool],
     paths: [String],
-    isFirstParent: Bool
+    isFirstParent: Bool,
+    boundaryAncestry: [ObjectID: Bool] = [:]
   ) {
     let total = inputIDs.count
     // In-range child counts, then Kahn's algorithm with a deterministic heap.
@@ -152,6 +157,7 @@ public struct CommitGraph: Sendable {
     self.parentStart = start
     self.parentSlots = slots
     self.numberByID = numbers
+    self.boundaryAncestry = boundaryAncestry
   }
 
   /// The number of commits in the range.

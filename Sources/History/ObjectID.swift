@@ -18,6 +18,9 @@ public struct ObjectID: Hashable, Comparable, Sendable, CustomStringConvertible 
     self.low = low
   }
 
+  /// The three words of `init(high:middle:low:)`, for the libgit2 layer's copies.
+  package var words: (high: UInt64, middle: UInt64, low: UInt32) { (high, middle, low) }
+
   /// The first byte, without making the byte array (the commit-graph's fan-out index).
   package var leadingByte: UInt8 { UInt8(truncatingIfNeeded: high >> 56) }
 

@@ -51,7 +51,7 @@ package struct HuntSetup {
       for good in request.goods { goods.append(try repository.resolve(good)) }
       graph = try repository.commitGraph(
         bad: bad, goods: goods, paths: configuration.paths, firstParent: configuration.firstParent)
-      mergeBases = try repository.mergeBasesToCheck(bad: bad, goods: goods)
+      mergeBases = try repository.mergeBasesToCheck(in: graph)
     } catch {
       throw .git(error)
     }

@@ -84,9 +84,9 @@ struct Workspace: Sendable {
 
   /// The one checkout folder each workspace keeps, moved from commit to commit.
   static let checkoutName = "checkout"
-  /// The folder, beside it, of the checkout's own index (what the last move wrote) and the
-  /// index's temporary names while a move is under way: outside the checkout, where a deploy
-  /// does not look, and the tool's like the checkout.
+  /// The folder, beside it, of the checkout's own index (what the last move wrote, and in
+  /// `index.tree` the tree it holds) and the index's temporary names while a move is under
+  /// way: outside the checkout, where a deploy does not look, and the tool's like the checkout.
   static let checkoutIndexName = "checkout-index"
 
   /// The workspace's one checkout folder (not necessarily existing yet) and the index file

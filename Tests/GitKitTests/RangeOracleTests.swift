@@ -49,11 +49,30 @@ struct SplitMix64: RandomNumberGenerator {
         graph.candidateIDs.map(\.hex).sorted() == expected.sorted(),
         "seed \(seed) trial \(trial): \(bad) ^\(goods) -- \(paths)")
 
+      // The count alone, walked without building the graph: git's count, the same ancestry.
+      let counted = try repository.rangeCount(bad: badID, goods: goodIDs, paths: paths)
+      #expect(counted.count == expected.count, "count, seed \(seed) trial \(trial)")
+      #expect(counted.boundaryAncestry == graph.boundaryAncestry, "seed \(seed) trial \(trial)")
+
       let firstParent = try repository.commitGraph(bad: badID, goods: goodIDs, paths: paths, firstParent: true)
       let expectedFirst = lines(try git(["rev-list", "--first-parent", bad] + negated + ["--"] + paths, in: path))
       #expect(
         firstParent.candidateIDs.map(\.hex).sorted() == expectedFirst.sorted(),
         "first-parent, seed \(seed) trial \(trial): \(bad) ^\(goods) -- \(paths)")
+
+      // What the walks learned of the goods' ancestry is git's answer; with one good, no
+      // paths and every parent followed, it is always decided.
+      for (name, walked) in [("range", graph), ("first-parent range", firstParent)] {
+        for (good, known) in walked.boundaryAncestry {
+          let answer = try runProcess(
+            "/usr/bin/env", ["git", "merge-base", "--is-ancestor", good.hex, bad], in: path,
+            environment: gitEnvironment)
+          #expect(known == (answer.status == 0), "\(name), seed \(seed) trial \(trial): \(good.hex) of \(bad)")
+        }
+      }
+      if paths.isEmpty && Set(goodIDs).count == 1 {
+        #expect(graph.boundaryAncestry[goodIDs[0]] != nil, "seed \(seed) trial \(trial): one good left undecided")
+      }
 
       if paths.isEmpty {
         // Without paths every commit of the range is in the graph, with git's parent edges.
