@@ -19,27 +19,29 @@ extension Repository {
     try commitGraphCountingReads(bad: bad, goods: goods, paths: paths, firstParent: firstParent).graph
   }
 
-  /// `commitGraph`, with how many commits were read from git's commit-graph and how many from
-  /// the object database (for tests and benchmarks).
   /// How many commits `commitGraph` would hold as candidates (`git rev-list --count`), and
   /// what the walk learned of the goods' ancestry, without building the graph.
   public func rangeCount(
     bad: ObjectID, goods: [ObjectID], paths: [String] = [], firstParent: Bool = false
   ) throws(GitError) -> RangeCount {
-    var walk = RangeWalk(
-      source: try CommitSource(self), repository: self, pathLimits: try PathLimits.make(paths, repository: self),
-      firstParent: firstParent, shallow: isShallow ? shallowBoundaries() : [])
+    var walk = try rangeWalk(paths: paths, firstParent: firstParent)
     return try walk.count(bad: bad, goods: goods)
   }
 
+  /// `commitGraph`, with how many commits were read from git's commit-graph and how many from
+  /// the object database (for tests and benchmarks).
   package func commitGraphCountingReads(
     bad: ObjectID, goods: [ObjectID], paths: [String] = [], firstParent: Bool = false
   ) throws(GitError) -> (graph: CommitGraph, reads: CommitReads) {
-    var walk = RangeWalk(
-      source: try CommitSource(self), repository: self, pathLimits: try PathLimits.make(paths, repository: self),
-      firstParent: firstParent, shallow: isShallow ? shallowBoundaries() : [])
+    var walk = try rangeWalk(paths: paths, firstParent: firstParent)
     let graph = try walk.run(bad: bad, goods: goods)
     return (graph, walk.source.reads)
+  }
+
+  private func rangeWalk(paths: [String], firstParent: Bool) throws(GitError) -> RangeWalk {
+    RangeWalk(
+      source: try CommitSource(self), repository: self, pathLimits: try PathLimits.make(paths, repository: self),
+      firstParent: firstParent, shallow: isShallow ? shallowBoundaries() : [])
   }
 }
 

@@ -151,19 +151,21 @@ public final class Repository {
   /// The merge bases of `bad` with each of `goods` that is not its ancestor: what git tests
   /// first when a good commit lies on another branch. Empty when every good is an ancestor.
   public func mergeBasesToCheck(bad: ObjectID, goods: [ObjectID]) throws(GitError) -> [ObjectID] {
-    var bases = [ObjectID]()
-    for good in goods where try !isAncestor(good, of: bad) {
-      for base in try mergeBases(good, bad) where !bases.contains(base) { bases.append(base) }
-    }
-    return bases
+    try mergeBasesToCheck(bad: bad, goods: goods, known: [:])
   }
 
   /// `mergeBasesToCheck(bad:goods:)` for the range `graph`, taking what its walk learned of
   /// the goods' ancestry (`CommitGraph.boundaryAncestry`) instead of walking again.
   public func mergeBasesToCheck(in graph: CommitGraph) throws(GitError) -> [ObjectID] {
+    try mergeBasesToCheck(bad: graph.tip, goods: graph.boundaries, known: graph.boundaryAncestry)
+  }
+
+  private func mergeBasesToCheck(bad: ObjectID, goods: [ObjectID], known: [ObjectID: Bool]) throws(GitError)
+    -> [ObjectID]
+  {
     var bases = [ObjectID]()
-    for good in graph.boundaries where try !isAncestor(good, of: graph.tip, known: graph.boundaryAncestry) {
-      for base in try mergeBases(good, graph.tip) where !bases.contains(base) { bases.append(base) }
+    for good in goods where try !isAncestor(good, of: bad, known: known) {
+      for base in try mergeBases(good, bad) where !bases.contains(base) { bases.append(base) }
     }
     return bases
   }
