@@ -37,25 +37,25 @@ struct RangeCommand: ParsableCommand {
       print(found.count)
       return
     }
-    let (repository, _, _, graph) = try range.load()
-    let listed = graph.ids.indices.filter { graph.isCandidate[$0] }
     if json {
-      try printJSON(graph: graph, listed: listed, repository: repository)
+      let (repository, _, _, graph) = try range.load()
+      try printJSON(graph: graph, listed: graph.ids.indices.filter { graph.isCandidate[$0] }, repository: repository)
       return
     }
+    let (repository, ends) = try range.resolved()
+    let listing = try repository.rangeListing(
+      bad: ends.bad, goods: ends.goods, paths: range.paths, firstParent: range.firstParent)
+    let graph = listing.graph
     for note in try ancestryNotes(
       bad: graph.tip, goods: graph.boundaries, known: graph.boundaryAncestry, repository: repository)
     {
       printError("note: \(note)")
     }
-    let ids = listed.map { graph.ids[$0] }
-    let read = try repository.summaries(of: ids)
     // Merges as git counts them: commits with several parents, even when only the first is followed.
-    let merges = read.filter { $0.parentCount > 1 }.count
-    print(
-      "\(listed.count) commit\(listed.count == 1 ? "" : "s") in range (\(merges) merge\(merges == 1 ? "" : "s"))"
-    )
-    for (id, commit) in zip(ids, read) { printOut("\(id.hex) \(commit.summary)") }
+    let merges = listing.commits.filter { $0.parentCount > 1 }.count
+    let listed = listing.commits.count
+    print("\(listed) commit\(listed == 1 ? "" : "s") in range (\(merges) merge\(merges == 1 ? "" : "s"))")
+    for commit in listing.commits { printOut("\(commit.id.hex) \(commit.summary)") }
   }
 
   /// Goods that are not ancestors of bad are legal (git takes them), but worth saying.

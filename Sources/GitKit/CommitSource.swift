@@ -28,6 +28,22 @@ struct CommitSource {
   private(set) var reads = CommitReads()
   /// Whether `read` gives each commit's root tree; a walk without paths never looks at it.
   var readsTrees = true
+  /// Whether `read` keeps each commit's parent count and, for a commit it reads from the
+  /// object database, its summary, so that listing the range does not read it again.
+  var keepsSummaries = false
+  /// The parents of the commit being read from the object database; kept to reuse its memory.
+  private var parentScratch: [ObjectID] = []
+  /// With `keepsSummaries`: the summaries read, one after another, and per node where its
+  /// summary is (`count` -1: not read), its parent count and its `encoding` header.
+  private var summaryBytes: [UInt8] = []
+  private var kept: [Kept] = []
+  private var encodings: [Int32: String] = [:]
+
+  private struct Kept {
+    var start = 0
+    var count: Int32 = -1
+    var parents: Int32 = 0
+  }
 
   init(_ repository: Repository) throws(GitError) {
     database = try ObjectDatabase(repository)
@@ -71,12 +87,60 @@ struct CommitSource {
       let start = parents.count
       graph.appendParents(at: position, to: &parents)
       for index in start..<parents.count { parents[index] = node(atPosition: parents[index], in: graph) }
+      if keepsSummaries { keep(number, parents: parents.count - start) }
       return (graph.commitTime(at: position), readsTrees ? graph.tree(at: position) : nil)
     }
     reads.fromDatabase += 1
-    let header = try database.commitHeader(ids[Int(number)], tree: readsTrees)
-    for parent in header.parents { parents.append(node(for: parent)) }
+    let readTree = readsTrees
+    let keepSummary = keepsSummaries
+    let summaryStart = summaryBytes.count
+    var encoding: String?
+    let header = try database.withCommit(ids[Int(number)]) { raw -> ObjectDatabase.Header? in
+      parentScratch.removeAll(keepingCapacity: true)
+      guard let header = ObjectDatabase.parseHeader(raw, tree: readTree, parents: &parentScratch) else {
+        return nil
+      }
+      if keepSummary { encoding = CommitSummary.append(of: raw, headerEnd: header.headerEnd, to: &summaryBytes) }
+      return header
+    }
+    let start = parents.count
+    for parent in parentScratch { parents.append(node(for: parent)) }
+    if keepSummary {
+      keep(number, parents: parents.count - start)
+      kept[Int(number)].start = summaryStart
+      kept[Int(number)].count = Int32(summaryBytes.count - summaryStart)
+      if let encoding { encodings[number] = encoding }
+    }
     return (header.time, header.tree)
+  }
+
+  /// Notes the parent count of `number`, with room for every node made so far.
+  private mutating func keep(_ number: Int32, parents: Int) {
+    if kept.count < ids.count { kept.append(contentsOf: repeatElement(Kept(), count: ids.count - kept.count)) }
+    kept[Int(number)].parents = Int32(parents)
+  }
+
+  /// How many parents commit `number` has, as read with `keepsSummaries` (all of them, not
+  /// only those a walk follows).
+  func parentCount(of number: Int32) -> Int { Int(kept[Int(number)].parents) }
+
+  /// The summary of commit `number`, as `Repository.commit(_:)` gives it: kept from `read`,
+  /// or read now for a commit `read` took from the commit-graph.
+  mutating func summary(of number: Int32) throws(GitError) -> String {
+    if Int(number) < kept.count, kept[Int(number)].count >= 0 {
+      let entry = kept[Int(number)]
+      return summaryBytes.withUnsafeBufferPointer { bytes in
+        CommitText(header: encodings[number]).string(
+          UnsafeBufferPointer(rebasing: bytes[entry.start..<entry.start + Int(entry.count)]))
+      }
+    }
+    var text = [UInt8]()
+    let encoding = try database.withCommit(ids[Int(number)]) { raw -> String?? in
+      parentScratch.removeAll(keepingCapacity: true)
+      guard let header = ObjectDatabase.parseHeader(raw, tree: false, parents: &parentScratch) else { return nil }
+      return .some(CommitSummary.append(of: raw, headerEnd: header.headerEnd, to: &text))
+    }
+    return text.withUnsafeBufferPointer { CommitText(header: encoding).string($0) }
   }
 }
 

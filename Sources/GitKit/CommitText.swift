@@ -18,12 +18,14 @@ struct CommitText {
   /// valid in the commit's encoding make the whole text fall back to UTF-8.
   func string(_ text: UnsafePointer<CChar>?) -> String {
     guard let text else { return "" }
-    if let encoding {
-      let bytes = UnsafeBufferPointer(
-        start: UnsafeRawPointer(text).assumingMemoryBound(to: UInt8.self), count: strlen(text))
-      if let decoded = String(bytes: bytes, encoding: encoding) { return decoded }
-    }
-    return String(cString: text)
+    return string(
+      UnsafeBufferPointer(start: UnsafeRawPointer(text).assumingMemoryBound(to: UInt8.self), count: strlen(text)))
+  }
+
+  /// The text of `bytes` (a C string's, without its zero byte), as `string(_:)` reads it.
+  func string(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+    if let encoding, let decoded = String(bytes: bytes, encoding: encoding) { return decoded }
+    return String(decoding: bytes, as: UTF8.self)
   }
 
   /// The encoding for a name as git users write it ("latin1", "ISO-8859-15", "cp1252",

@@ -28,6 +28,16 @@ extension Repository {
     return try walk.count(bad: bad, goods: goods)
   }
 
+  /// `commitGraph`, with the summary and parent count of each candidate (as `commit(_:)`
+  /// gives them), for listing the range. A commit the walk read from the object database is
+  /// not read again for its summary, as `git rev-list --format=%s` reads it once.
+  public func rangeListing(
+    bad: ObjectID, goods: [ObjectID], paths: [String] = [], firstParent: Bool = false
+  ) throws(GitError) -> RangeListing {
+    var walk = try rangeWalk(paths: paths, firstParent: firstParent)
+    return try walk.listing(bad: bad, goods: goods)
+  }
+
   /// `commitGraph`, with how many commits were read from git's commit-graph and how many from
   /// the object database (for tests and benchmarks).
   package func commitGraphCountingReads(
@@ -57,6 +67,22 @@ public struct RangeCount: Sendable, Hashable {
   public let boundaryAncestry: [ObjectID: Bool]
 }
 
+/// A range with what a listing of it shows, as `Repository.rangeListing` read it.
+public struct RangeListing: Sendable {
+  /// One candidate commit of the range.
+  public struct Commit: Sendable, Hashable {
+    public let id: ObjectID
+    /// As `CommitInfo.summary`.
+    public let summary: String
+    /// All of its parents, also those a first-parent walk does not follow.
+    public let parentCount: Int
+  }
+
+  public let graph: CommitGraph
+  /// The candidates (`graph.isCandidate`), in the graph's order.
+  public let commits: [Commit]
+}
+
 /// An owned `git_odb` handle, for reading commits without parsing what we don't need.
 final class ObjectDatabase {
   let handle: OpaquePointer
@@ -74,10 +100,14 @@ final class ObjectDatabase {
 
   deinit { git_odb_free(handle) }
 
-  /// The header facts of commit `id`: its tree, parents and committer time.
-  func commitHeader(_ id: ObjectID, tree: Bool = true) throws(GitError) -> (
-    tree: ObjectID?, parents: [ObjectID], time: Int64
-  ) {
+  /// Reads commit `id` and hands its raw object to `body`, which gives nil for a commit it
+  /// cannot parse. The bytes live only during `body`.
+  ///
+  /// - Throws: `missingObject` when there is no object `id`; an error naming the commit when
+  ///   it is not a commit or `body` gives nil.
+  func withCommit<Result>(
+    _ id: ObjectID, _ body: (UnsafeRawBufferPointer) -> Result?
+  ) throws(GitError) -> Result {
     var oid = id.oid
     var object: OpaquePointer?
     try check(git_odb_read(&object, handle, &oid), "read commit \(id.hex)") { code, _ in
@@ -89,18 +119,20 @@ final class ObjectDatabase {
     else {
       throw .libgit2(operation: "read commit \(id.hex)", code: -1, message: "object is not a commit")
     }
-    let raw = UnsafeRawBufferPointer(start: data, count: git_odb_object_size(object))
-    guard let header = Self.parseHeader(raw, tree: tree) else {
+    guard let result = body(UnsafeRawBufferPointer(start: data, count: git_odb_object_size(object))) else {
       throw .libgit2(operation: "parse commit \(id.hex)", code: -1, message: "malformed commit header")
     }
-    return header
+    return result
   }
 
-  /// Reads `tree` (its id only when `tree` is true), `parent` and `committer` lines; stops at
-  /// the blank line before the message.
-  static func parseHeader(_ raw: UnsafeRawBufferPointer, tree readTree: Bool = true) -> (
-    tree: ObjectID?, parents: [ObjectID], time: Int64
-  )? {
+  typealias Header = (tree: ObjectID?, time: Int64, headerEnd: Int)
+
+  /// Reads `tree` (its id only when `tree` is true), `parent` (appended to `parents`) and
+  /// `committer` lines; stops after the committer line, or at the blank line before the
+  /// message. `headerEnd` is where it stopped.
+  static func parseHeader(
+    _ raw: UnsafeRawBufferPointer, tree readTree: Bool = true, parents: inout [ObjectID]
+  ) -> Header? {
     let newline = UInt8(ascii: "\n")
     guard raw.count >= 46, raw.starts(with: "tree ".utf8), raw[45] == newline else { return nil }
     var tree: ObjectID?
@@ -109,7 +141,6 @@ final class ObjectDatabase {
       tree = id
     }
     var position = 46
-    var parents = [ObjectID]()
     while position + 48 <= raw.count, raw[position..<position + 7].elementsEqual("parent ".utf8) {
       guard let parent = ObjectID.parseHex(raw, at: position + 7) else { return nil }
       parents.append(parent)
@@ -129,11 +160,12 @@ final class ObjectDatabase {
           time = time * 10 + Int64(digit - 48)
           cursor += 1
         }
+        position = min(end + 1, raw.count)
         break
       }
       position = end + 1
     }
-    return (tree, parents, time)
+    return (tree, time, min(position, raw.count))
   }
 }
 
@@ -202,6 +234,19 @@ struct RangeWalk {
     // Two statements: in one, `self` would be read for `graph` before `walk` changed it.
     let found = try walk(bad: bad, goods: goods)
     return graph(of: found, bad: bad, goods: goods)
+  }
+
+  mutating func listing(bad: ObjectID, goods: [ObjectID]) throws(GitError) -> RangeListing {
+    source.keepsSummaries = true
+    let found = try walk(bad: bad, goods: goods)
+    let graph = graph(of: found, bad: bad, goods: goods)
+    var commits = [RangeListing.Commit]()
+    commits.reserveCapacity(found.kept.count)
+    for (index, number) in found.kept.enumerated() where graph.isCandidate[index] {
+      let summary = try source.summary(of: number)
+      commits.append(.init(id: graph.ids[index], summary: summary, parentCount: source.parentCount(of: number)))
+    }
+    return RangeListing(graph: graph, commits: commits)
   }
 
   /// How many commits of the range may be blamed (`git rev-list --count`), without numbering

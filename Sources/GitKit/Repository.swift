@@ -132,22 +132,6 @@ public final class Repository {
       summary: text.string(git_commit_summary(pointer)), message: text.string(git_commit_message(pointer)))
   }
 
-  /// The summary of each commit of `ids`, as `commit(_:)` gives it, and how many parents it
-  /// has (as `commit(_:).parents`, a shallow clone's boundary none): nothing else is converted,
-  /// and the clone's boundary is read once, for listing a large range.
-  public func summaries(of ids: [ObjectID]) throws(GitError) -> [(summary: String, parentCount: Int)] {
-    let boundaries = isShallow ? shallowBoundaries() : []
-    var result = [(summary: String, parentCount: Int)]()
-    result.reserveCapacity(ids.count)
-    for id in ids {
-      let commit = try CommitHandle(in: self, id: id)
-      let text = CommitText(header: git_commit_message_encoding(commit.handle).map { String(cString: $0) })
-      let parents = boundaries.contains(id) ? 0 : Int(git_commit_parentcount(commit.handle))
-      result.append((text.string(git_commit_summary(commit.handle)), parents))
-    }
-    return result
-  }
-
   /// The merge bases of `bad` with each of `goods` that is not its ancestor: what git tests
   /// first when a good commit lies on another branch. Empty when every good is an ancestor.
   public func mergeBasesToCheck(bad: ObjectID, goods: [ObjectID]) throws(GitError) -> [ObjectID] {
