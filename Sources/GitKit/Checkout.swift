@@ -61,11 +61,12 @@ extension Repository {
         let last = Self.lastTree(treePath, index: movingPath)
         let index = try OwnedIndex(path: movingPath)
         let checkout = try CheckoutRepository(gitDirectory: gitDirectory, workTree: folderPath, index: index)
-        let verified = try FileTree(index: index, indexPath: movingPath).sweep(folderPath, hashingWith: checkout)
-        let forgotten = try forgetUnverified(in: index, keeping: verified)
+        let files = try FileTree(index: index, indexPath: movingPath)
+        let verified = try files.sweep(folderPath, hashingWith: checkout)
+        let forgotten = try forgetUnverified(in: index, files: files, verified: verified)
         // Only the paths that differ: the sweep vouched for every other file. Without the last
         // tree (a checkout of an earlier version) or with the index emptied, all of them.
-        var paths: [String]?
+        var paths: [[UInt8]]?
         if let forgotten, let last {
           paths = try changedPaths(from: last, to: tree) + forgotten
         }
@@ -116,18 +117,20 @@ extension Repository {
     return tail.map { String(format: "%02x", $0) }.joined()
   }
 
-  /// Every path that differs between trees `old` and `new` (both sides of each change).
-  private func changedPaths(from old: ObjectID, to new: ObjectID) throws(GitError) -> [String] {
+  /// Every path that differs between trees `old` and `new` (both sides of each change), as
+  /// the trees spell them (bytes: a name need not be UTF-8).
+  private func changedPaths(from old: ObjectID, to new: ObjectID) throws(GitError) -> [[UInt8]] {
     guard old != new else { return [] }
     let diff = try Diff(
       in: self, from: try TreeHandle(in: self, id: old), to: try TreeHandle(in: self, id: new), pathspec: [])
-    var paths = Set<String>()
+    var paths = Set<[UInt8]>()
     for position in 0..<git_diff_num_deltas(diff.handle) {
       guard let delta = git_diff_get_delta(diff.handle, position)?.pointee else { continue }
-      if let path = delta.old_file.path { paths.insert(String(cString: path)) }
-      if let path = delta.new_file.path { paths.insert(String(cString: path)) }
+      for path in [delta.old_file.path, delta.new_file.path] {
+        if let path { paths.insert(Array(UnsafeRawBufferPointer(start: path, count: strlen(path)))) }
+      }
     }
-    return paths.sorted()
+    return paths.sorted { $0.lexicographicallyPrecedes($1) }
   }
 
   /// Checks `id` out through `checkout`, a second handle on this repository whose work tree is
@@ -137,7 +140,7 @@ extension Repository {
   ///
   /// With `paths`, only those are compared and written (each exactly, no patterns): the
   /// others are known to be right already. An empty list writes nothing.
-  private func checkOut(_ id: ObjectID, with checkout: CheckoutRepository, paths: [String]?) throws(GitError) {
+  private func checkOut(_ id: ObjectID, with checkout: CheckoutRepository, paths: [[UInt8]]?) throws(GitError) {
     if let paths, paths.isEmpty { return }
     let folder = checkout.workTree
     let index = checkout.index
@@ -164,8 +167,15 @@ extension Repository {
     }
     // Exact paths: libgit2 then looks at nothing else in the folder.
     options.checkout_strategy |= GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH.rawValue
-    let strings = paths.map { strdup($0) }
-    defer { for string in strings { free(string) } }
+    let strings = paths.map { path -> UnsafeMutablePointer<CChar>? in
+      let copy = UnsafeMutablePointer<CChar>.allocate(capacity: path.count + 1)
+      path.withUnsafeBytes { bytes in
+        UnsafeMutableRawPointer(copy).copyMemory(from: bytes.baseAddress!, byteCount: path.count)
+      }
+      copy[path.count] = 0
+      return copy
+    }
+    defer { for string in strings { string?.deallocate() } }
     let code = strings.withUnsafeBufferPointer { buffer -> Int32 in
       options.paths = git_strarray(strings: UnsafeMutablePointer(mutating: buffer.baseAddress), count: buffer.count)
       return git_checkout_tree(checkout.handle, commit, &options)
@@ -174,18 +184,17 @@ extension Repository {
   }
 
   /// Drops from `index` every file the sweep did not find as recorded (removed by it, or
-  /// already missing), so that the index describes exactly what the folder holds. libgit2
-  /// then writes each of them as new: left in the baseline, a missing file whose type
-  /// changes between the commits (a link that becomes a file) would not be written at all.
+  /// already missing) and every entry it never trusts (`FileTree.untrusted`), so that the
+  /// index describes exactly what the folder holds. libgit2 then writes each of them as new:
+  /// left in the baseline, a missing file whose type changes between the commits (a link that
+  /// becomes a file) would not be written at all.
   ///
   /// Returns the paths dropped, or nil when the index was emptied instead.
-  private func forgetUnverified(in index: OwnedIndex, keeping verified: Set<String>) throws(GitError) -> [String]? {
-    var forgotten = [String]()
-    for position in 0..<git_index_entrycount(index.handle) {
-      guard let entry = git_index_get_byindex(index.handle, position), let path = entry.pointee.path else { continue }
-      let text = String(cString: path)
-      if !verified.contains(text) { forgotten.append(text) }
-    }
+  private func forgetUnverified(in index: OwnedIndex, files: FileTree, verified: [Bool]) throws(GitError)
+    -> [[UInt8]]?
+  {
+    var forgotten = files.untrusted
+    for number in 0..<files.count where !verified[number] { forgotten.append(files.path(of: number)) }
     // Each removal shifts the entries after it; past a few hundred, starting from an empty
     // index (every file of the tree written anew) is cheaper and just as right.
     if forgotten.count > 512 {
@@ -193,7 +202,8 @@ extension Repository {
       return nil
     }
     for path in forgotten {
-      try check(git_index_remove_bypath(index.handle, path), "drop '\(path)' from the checkout's index")
+      let code = FileTree.withCString(path) { git_index_remove_bypath(index.handle, $0) }
+      try check(code, "drop '\(String(decoding: path, as: UTF8.self))' from the checkout's index")
     }
     return forgotten
   }
@@ -301,8 +311,15 @@ struct FileTree {
     var id: git_oid
   }
 
-  var files = [String: Recorded]()
-  var folders = Set<String>()
+  /// The index's files and links in byte order of their paths (the index's own order), the
+  /// paths one after another in `pathBytes`: entry `i`'s is `pathStart[i]..<pathStart[i + 1]`.
+  /// A folder's entries are then one run, so a name is found by binary search, with no
+  /// String or hashing per file (they were most of a sweep's own time).
+  private var pathBytes: [UInt8] = []
+  private var pathStart: [Int] = [0]
+  private var records: [Recorded] = []
+  /// Paths of the index's other entries (submodules): never trusted, always written anew.
+  private(set) var untrusted: [[UInt8]] = []
   /// When the index was written: a file changed at or after it may not show it in its times.
   var written: (Int64, Int64)
   /// Whether libgit2 records nanoseconds; without them only seconds can be compared.
@@ -314,31 +331,42 @@ struct FileTree {
     guard lstat(indexPath, &status) == 0 else { throw FileTreeError("lstat", Array(indexPath.utf8)) }
     written = (Int64(status.st_mtim.tv_sec), nanoseconds ? Int64(status.st_mtim.tv_nsec) : 0)
     let count = git_index_entrycount(index.handle)
-    files.reserveCapacity(count)
+    records.reserveCapacity(count)
+    pathStart.reserveCapacity(count + 1)
     for position in 0..<count {
       guard let entry = git_index_get_byindex(index.handle, position)?.pointee, let cPath = entry.path else {
         continue
       }
+      let path = UnsafeRawBufferPointer(start: cPath, count: strlen(cPath))
       // Only plain files and links: a submodule (gitlink) folder is never trusted.
       let type = entry.mode & 0o170000
-      guard type == 0o100000 || type == 0o120000 else { continue }
-      let path = String(cString: cPath)
-      files[path] = Recorded(
-        mode: entry.mode, size: entry.file_size,
-        mtime: (Int64(entry.mtime.seconds), Int64(entry.mtime.nanoseconds)),
-        ctime: (Int64(entry.ctime.seconds), Int64(entry.ctime.nanoseconds)),
-        inode: entry.ino, id: entry.id)
-      var folder = path[...]
-      while let slash = folder.lastIndex(of: "/") {
-        folder = folder[..<slash]
-        if !folders.insert(String(folder)).inserted { break }
+      guard type == 0o100000 || type == 0o120000 else {
+        untrusted.append(Array(path))
+        continue
       }
+      pathBytes.append(contentsOf: path)
+      pathStart.append(pathBytes.count)
+      records.append(
+        Recorded(
+          mode: entry.mode, size: entry.file_size,
+          mtime: (Int64(entry.mtime.seconds), Int64(entry.mtime.nanoseconds)),
+          ctime: (Int64(entry.ctime.seconds), Int64(entry.ctime.nanoseconds)),
+          inode: entry.ino, id: entry.id))
     }
+    // libgit2 keeps a case-sensitive index in this order; any other (an index read without
+    // case) is put in it here, so that the searches below stay right.
+    if (1..<max(records.count, 1)).contains(where: { compare($0 - 1, $0) > 0 }) { sortEntries() }
   }
 
+  /// The path of entry `number`, as the index holds it.
+  func path(of number: Int) -> [UInt8] { Array(pathBytes[pathStart[number]..<pathStart[number + 1]]) }
+
+  /// How many files and links the index records.
+  var count: Int { records.count }
+
   /// Removes from `root` everything that is not a file or link of the index exactly as
-  /// recorded, and every folder that holds none of them. Returns the paths of the files
-  /// and links that were found as recorded and left in place.
+  /// recorded, and every folder that holds none of them. Returns, for each entry (`path(of:)`),
+  /// whether its file or link was found as recorded and left in place.
   ///
   /// A plain file whose times, inode or size changed but whose type, executable bit and single
   /// link are right is read and hashed as it is (no filters; a file a filter changed on
@@ -346,60 +374,140 @@ struct FileTree {
   /// entry refreshed, so
   /// that a deploy that only touches files (`touch`, `chown -R`, a copy of the same bytes) does
   /// not cost a rewrite of each.
-  func sweep(_ root: String, hashingWith checkout: CheckoutRepository) throws(FileTreeError) -> Set<String> {
-    var verified = Set<String>()
-    verified.reserveCapacity(files.count)
-    let path = Array(root.utf8)
+  func sweep(_ root: String, hashingWith checkout: CheckoutRepository) throws(FileTreeError) -> [Bool] {
+    var verified = [Bool](repeating: false, count: records.count)
+    var path = Array(root.utf8)
     let descriptor = Self.withCString(path) { open($0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
     guard descriptor >= 0 else { throw FileTreeError("open", path) }
     defer { close(descriptor) }
-    try sweep(folder: path, descriptor: descriptor, relative: [], checkout: checkout, verified: &verified)
+    var key = [UInt8]()
+    try sweep(descriptor: descriptor, path: &path, key: &key, checkout: checkout, verified: &verified)
     return verified
   }
 
-  /// Sweeps the folder at `folder`, open as `descriptor`. Its entries are looked at through
-  /// the descriptor (`fstatat`), so that the kernel does not walk the whole path for each of
-  /// tens of thousands of files; what is removed is removed by its path.
+  /// Sweeps the folder at `path` (`key` inside the checkout, "" for its root), open as
+  /// `descriptor`. Its entries are looked at and unlinked through the descriptor (`fstatat`,
+  /// `unlinkat`), so that the kernel does not walk the whole path for each of tens of
+  /// thousands of files. `path` and `key` are scratch buffers, given back as they came.
   private func sweep(
-    folder: [UInt8], descriptor: Int32, relative: [UInt8], checkout: CheckoutRepository,
-    verified: inout Set<String>
+    descriptor: Int32, path: inout [UInt8], key: inout [UInt8], checkout: CheckoutRepository,
+    verified: inout [Bool]
   ) throws(FileTreeError) {
-    for name in try Self.names(in: descriptor, path: folder) {
-      let path = folder + [UInt8(ascii: "/")] + name
-      let key = relative.isEmpty ? name : relative + [UInt8(ascii: "/")] + name
+    let names = try Self.names(in: descriptor, path: path)
+    let pathLength = path.count
+    let keyLength = key.count
+    defer {
+      path.removeSubrange(pathLength...)
+      key.removeSubrange(keyLength...)
+    }
+    for number in 0..<names.count {
+      let name = names[number]
+      path.removeSubrange(pathLength...)
+      path.append(UInt8(ascii: "/"))
+      path.append(contentsOf: name)
+      key.removeSubrange(keyLength...)
+      if keyLength > 0 { key.append(UInt8(ascii: "/")) }
+      key.append(contentsOf: name)
       var status = stat()
-      guard Self.withCString(name, { fstatat(descriptor, $0, &status, AT_SYMLINK_NOFOLLOW) }) == 0 else {
+      guard names.withCString(number, { fstatat(descriptor, $0, &status, AT_SYMLINK_NOFOLLOW) }) == 0 else {
         throw FileTreeError("lstat", path)
       }
-      let text = String(decoding: key, as: UTF8.self)
-      // A name that is not valid UTF-8 cannot be a key of the index (read as UTF-8 here).
-      let exact = Array(text.utf8) == key
       if status.st_mode & S_IFMT == S_IFDIR {
-        if exact && folders.contains(text) {
+        if holdsFolder(&key) {
           try Self.makeUsable(path, status)
-          let child = Self.withCString(name) {
+          let child = names.withCString(number) {
             openat(descriptor, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
           }
           guard child >= 0 else { throw FileTreeError("open", path) }
           defer { close(child) }
-          try sweep(folder: path, descriptor: child, relative: key, checkout: checkout, verified: &verified)
+          try sweep(descriptor: child, path: &path, key: &key, checkout: checkout, verified: &verified)
         } else {
           try Self.remove(path)
         }
-      } else if exact && unchanged(text, status) {
-        verified.insert(text)
-      } else if exact && sameContent(text, path, status, checkout) {
-        verified.insert(text)
-      } else {
-        guard Self.withCString(path, { unlink($0) }) == 0 else { throw FileTreeError("unlink", path) }
+        continue
+      }
+      if let entry = entry(key) {
+        if unchanged(entry, status) || sameContent(entry, key, path, status, checkout) {
+          verified[entry] = true
+          continue
+        }
+      }
+      guard names.withCString(number, { unlinkat(descriptor, $0, 0) }) == 0 else {
+        throw FileTreeError("unlink", path)
       }
     }
   }
 
-  /// True when `status` is what the index recorded for `path` and was recorded safely before
-  /// the index was written.
-  private func unchanged(_ path: String, _ status: stat) -> Bool {
-    guard let recorded = files[path] else { return false }
+  /// -1, 0 or 1 as the path of entry `number` sorts before, as or after `key`, byte by byte.
+  @inline(__always)
+  private func compare(_ number: Int, _ key: UnsafeRawBufferPointer) -> Int {
+    let start = pathStart[number]
+    let length = pathStart[number + 1] - start
+    let common = min(length, key.count)
+    let order = pathBytes.withUnsafeBytes { bytes in
+      common == 0 ? 0 : memcmp(bytes.baseAddress! + start, key.baseAddress!, common)
+    }
+    if order != 0 { return order < 0 ? -1 : 1 }
+    return length == key.count ? 0 : (length < key.count ? -1 : 1)
+  }
+
+  private func compare(_ left: Int, _ right: Int) -> Int {
+    pathBytes.withUnsafeBytes { bytes in
+      compare(left, UnsafeRawBufferPointer(rebasing: bytes[pathStart[right]..<pathStart[right + 1]]))
+    }
+  }
+
+  /// The first entry whose path does not sort before `key`.
+  private func lowerBound(_ key: UnsafeRawBufferPointer) -> Int {
+    var low = 0
+    var high = records.count
+    while low < high {
+      let middle = (low + high) / 2
+      if compare(middle, key) < 0 { low = middle + 1 } else { high = middle }
+    }
+    return low
+  }
+
+  /// The entry whose path is `key`, or nil.
+  private func entry(_ key: [UInt8]) -> Int? {
+    key.withUnsafeBytes { key in
+      let number = lowerBound(key)
+      return number < records.count && compare(number, key) == 0 ? number : nil
+    }
+  }
+
+  /// Whether some file or link of the index lies inside the folder `key`: the entries that
+  /// start with "key/" are the run that starts where "key/" would.
+  private func holdsFolder(_ key: inout [UInt8]) -> Bool {
+    key.append(UInt8(ascii: "/"))
+    defer { key.removeLast() }
+    return key.withUnsafeBytes { prefix in
+      let number = lowerBound(prefix)
+      guard number < records.count, pathStart[number + 1] - pathStart[number] >= prefix.count else { return false }
+      return pathBytes.withUnsafeBytes { bytes in
+        memcmp(bytes.baseAddress! + pathStart[number], prefix.baseAddress!, prefix.count) == 0
+      }
+    }
+  }
+
+  /// Puts the entries in byte order of their paths.
+  private mutating func sortEntries() {
+    let paths = (0..<records.count).map { path(of: $0) }
+    let order = (0..<records.count).sorted { paths[$0].lexicographicallyPrecedes(paths[$1]) }
+    let sortedRecords = order.map { records[$0] }
+    pathBytes.removeAll(keepingCapacity: true)
+    pathStart = [0]
+    for number in order {
+      pathBytes.append(contentsOf: paths[number])
+      pathStart.append(pathBytes.count)
+    }
+    records = sortedRecords
+  }
+
+  /// True when `status` is what the index recorded for entry `number` and was recorded safely
+  /// before the index was written.
+  private func unchanged(_ number: Int, _ status: stat) -> Bool {
+    let recorded = records[number]
     let type = status.st_mode & S_IFMT
     guard UInt32(type) == recorded.mode & 0o170000 else { return false }
     if type == S_IFREG {
@@ -414,11 +522,15 @@ struct FileTree {
       && ctime == recorded.ctime && UInt32(truncatingIfNeeded: status.st_ino) == recorded.inode
   }
 
-  /// True when `path` (at `full`) is a plain file of the right kind that still holds the
-  /// recorded blob; its index entry then takes the file's present `lstat` facts. False when
-  /// anything cannot be read or written: the file is then removed and written anew.
-  private func sameContent(_ path: String, _ full: [UInt8], _ status: stat, _ checkout: CheckoutRepository) -> Bool {
-    guard let recorded = files[path], status.st_mode & S_IFMT == S_IFREG, recorded.mode & 0o170000 == 0o100000,
+  /// True when entry `number` (`key` in the index, at `full`) is a plain file of the right kind
+  /// that still holds the recorded blob; its index entry then takes the file's present `lstat`
+  /// facts. False when anything cannot be read or written: the file is then removed and
+  /// written anew.
+  private func sameContent(
+    _ number: Int, _ key: [UInt8], _ full: [UInt8], _ status: stat, _ checkout: CheckoutRepository
+  ) -> Bool {
+    let recorded = records[number]
+    guard status.st_mode & S_IFMT == S_IFREG, recorded.mode & 0o170000 == 0o100000,
       status.st_nlink == 1, (status.st_mode & 0o100 != 0) == (recorded.mode & 0o100 != 0)
     else { return false }
     var id = git_oid()
@@ -430,19 +542,19 @@ struct FileTree {
       git_error_clear()
       return false
     }
-    guard let current = git_index_get_bypath(checkout.index.handle, path, 0)?.pointee else { return false }
-    var entry = current
-    entry.ctime = git_index_time(
-      seconds: Int32(truncatingIfNeeded: status.st_ctim.tv_sec), nanoseconds: UInt32(status.st_ctim.tv_nsec))
-    entry.mtime = git_index_time(
-      seconds: Int32(truncatingIfNeeded: status.st_mtim.tv_sec), nanoseconds: UInt32(status.st_mtim.tv_nsec))
-    entry.ino = UInt32(truncatingIfNeeded: status.st_ino)
-    entry.uid = status.st_uid
-    entry.gid = status.st_gid
-    entry.file_size = UInt32(truncatingIfNeeded: status.st_size)
     // Our own copy of the path: the entry being replaced owns the one it points at.
-    let added = path.withCString { copy -> Int32 in
-      entry.path = copy
+    let added = Self.withCString(key) { path -> Int32 in
+      guard let current = git_index_get_bypath(checkout.index.handle, path, 0)?.pointee else { return -1 }
+      var entry = current
+      entry.ctime = git_index_time(
+        seconds: Int32(truncatingIfNeeded: status.st_ctim.tv_sec), nanoseconds: UInt32(status.st_ctim.tv_nsec))
+      entry.mtime = git_index_time(
+        seconds: Int32(truncatingIfNeeded: status.st_mtim.tv_sec), nanoseconds: UInt32(status.st_mtim.tv_nsec))
+      entry.ino = UInt32(truncatingIfNeeded: status.st_ino)
+      entry.uid = status.st_uid
+      entry.gid = status.st_gid
+      entry.file_size = UInt32(truncatingIfNeeded: status.st_size)
+      entry.path = path
       return git_index_add(checkout.index.handle, &entry)
     }
     guard added == 0 else {
@@ -452,8 +564,29 @@ struct FileTree {
     return true
   }
 
+  /// The names in a folder, without `.` and `..`: one buffer for all of them, each name
+  /// followed by a zero byte so that it can be handed to the `*at` calls as it is.
+  struct Names {
+    private var bytes: [UInt8] = []
+    private var starts: [Int] = [0]
+
+    var count: Int { starts.count - 1 }
+
+    subscript(number: Int) -> ArraySlice<UInt8> { bytes[starts[number]..<starts[number + 1] - 1] }
+
+    func withCString<Result>(_ number: Int, _ body: (UnsafePointer<CChar>) -> Result) -> Result {
+      bytes.withUnsafeBytes { raw in body((raw.baseAddress! + starts[number]).assumingMemoryBound(to: CChar.self)) }
+    }
+
+    mutating func append(_ name: UnsafeRawBufferPointer) {
+      bytes.append(contentsOf: name)
+      bytes.append(0)
+      starts.append(bytes.count)
+    }
+  }
+
   /// The entries of folder `path`, without `.` and `..`.
-  static func names(in path: [UInt8]) throws(FileTreeError) -> [[UInt8]] {
+  static func names(in path: [UInt8]) throws(FileTreeError) -> Names {
     guard let directory = withCString(path, { opendir($0) }) else { throw FileTreeError("opendir", path) }
     defer { closedir(directory) }
     return try names(of: directory, path: path)
@@ -461,7 +594,7 @@ struct FileTree {
 
   /// The entries of the folder open as `descriptor` (at `path`), without `.` and `..`; the
   /// descriptor stays open.
-  static func names(in descriptor: Int32, path: [UInt8]) throws(FileTreeError) -> [[UInt8]] {
+  static func names(in descriptor: Int32, path: [UInt8]) throws(FileTreeError) -> Names {
     let copy = dup(descriptor)
     guard copy >= 0 else { throw FileTreeError("dup", path) }
     guard let directory = fdopendir(copy) else {
@@ -475,19 +608,18 @@ struct FileTree {
     return try names(of: directory, path: path)
   }
 
-  private static func names(of directory: OpaquePointer, path: [UInt8]) throws(FileTreeError) -> [[UInt8]] {
-    var names = [[UInt8]]()
+  private static func names(of directory: OpaquePointer, path: [UInt8]) throws(FileTreeError) -> Names {
+    var names = Names()
     while true {
       errno = 0
       guard let entry = readdir(directory) else {
         if errno != 0 { throw FileTreeError("readdir", path) }
         return names
       }
-      let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-        Array(raw.prefix { $0 != 0 })
+      withUnsafeBytes(of: entry.pointee.d_name) { raw in
+        let name = UnsafeRawBufferPointer(rebasing: raw[..<(raw.firstIndex(of: 0) ?? raw.count)])
+        if !name.elementsEqual([46]) && !name.elementsEqual([46, 46]) { names.append(name) }
       }
-      if name == [46] || name == [46, 46] { continue }
-      names.append(name)
     }
   }
 
@@ -512,7 +644,8 @@ struct FileTree {
       return
     }
     try makeUsable(path, status)
-    for name in try names(in: path) { try remove(path + [UInt8(ascii: "/")] + name) }
+    let names = try names(in: path)
+    for number in 0..<names.count { try remove(path + [UInt8(ascii: "/")] + names[number]) }
     guard withCString(path, { rmdir($0) }) == 0 else { throw FileTreeError("rmdir", path) }
   }
 

@@ -250,6 +250,63 @@ import Testing
     #expect(try treeDigest(of: checkout) == (try archived(commits[0], from: path, in: directory)))
   }
 
+  @Test("names that are not UTF-8 are moved, kept and rewritten by their bytes")
+  func namesThatAreNotUTF8() throws {
+    let directory = try TemporaryDirectory()
+    let path = directory.url.appendingPathComponent("latin1")
+    try FileManager.default.createDirectory(at: path, withIntermediateDirectories: true)
+    try git(["init", "-q", "-b", "main"], in: path)
+    // "café.txt" and "dépôt/" in Latin-1 (\351, \364): bytes no UTF-8 decoder keeps as they are.
+    let script = """
+      mkdir -p "$(printf 'd\\351p\\364t')"; printf 'v%s\\n' "$VERSION" > "$(printf 'caf\\351.txt')"
+      printf 'same\\n' > "$(printf 'd\\351p\\364t/same.txt')"; printf 'v%s\\n' "$VERSION" > "$(printf 'd\\351p\\364t/v.txt')"
+      printf 'plain\\n' > plain.txt
+      """
+    let commits = try commitVersions(of: script, in: path)
+    let repository = try Repository(at: path.path)
+    let (checkout, index) = try workspace(in: directory)
+    let ids = try commits.map { try #require(ObjectID(hex: $0)) }
+    // `diff -r` compares names as bytes; the digest of Foundation's enumerator would not.
+    func expectExact(_ position: Int, _ label: String) throws {
+      let target = directory.url.appendingPathComponent("archive-\(position)-\(UUID().uuidString)")
+      try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
+      let output = try runProcess(
+        "/bin/sh",
+        [
+          "-c",
+          "git -C \"$REPO\" archive \"$COMMIT\" | tar -x -f - -C \"$TARGET\" && diff -r --no-dereference \"$TARGET\" \"$CHECKOUT\"",
+        ],
+        environment: gitEnvironment.merging(
+          ["REPO": path.path, "COMMIT": commits[position], "TARGET": target.path, "CHECKOUT": checkout.path],
+          uniquingKeysWith: { $1 }))
+      #expect(output.status == 0, "\(label): \(output.stdout)\(output.stderr)")
+    }
+    func damage(_ script: String) throws {
+      let output = try runProcess("/bin/sh", ["-c", script], in: checkout, environment: ["PATH": "/usr/bin:/bin"])
+      #expect(output.status == 0, "\(output.stderr)")
+    }
+    try repository.updateCheckout(ids[0], in: checkout, indexFile: index)
+    try expectExact(0, "first checkout")
+    // The unchanged Latin-1 file is kept as it is (same inode), not deleted and written again.
+    func inode(_ script: String) throws -> String {
+      let output = try runProcess("/bin/sh", ["-c", script], in: checkout, environment: ["PATH": "/usr/bin:/bin"])
+      return output.stdout
+    }
+    let statSame = "stat -c %i \"$(printf 'd\\351p\\364t/same.txt')\""
+    let before = try inode(statSame)
+    #expect(try repository.updateCheckout(ids[1], in: checkout, indexFile: index) == .incremental)
+    try expectExact(1, "moved to the second commit")
+    let after = try inode(statSame)
+    #expect(!before.isEmpty && after == before)
+    // An edit of a Latin-1 file and junk with a Latin-1 name are put right.
+    try damage("printf 'edited\\n' > \"$(printf 'caf\\351.txt')\"; printf 'junk\\n' > \"$(printf 'junk\\351')\"")
+    #expect(try repository.updateCheckout(ids[0], in: checkout, indexFile: index) == .incremental)
+    try expectExact(0, "back after an edit")
+    try damage("rm \"$(printf 'd\\351p\\364t/v.txt')\"")
+    #expect(try repository.updateCheckout(ids[1], in: checkout, indexFile: index) == .incremental)
+    try expectExact(1, "forward after a deletion")
+  }
+
   @Test("a missing, corrupt, stale or interrupted index gives the commit's exact tree")
   func untrustworthyIndexes() throws {
     let (directory, path, commits, ids, outsideFolder, repository, checkout, index) = try checkedOutHistory()
