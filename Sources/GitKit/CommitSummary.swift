@@ -24,9 +24,8 @@ enum CommitSummary {
     var encoding: String?
     while position < end {
       if raw[position - 1] == newline && raw[position] == newline { break }
-      var lineEnd = position
-      while lineEnd < end && raw[lineEnd] != newline { lineEnd += 1 }
-      if raw[position..<lineEnd].starts(with: "encoding ".utf8) {
+      let lineEnd = ObjectDatabase.lineEnd(in: raw, from: position)
+      if ObjectDatabase.has("encoding ", in: raw, at: position) {
         var valueEnd = position + 9
         while valueEnd < lineEnd && raw[valueEnd] != 0 { valueEnd += 1 }
         encoding = String(decoding: raw[(position + 9)..<valueEnd], as: UTF8.self)

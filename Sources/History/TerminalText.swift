@@ -9,7 +9,12 @@ extension String {
   /// `cat -v`), and the bidirectional overrides that reorder what is shown as `<U+202E>`.
   /// Tabs stay; newlines stay when `keepingNewlines`, else they show as `^J`.
   public func terminalSafe(keepingNewlines: Bool = false) -> String {
-    // Most text needs no change: scan once before building a copy.
+    // Most text is printable ASCII: one pass over its bytes shows it needs no change.
+    let plain = utf8.withContiguousStorageIfAvailable { bytes in
+      bytes.allSatisfy { ($0 >= 0x20 && $0 < 0x7F) || $0 == 0x09 || ($0 == 0x0A && keepingNewlines) }
+    }
+    if plain == true { return self }
+    // Otherwise scan its scalars once before building a copy.
     guard unicodeScalars.contains(where: { Self.needsEscape($0, keepingNewlines: keepingNewlines) }) else {
       return self
     }
