@@ -9,8 +9,10 @@ extension Repository {
   ///   `missingObject` when a commit cannot be read.
   public func isAncestor(_ ancestor: ObjectID, of descendant: ObjectID) throws(GitError) -> Bool {
     if ancestor == descendant { return true }
-    var walk = try AncestryWalk(self)
-    return try walk.isAncestor(ancestor, of: descendant)
+    return try withCheckedCommitGraph { () throws(GitError) in
+      var walk = try AncestryWalk(self)
+      return try walk.isAncestor(ancestor, of: descendant)
+    }
   }
 
   /// The best common ancestors of `first` and `second` (several when the history criss-crosses),
@@ -21,6 +23,10 @@ extension Repository {
   ///   `missingObject` when a commit cannot be read.
   public func mergeBases(_ first: ObjectID, _ second: ObjectID) throws(GitError) -> [ObjectID] {
     if first == second { return [first] }
+    return try withCheckedCommitGraph { () throws(GitError) in try bestCommonAncestors(first, second) }
+  }
+
+  private func bestCommonAncestors(_ first: ObjectID, _ second: ObjectID) throws(GitError) -> [ObjectID] {
     var walk = try AncestryWalk(self)
     let candidates = try walk.commonAncestors(first, second)
     guard candidates.count > 1 else { return candidates }

@@ -156,10 +156,36 @@ extension Repository {
     var graph: CommitGraphFile?
     if commitGraphEnabled {
       let common = commonDirectory.hasSuffix("/") ? commonDirectory : commonDirectory + "/"
-      graph = CommitGraphFile.load(objectsDirectory: common + "objects")
+      graph = CommitGraphFile.load(objectsDirectory: common + "objects", checksums: .beside)
     }
     loadedCommitGraph = .some(graph)
     return graph
+  }
+
+  /// Runs `walk`, which may read the commit-graph while its checksums are still being
+  /// computed (`CommitGraphFile.Checksums.beside`), and keeps its answer only when they match.
+  /// When they do not, the graph is loaded again checking them first (a chain keeps its
+  /// layers below a damaged one, or there is none to use) and `walk` runs again: the answer is
+  /// the one a graph refused from the start would have given. An error of the first run
+  /// counts only when the graph was sound too.
+  func withCheckedCommitGraph<Result>(_ walk: () throws(GitError) -> Result) throws(GitError) -> Result {
+    let result: Result
+    do {
+      result = try walk()
+    } catch {
+      if commitGraphReloadedAfterBadChecksum() { return try walk() }
+      throw error
+    }
+    if commitGraphReloadedAfterBadChecksum() { return try walk() }
+    return result
+  }
+
+  /// When the loaded graph's checksums turned out wrong, loads it again, checksums first.
+  private func commitGraphReloadedAfterBadChecksum() -> Bool {
+    guard case .some(.some(let graph)) = loadedCommitGraph, !graph.checksumsMatch() else { return false }
+    let common = commonDirectory.hasSuffix("/") ? commonDirectory : commonDirectory + "/"
+    loadedCommitGraph = .some(CommitGraphFile.load(objectsDirectory: common + "objects", checksums: .first))
+    return true
   }
 
   /// `core.commitGraph`, true unless set false. A configuration libgit2 cannot read turns

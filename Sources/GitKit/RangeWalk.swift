@@ -25,8 +25,10 @@ extension Repository {
   public func rangeCount(
     bad: ObjectID, goods: [ObjectID], paths: [String] = [], firstParent: Bool = false
   ) throws(GitError) -> RangeCount {
-    var walk = try rangeWalk(paths: paths, firstParent: firstParent)
-    return try walk.count(bad: bad, goods: goods)
+    try withCheckedCommitGraph { () throws(GitError) in
+      var walk = try rangeWalk(paths: paths, firstParent: firstParent)
+      return try walk.count(bad: bad, goods: goods)
+    }
   }
 
   /// `commitGraph`, with the summary and parent count of each candidate (as `commit(_:)`
@@ -35,8 +37,10 @@ extension Repository {
   public func rangeListing(
     bad: ObjectID, goods: [ObjectID], paths: [String] = [], firstParent: Bool = false
   ) throws(GitError) -> RangeListing {
-    var walk = try rangeWalk(paths: paths, firstParent: firstParent)
-    return try walk.listing(bad: bad, goods: goods)
+    try withCheckedCommitGraph { () throws(GitError) in
+      var walk = try rangeWalk(paths: paths, firstParent: firstParent)
+      return try walk.listing(bad: bad, goods: goods)
+    }
   }
 
   /// `commitGraph`, with how many commits were read from git's commit-graph and how many from
@@ -44,9 +48,11 @@ extension Repository {
   package func commitGraphCountingReads(
     bad: ObjectID, goods: [ObjectID], paths: [String] = [], firstParent: Bool = false
   ) throws(GitError) -> (graph: CommitGraph, reads: CommitReads) {
-    var walk = try rangeWalk(paths: paths, firstParent: firstParent)
-    let graph = try walk.run(bad: bad, goods: goods)
-    return (graph, walk.source.reads)
+    try withCheckedCommitGraph { () throws(GitError) in
+      var walk = try rangeWalk(paths: paths, firstParent: firstParent)
+      let graph = try walk.run(bad: bad, goods: goods)
+      return (graph, walk.source.reads)
+    }
   }
 
   private func rangeWalk(paths: [String], firstParent: Bool) throws(GitError) -> RangeWalk {

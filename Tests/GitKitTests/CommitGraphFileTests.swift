@@ -128,6 +128,30 @@ import Testing
     #expect(graph.position(of: ObjectID(hex: String(repeating: "f", count: 40))!) == nil)
   }
 
+  @Test("a graph whose checksum is checked beside the walk is readable at once and found wrong after")
+  func checksumsBeside() throws {
+    let directory = try TemporaryDirectory()
+    let path = try Self.makeRepository(in: directory, seed: 12, commits: 40)
+    try git(["commit-graph", "write", "--reachable"], in: path)
+    let objects = path.appendingPathComponent(".git/objects").path
+    let sound = try #require(CommitGraphFile.load(objectsDirectory: objects, checksums: .beside))
+    #expect(sound.checksumsMatch())
+    #expect(sound.checksumsMatch(), "asked twice")
+    // A changed date passes every check but the checksum: refused at once with `.first`,
+    // given with `.beside` and then found wrong.
+    try Self.damage(Self.graphFile(path), .changedDate)
+    #expect(CommitGraphFile.load(objectsDirectory: objects) == nil)
+    let damaged = try #require(CommitGraphFile.load(objectsDirectory: objects, checksums: .beside))
+    #expect(damaged.count == sound.count)
+    #expect(!damaged.checksumsMatch())
+    // A repository walks with it, then sees the checksum and walks again without it.
+    let repository = try Repository(at: path.path)
+    let main = try repository.resolve("main")
+    let (graph, reads) = try repository.commitGraphCountingReads(bad: main, goods: [])
+    #expect(reads.fromGraph == 0 && reads.fromDatabase == graph.ids.count, "\(reads)")
+    #expect(graph.ids.count == lines(try git(["rev-list", "main"], in: path)).count)
+  }
+
   @Test(
     "ranges, first-parent and path-limited ranges and ancestry equal git's, whatever the graph's state",
     arguments: Layout.allCases)
