@@ -250,9 +250,10 @@ private struct Layer {
     return bytes
   }
 
-  /// The SHA-1 of a file's bytes before its trailing checksum.
-  static func checksum(of raw: UnsafeRawBufferPointer) -> [UInt8] {
-    SHA1.digest(UnsafeRawBufferPointer(rebasing: raw[0..<raw.count - 20]))
+  /// Whether a file's trailing 20 bytes are the SHA-1 of the bytes before them.
+  static func checksumMatches(_ raw: UnsafeRawBufferPointer) -> Bool {
+    let end = raw.count - 20
+    return raw[end...].elementsEqual(SHA1.digest(UnsafeRawBufferPointer(rebasing: raw[0..<end])))
   }
 
   /// Validates `bytes` as a commit-graph file (see `CommitGraphFile`) and makes the layer.
@@ -275,9 +276,7 @@ private struct Layer {
     guard 8 + (chunkCount + 1) * 12 <= end else { return nil }
 
     // The checksum covers everything before it; a chain layer's name must be that checksum.
-    if verify {
-      guard raw[end..<size].elementsEqual(Layer.checksum(of: raw)) else { return nil }
-    }
+    if verify && !checksumMatches(raw) { return nil }
     if let expected, !raw[end..<size].elementsEqual(expected) { return nil }
 
     // Chunk table: ids with offsets, ended by a zero id whose offset is the end of the last
@@ -390,7 +389,7 @@ private final class PendingChecksums: @unchecked Sendable {
   init(_ files: [UnsafeRawBufferPointer]) {
     self.files = files
     Thread.detachNewThread { [self] in
-      matches = self.files.allSatisfy { $0[($0.count - 20)...].elementsEqual(Layer.checksum(of: $0)) }
+      matches = self.files.allSatisfy(Layer.checksumMatches)
       done.signal()
     }
   }

@@ -153,13 +153,14 @@ extension Repository {
     // Asked each time: a fetch can make the repository shallow while it is open.
     guard !isShallow else { return nil }
     if let loaded = loadedCommitGraph { return loaded }
-    var graph: CommitGraphFile?
-    if commitGraphEnabled {
-      let common = commonDirectory.hasSuffix("/") ? commonDirectory : commonDirectory + "/"
-      graph = CommitGraphFile.load(objectsDirectory: common + "objects", checksums: .beside)
-    }
+    let graph = commitGraphEnabled ? CommitGraphFile.load(objectsDirectory: objectsDirectory, checksums: .beside) : nil
     loadedCommitGraph = .some(graph)
     return graph
+  }
+
+  /// The object folder that holds the commit-graph (a worktree shares its main repository's).
+  private var objectsDirectory: String {
+    (commonDirectory.hasSuffix("/") ? commonDirectory : commonDirectory + "/") + "objects"
   }
 
   /// Runs `walk`, which may read the commit-graph while its checksums are still being
@@ -168,23 +169,16 @@ extension Repository {
   /// layers below a damaged one, or there is none to use) and `walk` runs again: the answer is
   /// the one a graph refused from the start would have given. An error of the first run
   /// counts only when the graph was sound too.
-  func withCheckedCommitGraph<Result>(_ walk: () throws(GitError) -> Result) throws(GitError) -> Result {
-    let result: Result
-    do {
-      result = try walk()
-    } catch {
-      if commitGraphReloadedAfterBadChecksum() { return try walk() }
-      throw error
-    }
+  func withCheckedCommitGraph<Answer>(_ walk: () throws(GitError) -> Answer) throws(GitError) -> Answer {
+    let first = Result(catching: walk)
     if commitGraphReloadedAfterBadChecksum() { return try walk() }
-    return result
+    return try first.get()
   }
 
   /// When the loaded graph's checksums turned out wrong, loads it again, checksums first.
   private func commitGraphReloadedAfterBadChecksum() -> Bool {
     guard case .some(.some(let graph)) = loadedCommitGraph, !graph.checksumsMatch() else { return false }
-    let common = commonDirectory.hasSuffix("/") ? commonDirectory : commonDirectory + "/"
-    loadedCommitGraph = .some(CommitGraphFile.load(objectsDirectory: common + "objects", checksums: .first))
+    loadedCommitGraph = .some(CommitGraphFile.load(objectsDirectory: objectsDirectory, checksums: .first))
     return true
   }
 
