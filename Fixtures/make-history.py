@@ -2,7 +2,7 @@
 """Make a synthetic git repository with a pull-request shaped history.
 
     python3 Fixtures/make-history.py OUT_DIR --commits N [--seed S]
-        [--merge-ratio R] [--bare] [--commit-graph] [--tree-files F [--file-size B]]
+        [--merge-ratio R] [--date-skew P] [--bare] [--commit-graph] [--tree-files F [--file-size B]]
 
 The same arguments always give the same commit hashes. See Fixtures/README.md.
 Python 3.11+, standard library only.
@@ -67,6 +67,10 @@ PHRASES = {
     "docs": ["fix typo in {name}", "describe rollback in {name}", "update {name} for new cluster",
              "reword {name} intro"],
 }
+
+# --date-skew: a commit so chosen is dated up to this many steps off its creation time, either
+# way, so that some parents are newer than their children (rebases, cherry-picks, clock skew).
+SKEW_STEPS = 90
 
 # Topic shape knobs.
 SYNC_CHANCE = 1 / 8       # main merged into the topic before it lands
@@ -143,8 +147,11 @@ class Generator:
     Trees are tuples of blob marks in self.files order, so merging is a per-file comparison."""
 
     def __init__(self, n: int, seed: int, ratio: float, out, data_files: int = 0,
-                 file_size: int = 0):
+                 file_size: int = 0, skew: float = 0.0):
         self.n = n
+        self.skew = skew
+        # Its own generator: without --date-skew the history (and every hash) stays as it was.
+        self.skew_rng = random.Random(seed * 7919 + 17)
         self.ratio = ratio
         self.seed = seed
         self.rng = random.Random(seed)
@@ -191,6 +198,8 @@ class Generator:
         self.parents.append(parents)
         self.trees.append(tree)
         when = EPOCH + STEP * cid
+        if self.skew and cid > 0 and self.skew_rng.random() < self.skew:
+            when += STEP * self.skew_rng.randint(-SKEW_STEPS, SKEW_STEPS)
         msg = f"{subject}\n\n{body}\n".encode()
         parts = [b"commit %s\nmark :%d\nauthor %s %d +0000\ncommitter %s %d +0000\ndata %d\n%s"
                  % (ref, cid + 1, IDENT, when, IDENT, when, len(msg), msg)]
@@ -494,7 +503,7 @@ def run_git(args: list[str], env: dict[str, str]) -> str:
 
 
 def generate(out_dir: str, n: int, seed: int, ratio: float, bare: bool, graph: bool,
-             tree_files: int = 0, file_size: int = 0) -> dict:
+             tree_files: int = 0, file_size: int = 0, skew: float = 0.0) -> dict:
     env = git_env()
     init = ["init", "-q", "-b", "main", "--object-format=sha1"]
     run_git(init + (["--bare"] if bare else []) + [out_dir], env)
@@ -511,7 +520,7 @@ def generate(out_dir: str, n: int, seed: int, ratio: float, bare: bool, graph: b
                                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err,
                                 bufsize=1 << 20)
         data_files = tree_files - len(FILES) if tree_files else 0
-        gen = Generator(n, seed, ratio, proc.stdin, data_files, file_size)
+        gen = Generator(n, seed, ratio, proc.stdin, data_files, file_size, skew)
         try:
             # `done` makes fast-import reject a stream cut short by a crash here.
             proc.stdin.write(b"feature done\n")
@@ -579,6 +588,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--merge-ratio", type=float, default=0.2,
                         help="share of commits that are merges, 0 to 0.5 (default 0.2)")
+    parser.add_argument("--date-skew", type=float, default=0.0, metavar="P",
+                        help="share of commits, 0 to 1, dated up to %d minutes off their creation "
+                             "time, so that parents may be newer than children (default 0)" % SKEW_STEPS)
     parser.add_argument("--bare", action="store_true", help="make a bare repository")
     parser.add_argument("--commit-graph", action="store_true",
                         help="write a commit-graph (by default none exists)")
@@ -593,6 +605,8 @@ def main() -> int:
         parser.error("--commits must be at least 1")
     if not 0 <= args.merge_ratio <= 0.5:
         parser.error("--merge-ratio must be between 0 and 0.5")
+    if not 0 <= args.date_skew <= 1:
+        parser.error("--date-skew must be between 0 and 1")
     if args.tree_files and args.tree_files <= len(FILES):
         parser.error(f"--tree-files must be more than {len(FILES)} (the usual files)")
     if args.tree_files < 0:
@@ -611,7 +625,7 @@ def main() -> int:
     try:
         os.makedirs(out_dir, exist_ok=True)
         result = generate(out_dir, args.commits, args.seed, args.merge_ratio,
-                          args.bare, args.commit_graph, args.tree_files, file_size)
+                          args.bare, args.commit_graph, args.tree_files, file_size, args.date_skew)
     except (RuntimeError, OSError) as error:
         if created:
             shutil.rmtree(out_dir, ignore_errors=True)

@@ -8,17 +8,17 @@ struct DemoCommand: ParsableCommand {
     commandName: "demo",
     abstract: "Hunt the 2017-03-23 kernel-death incident on a local stand-in cluster (see docs/demo.md).",
     discussion: """
-      Builds the incident's infra repo in a temporary folder, prepares a Python environment
-      with jupyter_client and ipykernel once (cached in ~/.cache/bisect-deploy), hunts from the
-      known-good tag to the tip with a kernel smoke test, shows that the 2017 check (status
+      Builds the incident's infra repo in a temporary folder, prepares a Python environment \
+      with jupyter_client and ipykernel once (cached in ~/.cache/bisect-deploy), hunts from the \
+      known-good tag to the tip with a kernel smoke test, shows that the 2017 check (status \
       endpoint only) passes on the culprit, and restores known-good.
       """
   )
 
-  @Option(help: "The folder of the incident fixture (default: the one installed beside the executable).")
+  @Option(help: "The folder of the incident fixture. (default: the one installed beside the executable)")
   var fixtures: String?
 
-  @Option(help: "Keep the demo's files in this folder instead of a temporary one.")
+  @Option(help: "Keep the demo's files in this folder. (default: a temporary folder, removed at the end)")
   var workDirectory: String?
 
   func run() throws {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GitKit
+import History
 import HuntKit
 import HuntStore
 import HuntSummaries
@@ -22,6 +23,9 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
   case aborted = 7
   /// `--max-duration` ran out.
   case outOfTime = 8
+  /// Nothing to show: `status` found no unfinished hunt (none on `--env`), `log` or
+  /// `report` no hunt at all. Not a mistake in the command line, so not 64.
+  case nothingToShow = 9
   case usage = 64
   case badRevision = 65
   case notARepository = 66
@@ -231,28 +235,12 @@ extension BisectDeploy {
       return
     }
     guard !commandWords.contains(first) || first == "help" else { return }
-    let nearest = commandWords.filter { $0 != "help" }.min { editDistance($0, first) < editDistance($1, first) }
     var message = "unknown command '\(first)'."
-    if let nearest, editDistance(nearest, first) <= max(2, first.count / 2) { message += " Did you mean '\(nearest)'?" }
+    if let nearest = nearestWord(to: first, among: commandWords.filter { $0 != "help" }) {
+      message += " Did you mean '\(nearest)'?"
+    }
     message += " Commands: \(commandWords.filter { !["good", "bad", "skip"].contains($0) }.joined(separator: ", "))."
     message += " (Paths that limit a hunt go after --.)"
     throw CommandFailure(message: message, status: .usage)
-  }
-
-  /// Levenshtein distance, for suggesting the nearest command.
-  static func editDistance(_ left: String, _ right: String) -> Int {
-    let a = Array(left)
-    let b = Array(right)
-    guard !a.isEmpty else { return b.count }
-    guard !b.isEmpty else { return a.count }
-    var previous = Array(0...b.count)
-    for i in 1...a.count {
-      var current = [i] + Array(repeating: 0, count: b.count)
-      for j in 1...b.count {
-        current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-      }
-      previous = current
-    }
-    return previous[b.count]
   }
 }

@@ -16,29 +16,39 @@ struct HuntCommand: AsyncParsableCommand {
     commandName: "hunt",
     abstract: "Deploy and smoke-test midpoints between --good and --bad until the culprit is found (the default).",
     discussion: """
-      Settings come from bisect-deploy.yml at the repository root (or --config); flags override
-      them. Only the test is required. Commands run with /bin/sh -c in a clean checkout of the
-      candidate and learn the commit from BISECT_* environment variables. See docs/configuration.md.
+      Settings come from bisect-deploy.yml at the repository root (or --config); flags override \
+      them. Only the test is required. Commands run with /bin/sh -c in a clean checkout of the \
+      candidate and learn the commit from BISECT_* environment variables. See \
+      docs/configuration.md.
       """
   )
 
   @OptionGroup var range: RangeOptions
 
-  @Option(help: "The configuration file (default: bisect-deploy.yml at the repository root, if present).")
+  @Option(help: "The configuration file. (default: bisect-deploy.yml at the repository root, if present)")
   var config: String?
 
-  @Option(help: "The deploy command (shell text; the commit comes in $BISECT_COMMIT).")
+  @Option(
+    help:
+      "The deploy command (shell text; the commit comes in $BISECT_COMMIT). (default: the configuration's deploy, else none: no deploy step)"
+  )
   var deploy: String?
 
-  @Option(help: "The smoke test: exit 0 good, 125 skip, 1-127 bad, above 127 abort.")
+  @Option(
+    help:
+      "The smoke test: exit 0 good, 125 skip, 1-127 bad, above 127 abort. (default: the configuration's test; one is required)"
+  )
   var test: String?
 
-  @Option(help: "Where to leave the environment: good (default), original, none, or a revision.")
+  @Option(
+    help:
+      "Where to leave the environment: good (the last good commit), original, none, or a revision. (default: the configuration's restore, else good)"
+  )
   var restore: String?
 
   @Option(
     help: ArgumentHelp(
-      "An environment to deploy to (a name from the configuration).",
+      "An environment to deploy to (one the configuration defines, when it defines any). (default: the configuration's environment, else dev if defined, else the only one defined, else one called default)",
       discussion: "Repeat it (or separate names with commas) to test several commits at once, one per environment."))
   var env: [String] = []
 
@@ -51,16 +61,25 @@ struct HuntCommand: AsyncParsableCommand {
     ))
   var envPool: String?
 
-  @Option(help: "With --env-pool: how many of the pool's environments to take (default 1).")
+  @Option(
+    help:
+      "With --env-pool: how many of the pool's environments to take. (default: the configuration's parallel, else 1)"
+  )
   var parallel: Int?
 
-  @Option(help: "How long to wait for a free environment (default: 1h with --env-pool, else no waiting).")
+  @Option(
+    help:
+      "How long to wait for a free environment. (default: the configuration's wait_for_env, else 1h with --env-pool, no waiting without)"
+  )
   var waitForEnv: String?
 
-  @Option(help: "How long a lease on an environment lasts unless renewed (default 30s).")
+  @Option(
+    help:
+      "How long a lease on an environment lasts unless renewed. (default: the configuration's lease.duration, else 30s)"
+  )
   var leaseDuration: String?
 
-  @Option(help: "How often the hunt renews its leases (default 10s).")
+  @Option(help: "How often the hunt renews its leases. (default: the configuration's lease.renew, else 10s)")
   var leaseRenew: String?
 
   @Flag(help: "Find the merge on the first-parent line first, then the commit inside it (docs/descend.md).")
@@ -76,13 +95,19 @@ struct HuntCommand: AsyncParsableCommand {
     help: "Let --descend-deps clone and fetch the dependencies given by url: in the configuration.")
   var allowNetwork = false
 
-  @Option(name: .customLong("repeat"), help: "Run the test this many times per step (see --repeat-rule).")
+  @Option(
+    name: .customLong("repeat"),
+    help: "Run the test this many times per step (see --repeat-rule). (default: the configuration's repeat, else 1)")
   var repeatRuns: Int?
 
-  @Option(help: "How repeated runs decide: majority (default) or any-bad.")
+  @Option(
+    help: "How repeated runs decide: majority or any-bad. (default: the configuration's repeat_rule, else majority)")
   var repeatRule: String?
 
-  @Option(help: "After the culprit is found, test it and its parents this many more times each.")
+  @Option(
+    help:
+      "After the culprit is found, test it and its parents this many more times each. (default: the configuration's confirm, else 0)"
+  )
   var confirm: Int?
 
   @Flag(help: "After the culprit is found, deploy and test bad with the culprit reverted on top (docs/revert.md).")
@@ -91,28 +116,48 @@ struct HuntCommand: AsyncParsableCommand {
   @Flag(help: "Probabilistic bisection for flaky tests (docs/flaky.md).")
   var flaky = false
 
-  @Option(help: "How often a good commit's test fails (0.05 or 5%; implies --flaky); default: estimated.")
+  @Option(
+    help:
+      "How often a good commit's test fails (0.05 or 5%; implies --flaky). (default: the configuration's flaky.false_bad, else estimated)"
+  )
   var falseBad: String?
 
-  @Option(help: "How often a bad commit's test passes (implies --flaky); default: estimated.")
+  @Option(
+    help:
+      "How often a bad commit's test passes (implies --flaky). (default: the configuration's flaky.false_good, else estimated)"
+  )
   var falseGood: String?
 
-  @Option(help: "Stop when one commit is the culprit with this probability (implies --flaky; default 0.99).")
+  @Option(
+    help:
+      "Stop when one commit is the culprit with this probability (implies --flaky). (default: the configuration's flaky.confidence, else 0.99)"
+  )
   var confidence: String?
 
-  @Option(help: "The most test runs to spend (implies --flaky).")
+  @Option(
+    help:
+      "The most test runs to spend (implies --flaky). (default: the configuration's flaky.budget, else the engine's, docs/engine.md)"
+  )
   var budget: Int?
 
-  @Option(name: .customLong("allow-protected"), help: "Allow deploying to this protected environment.")
+  @Option(
+    name: .customLong("allow-protected"), help: "Allow deploying to this protected environment (repeat for several).")
   var allowProtected: [String] = []
 
-  @Option(help: "Seconds (or 90s, 10m, 1h) before a deploy is stopped.")
+  @Option(
+    help:
+      "Seconds (or 90s, 10m, 1h) before a deploy is stopped. (default: the configuration's timeouts.deploy, else 30m)"
+  )
   var deployTimeout: String?
 
-  @Option(help: "Seconds (or 90s, 10m, 1h) before a test is stopped.")
+  @Option(
+    help: "Seconds (or 90s, 10m, 1h) before a test is stopped. (default: the configuration's timeouts.test, else 10m)")
   var testTimeout: String?
 
-  @Option(help: "Stop the hunt (and restore) after this long: seconds, or 90s, 10m, 1h.")
+  @Option(
+    help:
+      "Stop the hunt (and restore) after this long: seconds, or 90s, 10m, 1h. (default: the configuration's max_duration, else no limit)"
+  )
   var maxDuration: String?
 
   @Flag(name: .customLong("no-verify"), help: "Do not test bad and good before bisecting.")
@@ -124,7 +169,8 @@ struct HuntCommand: AsyncParsableCommand {
   @Flag(help: "Print every phase and the end of each failing command's log, also on a terminal.")
   var verbose = false
 
-  @Flag(help: "Print one JSON object per event on standard output, then a result object (docs/json.md).")
+  // `plan` takes this flag too (it takes the hunt's options): said for both.
+  @Flag(help: "Print JSON on standard output instead of text: a hunt's events, or plan's one object (docs/json.md).")
   var json = false
 
   @Option(help: "Also write a report: PATH.md (Markdown) or PATH.html (a page with a picture of the search).")
@@ -132,9 +178,8 @@ struct HuntCommand: AsyncParsableCommand {
 
   @Option(
     help: ArgumentHelp(
-      "The state: a file, or postgres://USER@HOST:PORT/DATABASE shared by a team (default: .git/bisect-deploy/state.sqlite).",
-      discussion:
-        "Also BISECT_DEPLOY_STATE or state: in the configuration. The password comes from PGPASSWORD or ~/.pgpass."
+      "The state: a file, or postgres://USER@HOST:PORT/DATABASE shared by a team. (default: BISECT_DEPLOY_STATE, else the configuration's state, else .git/bisect-deploy/state.sqlite)",
+      discussion: "The password comes from PGPASSWORD or ~/.pgpass."
     ))
   var state: String?
 
@@ -146,7 +191,9 @@ struct HuntCommand: AsyncParsableCommand {
   /// The stopped hunt `resume` or `reset` continues (not a flag).
   var resumeHuntID: Int64?
 
-  enum CodingKeys: String, CodingKey {
+  /// Every option, so that `plan` sorts each one into those that change the plan and those
+  /// it ignores (and says so).
+  enum CodingKeys: String, CodingKey, CaseIterable {
     case range, config, deploy, test, restore, env, allowProtected, deployTimeout, testTimeout, maxDuration
     case noVerify, quiet, state, reuseVerdicts, verbose, json, report
     case descend, repeatRuns, repeatRule, confirm, flaky, falseBad, falseGood, confidence, budget
@@ -294,7 +341,10 @@ struct HuntCommand: AsyncParsableCommand {
       if !deliveries.isEmpty { result["notifications"] = HuntNotifications.json(deliveries) }
       JSONEvents.emit(result)
     } else {
-      Summary.print(report)
+      // `resume` and `reset` find the hunt with the same repository and state options.
+      let continuing =
+        (range.repoOption.map { ["--repo", $0] } ?? []) + (state.map { ["--state", $0] } ?? [])
+      Summary.print(report, continuing: continuing)
       for line in HuntNotifications.lines(deliveries) { printOut(line) }
     }
     if status != 0 { throw ExitCode(status) }
@@ -421,7 +471,9 @@ enum Summary {
     }
   }
 
-  static func print(_ report: HuntReport) {
+  /// Prints the summary; `continuing` is the options `resume` and `reset` need to find this
+  /// hunt's state (`--repo`, `--state`), said to a stopped hunt's user.
+  static func print(_ report: HuntReport, continuing: [String] = []) {
     var lines = [String]()
     func describe(_ id: ObjectID) -> String {
       guard let info = report.commits[id] else { return id.hex }
@@ -466,13 +518,16 @@ enum Summary {
     case .aborted(let why):
       lines.append("Hunt aborted: \(why)")
     case .stopped(.deadline):
-      lines.append("Stopped: --max-duration ran out after \(report.steps.count) steps.")
+      lines.append("Stopped: --max-duration ran out after \(stepCount(report.decidedSteps.count)).")
+      lines.append(stillOpen(report, continuing: continuing))
     case .stopped(.signal(let number)):
-      lines.append("Stopped by signal \(number) after \(report.steps.count) steps.")
+      lines.append("Stopped by \(signalName(number)) after \(stepCount(report.decidedSteps.count)).")
+      lines.append(stillOpen(report, continuing: continuing))
     case .stopped(.leaseLost(let why)):
       lines.append(
-        "Stopped after \(report.steps.count) steps: this hunt lost its lease (\(why)). The running steps were stopped and nothing was restored (another hunt may hold the environment now). Continue later with bisect-deploy resume."
+        "Stopped after \(stepCount(report.decidedSteps.count)): this hunt lost its lease (\(why)). The running steps were stopped and nothing was restored (another hunt may hold the environment now)."
       )
+      lines.append(stillOpen(report, continuing: continuing))
     }
     lines += details(of: report)
     let reused = report.steps.filter(\.reused)
@@ -487,8 +542,9 @@ enum Summary {
     let overhead = report.overheadPerStep
     let overheadMilliseconds =
       Double(overhead.components.seconds) * 1000 + Double(overhead.components.attoseconds) / 1e15
+    // The hunt's time from its start (before any stop and resume) to its end, as the reports say.
     lines.append(
-      "Steps: \(report.steps.count) in \(String(format: "%.1f", seconds)) s on \(report.environment.replacingOccurrences(of: ",", with: ", "))"
+      "Steps: \(report.decidedSteps.count)\(stepBreakdown(report.decidedSteps)) in \(durationText(seconds)) on \(report.environment.replacingOccurrences(of: ",", with: ", "))"
         + " (\(report.candidateCount) candidates; tool overhead \(String(format: "%.1f", overheadMilliseconds)) ms per step)"
     )
     for (name, reason) in report.retiredEnvironments.sorted(by: { $0.key < $1.key }) {
@@ -536,7 +592,7 @@ enum Summary {
     if let flaky = report.flaky {
       var line = String(
         format: "  Probability %.4f that %@ is the culprit (asked: %.2f; %@ after %d test runs)", flaky.probability,
-        flaky.culprit.short(), flaky.confidence, flaky.reason, flaky.testRuns)
+        flaky.culprit.short(), flaky.confidence, flakyStop(flaky.reason), flaky.testRuns)
       if let runnerUp = flaky.runnerUp, let chance = flaky.runnerUpProbability {
         line += String(format: "; runner-up %@ at %.4f", runnerUp.short(), chance)
       }
@@ -553,10 +609,22 @@ enum Summary {
       for finding in report.dependencies { lines.append("  " + dependencyLine(finding, culprit: culprit)) }
     }
     if let confirmation = report.confirmation {
-      let tally = { (t: Confirmation.Tally) in "\(t.commit.short()) failed \(t.bad) of \(t.bad + t.good + t.skipped)" }
-      let parents = confirmation.parents.map { "parent \(tally($0))" }.joined(separator: ", ")
+      let model = confirmation.model
+      let tally = { (t: Confirmation.Tally, asBad: Bool) -> String in
+        let counts = "\(t.commit.short()) failed \(t.bad) of \(t.bad + t.good + t.skipped)"
+        guard let model else { return counts }
+        let chance = asBad ? model.probabilityBad(t) : 1 - model.probabilityBad(t)
+        return counts + String(format: " (%@ with probability %.4f)", asBad ? "bad" : "good", chance)
+      }
+      let parents = confirmation.parents.map { "parent \(tally($0, false))" }.joined(separator: ", ")
+      let judged =
+        model.map {
+          String(
+            format: " by the flaky model (false bad %.3f, false good %.3f; asked: %.2f)", $0.falseBad, $0.falseGood,
+            $0.confidence)
+        } ?? ""
       lines.append(
-        "  Confirmation \(confirmation.holds ? "holds" : "does NOT hold"): culprit \(tally(confirmation.culprit))"
+        "  Confirmation \(confirmation.holds ? "holds" : "does NOT hold")\(judged): culprit \(tally(confirmation.culprit, true))"
           + (parents.isEmpty ? "" : ", \(parents)"))
     }
     // The revert proof ran last: said last.
@@ -565,6 +633,63 @@ enum Summary {
   }
 
   static func contradiction(_ conclusion: Conclusion) -> String { conclusion.explanation }
+
+  /// Why the probabilistic search stopped (`FlakySummary.reason`), in words.
+  static func flakyStop(_ reason: String) -> String {
+    switch reason {
+    case "confident": "confident"
+    case "budget-spent": "the budget spent"
+    case "nothing-testable": "nothing left to test"
+    default: reason
+    }
+  }
+
+  /// "5 steps", "1 step": a step is one deploy and test of one commit.
+  static func stepCount(_ count: Int) -> String { "\(count) step\(count == 1 ? "" : "s")" }
+
+  static func signalName(_ number: Int32) -> String {
+    switch number {
+    case SIGINT: "Ctrl-C (SIGINT)"
+    case SIGTERM: "SIGTERM"
+    default: "signal \(number)"
+    }
+  }
+
+  /// What a stopped hunt's user can do next: it stays open until resumed or reset.
+  static func stillOpen(_ report: HuntReport, continuing: [String]) -> String {
+    let options = (["--hunt", String(report.huntID)] + continuing).map(shellWord).joined(separator: " ")
+    let environment = report.environment.isEmpty ? "its environment" : report.environment
+    return "Hunt #\(report.huntID) stays open: continue it with `bisect-deploy resume \(options)`, or end it "
+      + "with `bisect-deploy reset \(options)`. Until then a new hunt on \(environment) with other settings "
+      + "is refused (exit 75)."
+  }
+
+  /// " (2 endpoint checks, 6 bisection, 3 confirmation)": the steps by what they were for,
+  /// in the order a hunt runs them; nothing for no step.
+  static func stepBreakdown(_ steps: [StepRecord]) -> String {
+    var counts = [String: Int]()
+    var order = [String]()
+    for step in steps {
+      let kind: String =
+        switch step.purpose {
+        case .verifyBad, .verifyGood: "endpoint check"
+        case .bisect: "bisection"
+        case .manual: "given by hand"
+        case .descend: "inside the merge"
+        case .confirm: "confirmation"
+        case .dependencyCheck, .dependency: "inside a dependency"
+        case .revert: "revert proof"
+        }
+      if counts[kind] == nil { order.append(kind) }
+      counts[kind, default: 0] += 1
+    }
+    guard !order.isEmpty else { return "" }
+    let parts = order.map { kind in
+      let count = counts[kind] ?? 0
+      return kind == "endpoint check" ? "\(count) endpoint check\(count == 1 ? "" : "s")" : "\(count) \(kind)"
+    }
+    return " (" + parts.joined(separator: ", ") + ")"
+  }
 
   /// "Dependency: the culprit e0bf10f bumps kubespawner dc41368 -> a8d943b; inside
   /// kubespawner, 4180a79 broke it (pull request #35)".

@@ -21,8 +21,12 @@ enum JSONEvents {
 
   static func object(for event: HuntEvent) -> [String: Any] {
     switch event {
-    case .started(let candidates, let estimated, let environment):
-      return ["event": "started", "candidates": candidates, "estimatedSteps": estimated, "environment": environment]
+    case .started(let candidates, let estimate, let environment):
+      return [
+        "event": "started", "candidates": candidates, "estimatedSteps": estimate.steps,
+        "endpointChecks": estimate.endpointChecks, "estimatedRounds": estimate.searchRounds,
+        "parallel": estimate.parallel, "environment": environment,
+      ]
     case .stepStarted(let number, let commit, let remaining, let purpose, let environment):
       return [
         "event": "step-started", "step": number, "commit": commit.id.hex, "subject": commit.summary,
@@ -110,10 +114,12 @@ enum JSONEvents {
   static func result(_ report: HuntReport, exitCode: Int32) -> [String: Any] {
     var object: [String: Any] = [
       "event": "result", "exitCode": Int(exitCode), "environment": report.environment, "bad": report.bad.hex,
-      "goods": report.goods.map(\.hex), "candidates": report.candidateCount, "steps": report.steps.count,
+      "goods": report.goods.map(\.hex), "candidates": report.candidateCount, "steps": report.decidedSteps.count,
       "seconds": seconds(report.duration), "logs": report.logDirectory.path,
       "reused": report.steps.filter(\.reused).map(\.commit.hex),
       "restoredTo": report.restoredTo?.hex ?? NSNull(), "environments": report.environments,
+      // A stopped hunt stays open for `resume --hunt N` or `reset --hunt N`.
+      "hunt": Int(report.huntID), "open": report.outcome.isStopped,
     ]
     if !report.retiredEnvironments.isEmpty { object["retiredEnvironments"] = report.retiredEnvironments }
     if !report.restoreFailures.isEmpty { object["restoreFailures"] = report.restoreFailures }
@@ -128,9 +134,17 @@ enum JSONEvents {
       let tally = { (t: Confirmation.Tally) -> [String: Any] in
         ["commit": t.commit.hex, "bad": t.bad, "good": t.good, "skipped": t.skipped]
       }
-      object["confirmation"] = [
+      var inner: [String: Any] = [
         "holds": confirmation.holds, "culprit": tally(confirmation.culprit), "parents": confirmation.parents.map(tally),
       ]
+      if let model = confirmation.model {
+        inner["model"] = [
+          "falseBad": model.falseBad, "falseGood": model.falseGood, "confidence": model.confidence,
+          "culpritProbabilityBad": model.probabilityBad(confirmation.culprit),
+          "parentsProbabilityGood": confirmation.parents.map { 1 - model.probabilityBad($0) },
+        ]
+      }
+      object["confirmation"] = inner
     }
     if let revert = report.revert {
       let summary = revert.summary

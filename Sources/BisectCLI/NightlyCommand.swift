@@ -16,25 +16,39 @@ struct NightlyCommand: AsyncParsableCommand {
     commandName: "nightly",
     abstract: "Deploy and test the branch tip; when it is bad and an earlier night was good, hunt and report.",
     discussion: """
-      Exit codes for schedulers: 0 tip good (or already tested good), 10 tip bad and culprit
-      found, 11 tip bad with no good night before, 12 tip bad but no single culprit, 13 the tip
+      Exit codes for schedulers: 0 tip good (or already tested good), 10 tip bad and culprit \
+      found, 11 tip bad with no good night before, 12 tip bad but no single culprit, 13 the tip \
       could not be tested; configuration and git errors as for a hunt. See docs/nightly.md.
       """)
 
   @Option(help: "The branch whose tip is tested.") var branch = "main"
-  @Option(help: "The repository, or any folder inside it.") var repo: String = "."
-  @Option(help: "The configuration file (default: bisect-deploy.yml at the repository root).") var config: String?
-  @Option(help: "The deploy command.") var deploy: String?
-  @Option(help: "The smoke test.") var test: String?
-  @Option(help: "The environment.") var env: String?
-  @Option(name: .customLong("allow-protected"), help: "Allow this protected environment.") var allowProtected:
-    [String] =
-      []
-  @Option(help: "The state: a file or a postgres:// URL (default: .git/bisect-deploy/state.sqlite).")
+  // Optional so that help says the default once, in words.
+  @Option(name: .customLong("repo"), help: "The repository, or any folder inside it. (default: the current folder)")
+  var repoOption: String?
+  @Option(help: "The configuration file. (default: bisect-deploy.yml at the repository root, if present)")
+  var config: String?
+  @Option(help: "The deploy command. (default: the configuration's deploy, else none: no deploy step)")
+  var deploy: String?
+  @Option(help: "The smoke test. (default: the configuration's test; one is required)") var test: String?
+  @Option(
+    help:
+      "The environment to deploy to. (default: the configuration's environment, else dev if defined, else the only one defined, else one called default)"
+  )
+  var env: String?
+  @Option(
+    name: .customLong("allow-protected"), help: "Allow deploying to this protected environment (repeat for several).")
+  var allowProtected: [String] = []
+  @Option(
+    help:
+      "The state: a file or a postgres:// URL. (default: BISECT_DEPLOY_STATE, else the configuration's state, else .git/bisect-deploy/state.sqlite)"
+  )
   var state: String?
-  @Option(help: "Where the report of a hunt goes (.html or .md; default: .git/bisect-deploy/reports/).")
+  @Option(help: "Where the report of a hunt goes (.html or .md). (default: .git/bisect-deploy/reports/)")
   var report: String?
   @Flag(help: "Print only the result.") var quiet = false
+
+  /// The repository folder the user named, or the current folder.
+  var repo: String { repoOption ?? "." }
 
   func run() async throws {
     let request: HuntRequest

@@ -26,7 +26,8 @@ final class ProgressPrinter: Sendable {
     var finishedSteps = 0
     var bisectSteps = 0
     var stepTime: Duration = .zero
-    var estimatedSteps = 0
+    /// Search steps expected (`HuntEstimate.searchSteps`): the ETA counts down from them.
+    var estimatedSearchSteps = 0
     var step = 0
     var remaining = 0
     var commit = ""
@@ -74,10 +75,10 @@ final class ProgressPrinter: Sendable {
     var permanent: String?
     state.withLock { state in
       switch event {
-      case .started(let candidates, let estimated, let environment):
-        state.estimatedSteps = estimated
+      case .started(let candidates, let estimate, let environment):
+        state.estimatedSearchSteps = estimate.searchSteps
         state.remaining = candidates
-        permanent = "bisect-deploy: \(candidates) candidates, about \(estimated) steps, environment \(environment)"
+        permanent = Self.startLine(candidates: candidates, estimate: estimate, environment: environment)
       case .stepStarted(let number, let commit, let remaining, _, let environment):
         state.step = number
         state.remaining = remaining
@@ -133,7 +134,7 @@ final class ProgressPrinter: Sendable {
     var eta = ""
     if state.finishedSteps > 0 {
       let mean = state.stepTime / state.finishedSteps
-      let left = max(0, state.estimatedSteps - state.bisectSteps)
+      let left = max(0, state.estimatedSearchSteps - state.bisectSteps)
       eta = " · ETA \(Self.clock(mean * left))"
     }
     let width = Self.terminalWidth()
@@ -147,7 +148,7 @@ final class ProgressPrinter: Sendable {
       return String(line.prefix(width - 1))
     }
     let line =
-      "step \(state.step) of ~\(max(state.step, state.estimatedSteps + state.step - state.bisectSteps)) · \(state.remaining) left · "
+      "step \(state.step) of ~\(max(state.step, state.estimatedSearchSteps + state.step - state.bisectSteps)) · \(state.remaining) left · "
       + "\(state.commit.prefix(48)) · \(phase) · \(Self.clock(elapsed))\(eta)"
     // The phase's escape codes take no room on screen.
     return String(line.prefix(width - 1 + (colour ? 8 : 0)))
@@ -174,12 +175,18 @@ final class ProgressPrinter: Sendable {
     }
   }
 
+  /// The hunt's first line: "bisect-deploy: 120 candidates, about 9 steps (2 endpoint checks,
+  /// then about 7 to bisect), environment dev".
+  static func startLine(candidates: Int, estimate: HuntEstimate, environment: String) -> String {
+    "bisect-deploy: \(candidates) candidate\(candidates == 1 ? "" : "s"), \(estimate.sentence), environment \(environment)"
+  }
+
   // MARK: Plain lines
 
   static func printLine(_ event: HuntEvent) {
     switch event {
-    case .started(let candidates, let estimated, let environment):
-      printError("bisect-deploy: \(candidates) candidate commits, about \(estimated) steps, environment \(environment)")
+    case .started(let candidates, let estimate, let environment):
+      printError(startLine(candidates: candidates, estimate: estimate, environment: environment))
     case .stepStarted(let number, let commit, let remaining, let purpose, let environment):
       let why =
         switch purpose {
@@ -257,5 +264,23 @@ final class ProgressPrinter: Sendable {
 
   static func indent(_ text: String) -> String {
     text.split(separator: "\n", omittingEmptySubsequences: false).map { "        " + $0 }.joined(separator: "\n")
+  }
+}
+
+extension HuntEstimate {
+  /// The estimate in words, in steps (one deploy and test of one commit), as the summary
+  /// counts them afterwards.
+  var sentence: String {
+    let checks = "\(endpointChecks) endpoint check\(endpointChecks == 1 ? "" : "s")"
+    let search: String
+    if flaky {
+      search = "about \(searchRounds) test runs, more when the test lies"
+    } else if parallel > 1 {
+      search = "about \(searchRounds) round\(searchRounds == 1 ? "" : "s") of \(parallel)"
+    } else {
+      search = "about \(searchRounds) to bisect"
+    }
+    guard endpointChecks > 0 else { return "about \(steps) step\(steps == 1 ? "" : "s") (\(search))" }
+    return "about \(steps) steps (\(checks), then \(search))"
   }
 }

@@ -9,9 +9,9 @@ struct RangeCommand: ParsableCommand {
     commandName: "range",
     abstract: "Count and list the commits between --good and --bad (what a hunt would search).",
     discussion: """
-      The range is every commit reachable from --bad and from none of the --good commits,
-      as `git rev-list <bad> --not <good>...`. With paths after --, only commits that change
-      them are listed, with git's default history simplification.
+      The range is every commit reachable from --bad and from none of the --good commits, as \
+      `git rev-list <bad> --not <good>...`. With paths after --, only commits that change them \
+      are listed, with git's default history simplification.
       """
   )
 
@@ -37,11 +37,6 @@ struct RangeCommand: ParsableCommand {
       print(found.count)
       return
     }
-    if json {
-      let (repository, _, _, graph) = try range.load()
-      try printJSON(graph: graph, listed: graph.ids.indices.filter { graph.isCandidate[$0] }, repository: repository)
-      return
-    }
     let (repository, ends) = try range.resolved()
     let listing = try repository.rangeListing(
       bad: ends.bad, goods: ends.goods, paths: range.paths, firstParent: range.firstParent)
@@ -50,6 +45,10 @@ struct RangeCommand: ParsableCommand {
       bad: graph.tip, goods: graph.boundaries, known: graph.boundaryAncestry, repository: repository)
     {
       printError("note: \(note)")
+    }
+    if json {
+      try printJSON(listing, repository: repository)
+      return
     }
     // Merges as git counts them: commits with several parents, even when only the first is followed.
     let merges = listing.commits.filter { $0.parentCount > 1 }.count
@@ -64,6 +63,14 @@ struct RangeCommand: ParsableCommand {
   {
     var notes = [String]()
     for (revision, good) in zip(range.good, goods) where try !repository.isAncestor(good, of: bad, known: known) {
+      // Bad older than good: the range is empty, and the ends most likely swapped (a hunt says
+      // the same and deploys nothing).
+      if try repository.isAncestor(bad, of: good) {
+        notes.append(
+          "--bad \(range.bad ?? bad.short()) is an ancestor of --good \(revision): nothing lies between them. Did you swap --good and --bad?"
+        )
+        continue
+      }
       let bases = try repository.mergeBases(good, bad).map { $0.short() }
       notes.append(
         "--good \(revision) is not an ancestor of --bad \(range.bad ?? bad.short()); the range starts after their merge base\(bases.count == 1 ? "" : "s") \(bases.isEmpty ? "(none: no shared history)" : bases.joined(separator: ", "))."
@@ -72,7 +79,8 @@ struct RangeCommand: ParsableCommand {
     return notes
   }
 
-  private func printJSON(graph: CommitGraph, listed: [Int], repository: Repository) throws {
+  /// The listing as one JSON object: the commits in the text's order (git's).
+  private func printJSON(_ listing: RangeListing, repository: Repository) throws {
     struct Entry: Encodable {
       var id: String
       var parents: [String]
@@ -89,17 +97,18 @@ struct RangeCommand: ParsableCommand {
     }
     var entries = [Entry]()
     if !count {
-      for number in listed {
-        let info = try repository.commit(graph.ids[number])
+      for commit in listing.commits {
+        let info = try repository.commit(commit.id)
         entries.append(
           Entry(
-            id: info.id.hex, parents: info.parents.map(\.hex), commitTime: info.committer.time,
-            summary: info.summary))
+            id: commit.id.hex, parents: info.parents.map(\.hex), commitTime: info.committer.time,
+            summary: commit.summary))
       }
     }
+    let graph = listing.graph
     let output = Output(
       bad: graph.tip.hex, goods: graph.boundaries.map(\.hex), firstParent: graph.isFirstParent,
-      paths: graph.paths, count: listed.count, commits: count ? nil : entries)
+      paths: graph.paths, count: listing.commits.count, commits: count ? nil : entries)
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     writeJSON(String(decoding: try encoder.encode(output), as: UTF8.self))

@@ -14,14 +14,15 @@ struct ReportCommand: AsyncParsableCommand {
     commandName: "report", abstract: "Write the report of a hunt: Markdown to paste, or a self-contained HTML page.")
 
   @OptionGroup var options: StateOptions
-  @Option(help: "The hunt's number (default: the newest; see bisect-deploy hunts).") var hunt: Int64?
-  @Option(name: .shortAndLong, help: "Write to this .html or .md file (default: Markdown on standard output).")
+  @OptionGroup var place: EnvironmentChoice
+  @Option(help: "The hunt's number; bisect-deploy hunts lists them. (default: the newest)") var hunt: Int64?
+  @Option(name: .shortAndLong, help: "Write to this .html or .md file. (default: Markdown on standard output)")
   var output: String?
 
   func run() async throws {
     let repository = try options.repository()
     let summary = try await options.withStore(repository) { store in
-      let record = try await options.storedHunt(hunt, in: store)
+      let record = try await options.storedHunt(hunt, in: store, on: place.env, nothing: .nothingToShow)
       let configuration = Self.configuration(of: record, repository: repository)
       return try await ReportBuilder.summary(
         of: record, store: store, repository: repository,

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GitKit
 import History
+import HuntStore
 
 /// Options every command that reads a range takes: where the repository is and which commits
 /// bound the range.
@@ -22,7 +23,7 @@ struct RangeOptions: ParsableArguments {
   var branch = "HEAD"
 
   // Optional so that help says the default once, in words.
-  @Option(name: .customLong("repo"), help: "The repository, or any folder inside it (default: the current folder).")
+  @Option(name: .customLong("repo"), help: "The repository, or any folder inside it. (default: the current folder)")
   var repoOption: String?
 
   /// The repository folder the user named, or the current folder.
@@ -50,7 +51,13 @@ struct RangeOptions: ParsableArguments {
   }
 
   /// The ends as revisions a hunt can store: dates resolved to commits (and said on stderr).
+  /// A range or a set of commits where one commit is expected is refused first (exit 65).
   func revisions(in repository: Repository) throws -> (bad: String, goods: [String]) {
+    for (flag, revision) in good.map({ ("--good", $0) }) + (bad.map { [("--bad", $0)] } ?? []) {
+      if let problem = Self.notOneCommit(revision, flag: flag) {
+        throw CommandFailure(message: problem, status: .badRevision)
+      }
+    }
     func atDate(_ text: String, flag: String) throws -> String {
       guard let date = Self.parseDate(text) else { throw ValidationError("\(flag) '\(text)' is not a date.") }
       let tip = try repository.resolve(branch)
@@ -68,6 +75,54 @@ struct RangeOptions: ParsableArguments {
     var goods = good
     if let goodAt { goods.append(try atDate(goodAt, flag: "--good-at")) }
     return (badRevision, goods)
+  }
+
+  /// Why `revision` is git's notation for several commits rather than one (`a..b`, `a...b`,
+  /// `^a`, `a^!`, `a^@`, `a^-`), with what to give instead; nil for anything else. libgit2's
+  /// revparse refuses most of these with no message, and reads `a^@` as `a^` (one parent of
+  /// several), so they are caught here. Text inside `{...}` (`HEAD@{1}`, `HEAD^{/fix..}`) and
+  /// after a `:` (`:/message`, `HEAD:path`) is not revision syntax and is left alone.
+  static func notOneCommit(_ revision: String, flag: String) -> String? {
+    // The revision's syntax: its characters up to a `:`, with those inside braces blanked.
+    var syntax = [Character]()
+    var depth = 0
+    for character in revision {
+      if character == "{" { depth += 1 }
+      if depth == 0 && character == ":" { break }
+      syntax.append(depth == 0 ? character : "_")
+      if character == "}" { depth = max(0, depth - 1) }
+    }
+    let characters = Array(revision)
+    func text(_ range: Range<Int>) -> String { String(characters[range]) }
+    func shown(_ text: String) -> String { shellWord(text) }
+    if let dots = syntax.indices.first(where: { $0 + 1 < syntax.count && syntax[$0] == "." && syntax[$0 + 1] == "." }) {
+      let three = dots + 2 < syntax.count && syntax[dots + 2] == "."
+      let left = text(0..<dots)
+      let right = text((dots + (three ? 3 : 2))..<characters.count)
+      let good = left.isEmpty ? "HEAD" : left
+      let bad = right.isEmpty ? "HEAD" : right
+      return
+        "\(flag) '\(revision)' is a range (git's A\(three ? "..." : "..")B), not one commit: give its two ends, as --good \(shown(good)) --bad \(shown(bad))."
+    }
+    if syntax.first == "^" {
+      return
+        "\(flag) '\(revision)' is git's notation for leaving a commit out of a range, not one commit: give the commit itself, as \(flag) \(shown(text(1..<characters.count)))."
+    }
+    // `X^!` (X without its parents), `X^@` (all of X's parents), `X^-N` (X^N..X).
+    let ending = (syntax.lastIndex { !$0.isNumber } ?? -1) + 1
+    guard ending >= 2, syntax[ending - 2] == "^" else { return nil }
+    let kind = syntax[ending - 1]
+    // Only `^-` takes a number (`X^-2`).
+    guard kind == "-" || ("!@".contains(kind) && ending == syntax.count) else { return nil }
+    let commit = text(0..<(ending - 2))
+    let meaning =
+      switch kind {
+      case "!": "\(commit) without its parents"
+      case "@": "all the parents of \(commit)"
+      default: "a range from a parent of \(commit) to \(commit)"
+      }
+    return
+      "\(flag) '\(revision)' is git's notation for several commits (\(meaning)), not one commit: give one, as \(flag) \(shown(commit)) or \(flag) \(shown(commit + "^1"))."
   }
 
   /// Reads a date-time in the machine's time zone unless it names one. A date alone means the

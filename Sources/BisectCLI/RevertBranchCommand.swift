@@ -11,27 +11,36 @@ struct RevertBranchCommand: AsyncParsableCommand {
     commandName: "revert-branch",
     abstract: "Make a branch from a hunt's revert commit (--confirm-revert), to push for a pull request.",
     discussion: """
-      The branch points at the commit kept as refs/bisect-deploy/revert/<hunt>: bad with the
-      culprit reverted. An existing branch is never moved, HEAD, the index and the work tree
-      are not touched, and nothing is pushed: push it yourself (git push origin NAME).
+      The branch points at the commit kept as refs/bisect-deploy/revert/<hunt>: bad with the \
+      culprit reverted. Without --hunt it is the newest hunt that ran --confirm-revert; when \
+      that hunt has no revert commit (its revert conflicted), nothing is made and the newest \
+      earlier hunt that has one is named. An existing branch is never moved, HEAD, the index \
+      and the work tree are not touched, and nothing is pushed: push it yourself \
+      (git push origin NAME).
       """)
 
   @Argument(help: "The new branch's name.") var name: String
-  @Option(help: "The hunt's number (default: the newest hunt with a revert commit).") var hunt: Int64?
+  @Option(help: "The hunt's number. (default: the newest hunt that ran --confirm-revert)") var hunt: Int64?
   @OptionGroup var options: StateOptions
 
   func run() async throws {
     let repository = try options.repository()
     let hunt = hunt
-    // The hunt named, else the newest with a revert commit, else the newest (to say why not).
-    let record = try await options.withStore(repository) { store -> HuntRecord in
-      if let hunt { return try await options.storedHunt(hunt, in: store) }
-      let withRevert = try await store.hunts(limit: 200).first { stored in
-        guard let kept = try? repository.reference(OutcomeText.Revert.reference(hunt: stored.id)) else { return false }
-        return OutcomeText(stored.outcome ?? "").revert?.commit == kept.hex
+    // The hunt named; else the newest that tried a revert (--confirm-revert), whatever came
+    // of it, never quietly an older one; else the newest hunt (to say why not). `older` is
+    // the newest earlier hunt with a revert commit, to name when the chosen one has none.
+    let (record, older) = try await options.withStore(repository) { store -> (HuntRecord, HuntRecord?) in
+      if let hunt {
+        let named = try await options.storedHunt(hunt, in: store)
+        return (named, nil)
       }
-      if let withRevert { return withRevert }
-      return try await options.storedHunt(nil, in: store)
+      let hunts = try await store.hunts(limit: 200)
+      guard let index = hunts.firstIndex(where: { OutcomeText($0.outcome ?? "").revert != nil }) else {
+        let newest = try await options.storedHunt(nil, in: store)
+        return (newest, nil)
+      }
+      let withCommit = hunts[(index + 1)...].first { OutcomeText($0.outcome ?? "").revert?.commit != nil }
+      return (hunts[index], withCommit)
     }
     let reference = OutcomeText.Revert.reference(hunt: record.id)
     guard let commit = try repository.reference(reference) else {
@@ -40,7 +49,11 @@ struct RevertBranchCommand: AsyncParsableCommand {
         outcome.revert?.result == .conflicts
         ? "its revert conflicted (\(outcome.revert?.files.joined(separator: ", ") ?? "")), so no commit was made"
         : "it has no revert commit (it ran without --confirm-revert, named no single culprit, or its revert failed)"
-      throw CommandFailure(message: "Hunt #\(record.id): \(why).", status: .usage)
+      let other =
+        older.map {
+          " Hunt #\($0.id) (bad \($0.bad.prefix(7))) has one: `bisect-deploy revert-branch --hunt \($0.id) \(shellWord(name))` branches that one."
+        } ?? ""
+      throw CommandFailure(message: "Hunt #\(record.id): \(why). Nothing was made.\(other)", status: .usage)
     }
     // Hunt numbers are the store's and references the clone's: after `state migrate`, or with
     // a database other clones share, the reference of that number may be another hunt's.

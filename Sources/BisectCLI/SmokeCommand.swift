@@ -11,7 +11,7 @@ struct SmokeCommand: AsyncParsableCommand {
     abstract: "Smoke tests to use as a hunt's test (docs/smoke.md).",
     discussion: """
       Each exits as a hunt's test must: 0 good, 1 bad, and \(ExitStatus.smokeMisconfigured.rawValue) \
-      when the test itself is set up wrong (no token, a malformed URL), which aborts the hunt
+      when the test itself is set up wrong (no token, a malformed URL), which aborts the hunt \
       instead of blaming a commit.
       """,
     subcommands: [SmokeKernelCommand.self]
@@ -32,10 +32,10 @@ struct SmokeKernelCommand: AsyncParsableCommand {
     commandName: "kernel",
     abstract: "Start a user's server on a JupyterHub, start a kernel, run code, check the result.",
     discussion: """
-      The token comes from an environment variable (JUPYTERHUB_API_TOKEN unless --token-env
-      names another) and is never printed. Exit status: 0 good; 1 bad (hub down, spawn failed
+      The token comes from an environment variable (JUPYTERHUB_API_TOKEN unless --token-env \
+      names another) and is never printed. Exit status: 0 good; 1 bad (hub down, spawn failed \
       or too slow, kernel died, an error or a wrong result); \(ExitStatus.smokeMisconfigured.rawValue) \
-      misconfigured (no token, a malformed --hub, a token the hub refuses or that lacks rights):
+      misconfigured (no token, a malformed --hub, a token the hub refuses or that lacks rights): \
       a hunt that runs this as its test aborts instead of blaming a commit. See docs/smoke.md.
       """
   )
@@ -43,17 +43,19 @@ struct SmokeKernelCommand: AsyncParsableCommand {
   @Option(help: "The hub's public URL, as users open it (http(s)://HOST[:PORT][/BASE/]).")
   var hub: String
 
-  @Option(help: "The user whose server is started (default: the token's own user).")
+  @Option(help: "The user whose server is started. (default: the token's own user)")
   var user: String?
 
   @Option(help: "The environment variable that holds the API token.")
   var tokenEnv = "JUPYTERHUB_API_TOKEN"
 
-  @Option(help: "The code to run on the kernel.")
+  @Option(help: "The code to run on the kernel. (default: 1+1)")
   var code: String?
 
   @Option(
-    help: "The expected result (text/plain, or printed output). Default: 2 with the default code; none with --code.")
+    help:
+      "The expected result (text/plain, or printed output). (default: 2 with the default code, nothing with --code)"
+  )
   var expect: String?
 
   @Option(help: "The kernelspec to start.")

@@ -10,7 +10,7 @@ import Runner
 /// Where the state is: options shared by the commands that read it.
 struct StateOptions: ParsableArguments {
   // Optional so that help says the default once, in words.
-  @Option(name: .customLong("repo"), help: "The repository, or any folder inside it (default: the current folder).")
+  @Option(name: .customLong("repo"), help: "The repository, or any folder inside it. (default: the current folder)")
   var repoOption: String?
 
   /// The repository folder the user named, or the current folder.
@@ -18,12 +18,9 @@ struct StateOptions: ParsableArguments {
 
   @Option(
     help:
-      "The state: a file or a postgres:// URL (default: BISECT_DEPLOY_STATE, state: in bisect-deploy.yml, else .git/bisect-deploy/state.sqlite)."
+      "The state: a file or a postgres:// URL. (default: BISECT_DEPLOY_STATE, else the configuration's state, else .git/bisect-deploy/state.sqlite)"
   )
   var state: String?
-
-  @Option(help: "The environment whose hunt is meant (default: the newest unfinished hunt).")
-  var env: String?
 
   func repository() throws -> Repository { try Repository(at: repo) }
 
@@ -39,9 +36,11 @@ struct StateOptions: ParsableArguments {
     try await withStateStore(try location(repository), body)
   }
 
-  /// The hunt `--hunt N` names, else the newest. A number that names no hunt is an error
-  /// naming it, never another hunt.
-  func storedHunt(_ id: Int64?, in store: any StateStore) async throws -> HuntRecord {
+  /// The hunt `--hunt N` names, else the newest (on `environment`, when given). A number that
+  /// names no hunt is an error naming it, never another hunt; no hunt at all exits `nothing`.
+  func storedHunt(
+    _ id: Int64?, in store: any StateStore, on environment: String? = nil, nothing: ExitStatus = .usage
+  ) async throws -> HuntRecord {
     if let id {
       guard id > 0, let record = try await store.hunt(id: id) else {
         throw CommandFailure(
@@ -50,10 +49,22 @@ struct StateOptions: ParsableArguments {
       }
       return record
     }
-    guard let newest = try await store.hunts(limit: 1).first else {
-      throw CommandFailure(message: "No hunt recorded in \(stateDescription).", status: .usage)
+    guard let environment else {
+      guard let newest = try await store.hunts(limit: 1).first else {
+        throw CommandFailure(message: "No hunt recorded in \(stateDescription).", status: nothing)
+      }
+      return newest
+    }
+    guard let newest = try await store.hunts(limit: 500).first(where: { Self.runs($0, on: environment) }) else {
+      throw CommandFailure(message: "No hunt on '\(environment)' recorded in \(stateDescription).", status: nothing)
     }
     return newest
+  }
+
+  /// A hunt over several environments (or a pool) is stored under their joined names: any of
+  /// them names it.
+  static func runs(_ hunt: HuntRecord, on environment: String) -> Bool {
+    hunt.environment == environment || hunt.environment.split(separator: ",").contains { $0 == environment }
   }
 
   private var stateDescription: String { state.map { "'\($0)'" } ?? "this repository's state" }
@@ -61,10 +72,12 @@ struct StateOptions: ParsableArguments {
   /// The unfinished hunt meant: `--hunt N`, else on `--env`, else the newest unfinished one.
   /// With `toContinue` (resume, reset, mark), a hunt that a process runs or waits for now is
   /// never chosen, and without `--hunt` only this host's hunts are: a shared database holds
-  /// every host's, and a stopped hunt is continued from the folder it was started in.
-  func unfinishedHunt(in store: any StateStore, id: Int64? = nil, toContinue: Bool = false) async throws
-    -> HuntRecord
-  {
+  /// every host's, and a stopped hunt is continued from the folder it was started in. When
+  /// there is none, the error exits `nothing`.
+  func unfinishedHunt(
+    in store: any StateStore, id: Int64? = nil, on env: String? = nil, toContinue: Bool = false,
+    nothing: ExitStatus = .usage
+  ) async throws -> HuntRecord {
     if let id {
       let record = try await storedHunt(id, in: store)
       guard !record.isFinished else {
@@ -78,13 +91,9 @@ struct StateOptions: ParsableArguments {
     }
     var candidates = try await store.hunts(limit: 500).filter { !$0.isFinished }
     if let env {
-      // A hunt over several environments (or a pool) is stored under their joined names:
-      // any of them names it.
-      candidates = candidates.filter {
-        $0.environment == env || $0.environment.split(separator: ",").contains { $0 == env }
-      }
+      candidates = candidates.filter { Self.runs($0, on: env) }
       guard !candidates.isEmpty else {
-        throw CommandFailure(message: "No unfinished hunt on '\(env)'.", status: .usage)
+        throw CommandFailure(message: "No unfinished hunt on '\(env)'.", status: nothing)
       }
     }
     if toContinue {
@@ -107,10 +116,17 @@ struct StateOptions: ParsableArguments {
     }
     guard let hunt = candidates.first else {
       throw CommandFailure(
-        message: "No unfinished hunt. Start one with bisect-deploy --good REV --bad REV.", status: .usage)
+        message: "No unfinished hunt. Start one with bisect-deploy --good REV --bad REV.", status: nothing)
     }
     return hunt
   }
+}
+
+/// `--env`: the commands that pick a hunt take the newest one on that environment.
+struct EnvironmentChoice: ParsableArguments {
+  @Option(
+    help: "Only a hunt on this environment counts (any of a hunt's environments names it). (default: any environment)")
+  var env: String?
 }
 
 /// The hunt command stored with `hunt`, parsed again in the folder it was started from.
@@ -136,8 +152,9 @@ struct ResumeCommand: AsyncParsableCommand {
     abstract: "Continue an unfinished hunt: recorded verdicts are kept, only the interrupted step runs again.")
 
   @OptionGroup var options: StateOptions
+  @OptionGroup var place: EnvironmentChoice
 
-  @Option(help: "The hunt to continue (default: this host's newest stopped hunt; see bisect-deploy hunts).")
+  @Option(help: "The hunt to continue; bisect-deploy hunts lists them. (default: this host's newest stopped hunt)")
   var hunt: Int64?
 
   @Flag(help: "Print only the summary.")
@@ -147,7 +164,7 @@ struct ResumeCommand: AsyncParsableCommand {
     let repository = try options.repository()
     let location = try options.location(repository)
     let hunt = try await withStateStore(location) { store in
-      try await options.unfinishedHunt(in: store, id: self.hunt, toContinue: true)
+      try await options.unfinishedHunt(in: store, id: self.hunt, on: place.env, toContinue: true)
     }
     var command = try storedHuntCommand(hunt)
     if let state = options.state { command.state = storedState(state) }
@@ -163,14 +180,15 @@ struct ResetCommand: AsyncParsableCommand {
     commandName: "reset", abstract: "End an unfinished hunt, restoring its environment as a finished hunt would.")
 
   @OptionGroup var options: StateOptions
+  @OptionGroup var place: EnvironmentChoice
 
-  @Option(help: "The hunt to end (default: this host's newest stopped hunt).")
+  @Option(help: "The hunt to end. (default: this host's newest stopped hunt)")
   var hunt: Int64?
 
   func run() async throws {
     let repository = try options.repository()
     let hunt = try await withStateStore(try options.location(repository)) { store in
-      try await options.unfinishedHunt(in: store, id: self.hunt, toContinue: true)
+      try await options.unfinishedHunt(in: store, id: self.hunt, on: place.env, toContinue: true)
     }
     var command = try storedHuntCommand(hunt)
     if let state = options.state { command.state = storedState(state) }
@@ -213,6 +231,7 @@ struct MarkCommand: AsyncParsableCommand {
   @Argument(help: "good, bad or skip.") var verdict: String
   @Argument(help: "The commit.") var revision: String
   @OptionGroup var options: StateOptions
+  @OptionGroup var place: EnvironmentChoice
 
   func validate() throws {
     guard Verdict(rawValue: verdict) != nil else {
@@ -225,7 +244,7 @@ struct MarkCommand: AsyncParsableCommand {
     let id = try repository.resolve(revision)
     let hunt = try await options.withStore(repository) { store in
       // A hunt that runs now would not see the verdict: refused, with who runs it.
-      let hunt = try await options.unfinishedHunt(in: store, toContinue: true)
+      let hunt = try await options.unfinishedHunt(in: store, on: place.env, toContinue: true)
       let number = (try await store.steps(huntID: hunt.id).map(\.number).max() ?? 0) + 1
       try await store.recordStep(
         StepRow(
@@ -243,12 +262,13 @@ struct LogCommand: AsyncParsableCommand {
     commandName: "log", abstract: "Print a hunt as git bisect log does (git bisect replay accepts it).")
 
   @OptionGroup var options: StateOptions
-  @Option(help: "The hunt's number (default: the newest).") var hunt: Int64?
+  @OptionGroup var place: EnvironmentChoice
+  @Option(help: "The hunt's number. (default: the newest)") var hunt: Int64?
 
   func run() async throws {
     let repository = try options.repository()
     let text = try await options.withStore(repository) { store in
-      let record = try await options.storedHunt(hunt, in: store)
+      let record = try await options.storedHunt(hunt, in: store, on: place.env, nothing: .nothingToShow)
       let outcome = OutcomeText(record.outcome ?? "")
       let culprit = outcome.kind == OutcomeText.Kind.culprit ? outcome.commits.first : nil
       return try await store.gitBisectLog(huntID: record.id, firstBadCommit: culprit) { hex in
@@ -295,15 +315,19 @@ struct HuntsCommand: AsyncParsableCommand {
 /// `bisect-deploy status`: the unfinished hunt, its verdicts so far, and who holds its
 /// environments.
 struct StatusCommand: AsyncParsableCommand {
-  static let configuration = CommandConfiguration(commandName: "status", abstract: "Show the unfinished hunt.")
+  static let configuration = CommandConfiguration(
+    commandName: "status",
+    abstract: "Show the unfinished hunt: its steps so far and who holds its environments (exit 9 when none is open).")
 
   @OptionGroup var options: StateOptions
-  @Option(help: "The hunt to show (default: the newest unfinished one).") var hunt: Int64?
+  @OptionGroup var place: EnvironmentChoice
+  @Option(help: "The hunt to show. (default: the newest unfinished one)") var hunt: Int64?
 
   func run() async throws {
     let repository = try options.repository()
     let lines = try await options.withStore(repository) { store in
-      let hunt = try await options.unfinishedHunt(in: store, id: self.hunt)
+      // Nothing open is an answer, not a mistake: its own exit code (9), not 64.
+      let hunt = try await options.unfinishedHunt(in: store, id: self.hunt, on: place.env, nothing: .nothingToShow)
       var lines = [
         "Hunt #\(hunt.id) on \(hunt.pool ? "pool " : "")\(hunt.environment), started \(hunt.startedAt.formatted(.iso8601))"
           + (hunt.host.isEmpty ? "" : " on \(hunt.host)"),
@@ -342,13 +366,14 @@ struct UnlockCommand: AsyncParsableCommand {
     commandName: "unlock",
     abstract: "Free an environment whose hunt is gone (for example, a CI job killed on another host).",
     discussion: """
-      Every lease of the same hunt goes with it (a hunt over several environments holds one
-      per environment). The hunt itself stays: continue it with resume, or end it with reset.
-      A lease held by a live process on this machine is refused unless --force; a live hunt
+      Every lease of the same hunt goes with it (a hunt over several environments holds one \
+      per environment). The hunt itself stays: continue it with resume, or end it with reset. \
+      A lease held by a live process on this machine is refused unless --force; a live hunt \
       elsewhere whose lease is freed stops at its next renewal.
       """)
 
-  @Argument(help: "The environment (as in --env).") var environment: String
+  @Argument(help: "The environment whose lease to free (a name a hunt was given with --env or --env-pool).")
+  var environment: String
   @Flag(help: "Free it even when its process is alive on this machine.") var force = false
   @OptionGroup var options: StateOptions
 

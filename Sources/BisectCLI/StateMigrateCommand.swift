@@ -17,7 +17,7 @@ struct StateMigrateCommand: AsyncParsableCommand {
     commandName: "migrate",
     abstract: "Copy the hunts, steps, cached verdicts and nights of an SQLite state file into PostgreSQL.",
     discussion: """
-      The file is only read, never changed or removed. Hunts get the database's next numbers;
+      The file is only read, never changed or removed. Hunts get the database's next numbers; \
       copying the same file again adds nothing. Refused while a hunt of the file runs (exit 75).
       """)
 

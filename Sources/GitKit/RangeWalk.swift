@@ -86,7 +86,8 @@ public struct RangeListing: Sendable {
   }
 
   public let graph: CommitGraph
-  /// The candidates (`graph.isCandidate`), in the graph's order.
+  /// The candidates (`graph.isCandidate`), in the order `git rev-list` lists them (not the
+  /// graph's numbering).
   public let commits: [Commit]
 }
 
@@ -263,11 +264,14 @@ struct RangeWalk {
     source.keepsSummaries = true
     let found = try walk(bad: bad, goods: goods)
     let graph = graph(of: found, bad: bad, goods: goods)
+    // The walk's order, which is git's; the graph numbers its commits in another order, so
+    // each commit is named from its own node, never by its position in the graph.
     var commits = [RangeListing.Commit]()
     commits.reserveCapacity(found.kept.count)
-    for (index, number) in found.kept.enumerated() where graph.isCandidate[index] {
+    for number in found.kept where pathLimits == nil || !nodes[Int(number)].treeSame {
       let summary = try source.summary(of: number)
-      commits.append(.init(id: graph.ids[index], summary: summary, parentCount: source.parentCount(of: number)))
+      commits.append(
+        .init(id: source.ids[Int(number)], summary: summary, parentCount: source.parentCount(of: number)))
     }
     return RangeListing(graph: graph, commits: commits)
   }

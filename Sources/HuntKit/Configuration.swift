@@ -1,4 +1,5 @@
 import Foundation
+import History
 import HuntStore
 import Notify
 import Runner
@@ -251,6 +252,21 @@ public struct Configuration: Sendable, Hashable {
     return FileManager.default.fileExists(atPath: path) ? try load(path: path) : Configuration()
   }
 
+  /// Settings a hunt cannot combine, refused alike by the hunt and by `plan`.
+  public var conflict: ConfigurationError? {
+    if descend && flaky != nil {
+      return .conflict(
+        "descend and flaky cannot be combined: the probabilistic mode searches the range in one stage (use --first-parent with --flaky to search the merges)."
+      )
+    }
+    if !environmentPool.isEmpty && !environmentNames.isEmpty {
+      return .conflict(
+        "environment and env_pool cannot be combined: a hunt deploys either to the environments named or to free ones of a pool."
+      )
+    }
+    return nil
+  }
+
   /// The environment a hunt deploys to: the first named one, else `dev` when defined, else a
   /// plain environment called `default`.
   public func environment() throws(ConfigurationError) -> DeployEnvironment {
@@ -319,7 +335,7 @@ public enum ConfigurationError: Error, Equatable, Sendable, LocalizedError {
     case .syntax(let path, let line, let problem):
       "\(path)\(line.map { ":\($0)" } ?? ""): not valid YAML: \(problem)."
     case .invalid(let path, let line, let key, let problem):
-      "\(path)\(line.map { ":\($0)" } ?? ""): key '\(key)': \(problem)."
+      "\(path)\(line.map { ":\($0)" } ?? ""): key '\(key)': \(problem)\(problem.hasSuffix("?") ? "" : ".")"
     case .missingTest:
       "No smoke test: give --test CMD or a 'test' key in bisect-deploy.yml."
     case .unknownEnvironment(let name, let known):
@@ -339,13 +355,44 @@ public enum ConfigurationError: Error, Equatable, Sendable, LocalizedError {
 extension Configuration {
   /// Reads `path` (YAML) on top of the defaults.
   public static func load(path: String) throws(ConfigurationError) -> Configuration {
-    let text: String
-    do {
-      text = try String(contentsOfFile: path, encoding: .utf8)
-    } catch {
-      throw .unreadable(path: path, reason: error.localizedDescription)
+    try parse(try readText(path), path: path)
+  }
+
+  /// The file's text, or an error that says what `path` is instead of a readable UTF-8 file:
+  /// missing, a folder, a device (`/dev/null`), a pipe, unreadable by this user, not UTF-8.
+  /// (Foundation's own message for a device is "You don't have permission", which is not so.)
+  static func readText(_ path: String) throws(ConfigurationError) -> String {
+    var info = stat()
+    guard stat(path, &info) == 0 else {
+      let reason =
+        switch errno {
+        case ENOENT: "there is no such file"
+        case ENOTDIR: "a part of the path is not a folder"
+        case EACCES: "permission denied on a folder of the path"
+        default: String(cString: strerror(errno))
+        }
+      throw .unreadable(path: path, reason: reason)
     }
-    return try parse(text, path: path)
+    let kind: String? =
+      switch info.st_mode & S_IFMT {
+      case S_IFREG: nil
+      case S_IFDIR: "it is a folder, not a file"
+      case S_IFCHR: "it is a character device, not a regular file"
+      case S_IFBLK: "it is a block device, not a regular file"
+      case S_IFIFO: "it is a named pipe, not a regular file"
+      case S_IFSOCK: "it is a socket, not a regular file"
+      default: "it is not a regular file"
+      }
+    if let kind { throw .unreadable(path: path, reason: kind) }
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw .unreadable(
+        path: path,
+        reason: access(path, R_OK) == 0 ? "it could not be read" : "permission denied: this user may not read it")
+    }
+    guard let text = String(data: data, encoding: .utf8) else {
+      throw .unreadable(path: path, reason: "it is not UTF-8 text")
+    }
+    return text
   }
 
   /// Parses YAML text; `path` only names the file in messages.
@@ -627,10 +674,19 @@ struct NodeReader {
     return value
   }
 
+  /// An unknown key, with the nearest known one when it looks like a typo (as unknown
+  /// commands are answered); else the few keys known at that level, or, at the top level's 31,
+  /// where they are all described.
   func unknown(_ key: KeyName, known: [String]) -> ConfigurationError {
-    .invalid(
-      path: path, line: key.line, key: key.name,
-      problem: "unknown key (known here: \(known.joined(separator: ", ")))")
+    let problem: String
+    if let nearest = nearestWord(to: key.name, among: known) {
+      problem = "unknown key; did you mean '\(nearest)'?"
+    } else if known.count <= 6 {
+      problem = "unknown key (known here: \(known.joined(separator: ", ")))"
+    } else {
+      problem = "unknown key (every key is described in docs/configuration.md)"
+    }
+    return .invalid(path: path, line: key.line, key: key.name, problem: problem)
   }
 }
 

@@ -111,6 +111,33 @@ public struct StoredInvocation: Codable, Sendable, Hashable {
   }
 }
 
+/// What a hunt expects to run before it starts. A step is one deploy and test of one commit
+/// in one environment (the word means that everywhere: progress, summary, JSON, reports); a
+/// round is the steps that run at the same time, one per environment.
+public struct HuntEstimate: Sendable, Hashable {
+  /// Steps that check the endpoints first: bad, then each good (0 when that is turned off).
+  public var endpointChecks: Int
+  /// Rounds the search is expected to take (ceil(log_{k+1} N), merge bases first); with
+  /// `flaky`, test runs (more when the test lies).
+  public var searchRounds: Int
+  /// Environments used at once: steps per round.
+  public var parallel: Int
+  /// The probabilistic mode (`--flaky`).
+  public var flaky: Bool
+
+  public init(endpointChecks: Int, searchRounds: Int, parallel: Int, flaky: Bool) {
+    self.endpointChecks = endpointChecks
+    self.searchRounds = searchRounds
+    self.parallel = max(1, parallel)
+    self.flaky = flaky
+  }
+
+  /// Steps of the search: at most one per environment per round.
+  public var searchSteps: Int { searchRounds * parallel }
+  /// Every step expected, endpoint checks included: what the summary's "Steps" then counts.
+  public var steps: Int { endpointChecks + searchSteps }
+}
+
 /// One phase of a step.
 public enum Phase: String, Sendable, Hashable {
   case exporting, deploying, testing, restoring
@@ -119,7 +146,7 @@ public enum Phase: String, Sendable, Hashable {
 /// Progress a hunt reports as it goes, for the terminal or for machines.
 public enum HuntEvent: Sendable {
   /// `environment` names every environment of the hunt, comma-separated.
-  case started(candidates: Int, estimatedSteps: Int, environment: String)
+  case started(candidates: Int, estimate: HuntEstimate, environment: String)
   /// Steps of one round start one after another and run at the same time, one per environment.
   case stepStarted(number: Int, commit: CommitInfo, remaining: Int, purpose: StepRecord.Purpose, environment: String)
   /// An environment is left out of the rest of the hunt (it failed deploys that worked elsewhere).
@@ -269,6 +296,11 @@ public struct HuntReport: Sendable {
   /// The outcome could not be stored: the hunt stays open in the state database (exit 74).
   public var stateFailure: String?
 
+  /// The steps that ended with a verdict or an abort, as the state stores them: what every
+  /// count of a hunt's steps says (summary, `--json`, `hunts`, reports). A step stopped before
+  /// it decided is not one of them: `resume` runs it again.
+  public var decidedSteps: [StepRecord] { steps.filter { $0.result != .stopped } }
+
   /// The tool's own time per step: everything but the deploy and test commands.
   public var overheadPerStep: Duration {
     let run = steps.filter { !$0.replayed && !$0.reused }
@@ -298,11 +330,54 @@ public struct Confirmation: Sendable, Hashable {
     public var good: Int
     public var skipped: Int
   }
+  /// The probabilistic mode's view of a test's answers: how often they are wrong, and how
+  /// sure an answer must be.
+  public struct Model: Sendable, Hashable {
+    /// How often a good commit's test fails.
+    public var falseBad: Double
+    /// How often a bad commit's test passes.
+    public var falseGood: Double
+    /// The probability the hunt asked for (`--confidence`).
+    public var confidence: Double
+
+    public init(falseBad: Double, falseGood: Double, confidence: Double) {
+      self.falseBad = falseBad
+      self.falseGood = falseGood
+      self.confidence = confidence
+    }
+
+    /// The probability that a commit is bad given its runs, from even odds: a bad commit's
+    /// run fails with 1 - falseGood, a good one's with falseBad (each rate kept within
+    /// 0.001 and 0.499, so that no single answer is ever certain).
+    public func probabilityBad(_ tally: Tally) -> Double {
+      let falseBad = min(max(self.falseBad, 0.001), 0.499)
+      let falseGood = min(max(self.falseGood, 0.001), 0.499)
+      let ifBad = Double(tally.bad) * log(1 - falseGood) + Double(tally.good) * log(falseGood)
+      let ifGood = Double(tally.bad) * log(falseBad) + Double(tally.good) * log(1 - falseBad)
+      return 1 / (1 + exp(ifGood - ifBad))
+    }
+  }
+
   public var culprit: Tally
   public var parents: [Tally]
-  /// True when every run on the culprit failed and every run on its parents passed.
+  /// Set under `--flaky`: the confirmation is judged by the same model as the search.
+  public var model: Model?
+
+  public init(culprit: Tally, parents: [Tally], model: Model? = nil) {
+    self.culprit = culprit
+    self.parents = parents
+    self.model = model
+  }
+
+  /// Without a model, true when every run on the culprit failed and every run on its parents
+  /// passed. Under `--flaky`, where a good commit fails now and then, true when the runs make
+  /// the culprit bad and each parent good with at least the confidence asked.
   public var holds: Bool {
-    culprit.bad > 0 && culprit.good == 0 && parents.allSatisfy { $0.bad == 0 && $0.good > 0 }
+    guard let model else {
+      return culprit.bad > 0 && culprit.good == 0 && parents.allSatisfy { $0.bad == 0 && $0.good > 0 }
+    }
+    return model.probabilityBad(culprit) >= model.confidence
+      && parents.allSatisfy { 1 - model.probabilityBad($0) >= model.confidence }
   }
 }
 
@@ -392,18 +467,7 @@ extension HuntRequest {
   func checkedEnvironments() throws(HuntError) -> [DeployEnvironment] {
     guard configuration.testCommand != nil else { throw .configuration(.missingTest) }
     if let problem = configuration.dependencyProblem() { throw .configuration(.conflict(problem)) }
-    if configuration.descend && configuration.flaky != nil {
-      throw .configuration(
-        .conflict(
-          "descend and flaky cannot be combined: the probabilistic mode searches the range in one stage (use --first-parent with --flaky to search the merges)."
-        ))
-    }
-    if !configuration.environmentPool.isEmpty && !configuration.environmentNames.isEmpty {
-      throw .configuration(
-        .conflict(
-          "environment and env_pool cannot be combined: a hunt deploys either to the environments named or to free ones of a pool."
-        ))
-    }
+    if let conflict = configuration.conflict { throw .configuration(conflict) }
     let lease = configuration.leaseDuration
     let needed = configuration.leaseRenewal + configuration.leaseSafetyMargin
     guard lease > needed else {

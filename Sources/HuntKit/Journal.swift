@@ -9,6 +9,9 @@ import HuntStore
 package protocol Journal {
   /// The hunt's number in the store (`bisect-deploy report --hunt N`).
   var huntID: Int64 { get }
+  /// When the hunt was first started (before any stop and resume): its time is counted from
+  /// here, in the summary and the reports alike.
+  var startedAt: Date { get }
   /// Steps stored before the tool was stopped, in the order they were stored: replayed, not
   /// run again.
   var recorded: [StepRow] { get }
@@ -16,8 +19,8 @@ package protocol Journal {
   var cachedVerdicts: [String: Verdict] { get }
   /// Makes one step durable; throws when it could not be stored (the hunt then aborts).
   func record(_ step: StepRow) async throws(StoreError)
-  /// Closes the hunt with its outcome in the stored form (`OutcomeText`).
-  func finish(outcome: String) async throws(StoreError)
+  /// Closes the hunt with its outcome in the stored form (`OutcomeText`), ended at `endedAt`.
+  func finish(outcome: String, endedAt: Date) async throws(StoreError)
 }
 
 /// The identity of a hunt in the journal: a stopped one is resumed only with all of it equal.
@@ -50,6 +53,7 @@ package struct HuntIdentity: Sendable, Hashable {
 package struct StoreJournal: Journal {
   package let store: any StateStore
   package let huntID: Int64
+  package let startedAt: Date
   package let recorded: [StepRow]
   package let cachedVerdicts: [String: Verdict]
   /// True when this run created the hunt (rather than resuming it): a hunt refused before it
@@ -96,9 +100,11 @@ package struct StoreJournal: Journal {
         resumed = newest
       }
       let huntID: Int64
+      let startedAt: Date
       var recorded = [StepRow]()
       if let resumed {
         huntID = resumed.id
+        startedAt = resumed.startedAt
         // Refused with the holder named when another process runs it.
         _ = try await store.acquireLeases([huntLeaseName(huntID)], for: claim.forHunt(huntID))
         held = huntID
@@ -112,13 +118,14 @@ package struct StoreJournal: Journal {
             reason: "step \(damaged.number) of hunt #\(huntID) holds the commit '\(damaged.commit)'")
         }
       } else {
-        huntID = try await store.createHunt(
+        let created = try await store.createHunt(
           NewHunt(
             repositoryPath: identity.repositoryPath, bad: identity.bad.hex, goods: identity.goods.map(\.hex),
             paths: identity.paths, firstParent: identity.firstParent, environment: name,
             configFingerprint: identity.fingerprint, commandLine: identity.invocation.encoded, pool: identity.pool),
-          leasing: claim
-        ).id
+          leasing: claim)
+        huntID = created.id
+        startedAt = created.startedAt
         held = huntID
       }
       var cached = [String: Verdict]()
@@ -133,7 +140,8 @@ package struct StoreJournal: Journal {
         }
       }
       return StoreJournal(
-        store: store, huntID: huntID, recorded: recorded, cachedVerdicts: cached, created: resumed == nil)
+        store: store, huntID: huntID, startedAt: startedAt, recorded: recorded, cachedVerdicts: cached,
+        created: resumed == nil)
     } catch {
       if let held { try? await store.releaseLeases([huntLeaseName(held)], for: claim.forHunt(held)) }
       if let error = error as? HuntError { throw error }
@@ -146,7 +154,7 @@ package struct StoreJournal: Journal {
     try await store.recordStep(step)
   }
 
-  package func finish(outcome: String) async throws(StoreError) {
-    try await store.finishHunt(id: huntID, outcome: outcome, endedAt: Date())
+  package func finish(outcome: String, endedAt: Date) async throws(StoreError) {
+    try await store.finishHunt(id: huntID, outcome: outcome, endedAt: endedAt)
   }
 }

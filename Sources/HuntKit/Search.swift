@@ -43,6 +43,7 @@ extension HuntSession {
           records += await runRound(goodJobs)
         }
       }
+      if let why = Self.testNotRunnable(in: records) { return .aborted(why) }
       for record in records {
         switch record.result {
         case .stopped: return .stopped(stopper.reason ?? .signal(SIGINT))
@@ -57,6 +58,28 @@ extension HuntSession {
     let outcome = await bisect(purpose: .bisect)
     guard configuration.descend, case .culprit(let merge) = outcome else { return outcome }
     return await descend(into: merge)
+  }
+
+  /// Why the endpoint checks say nothing about the commits: the shell could not find (127)
+  /// or could not run (126) the test in a good endpoint's checkout. Every step runs in a clean
+  /// checkout of its commit, so a test script that is not committed there is not found, and
+  /// every commit would look bad. As `git bisect run`, which checks a first run's 126 or 127 on
+  /// the good side: a bad endpoint's 126 or 127 alone is a verdict like any other.
+  static func testNotRunnable(in records: [StepRecord]) -> String? {
+    for record in records where record.purpose == .verifyGood {
+      guard case .exited(let status) = record.test?.termination, status == 126 || status == 127 else { continue }
+      let what =
+        status == 127
+        ? "was not found (exit 127) in the clean checkout of good \(record.commit.short())"
+        : "was found but could not be run (exit 126: not executable) in the clean checkout of good \(record.commit.short())"
+      let fix =
+        status == 127
+        ? "Each step runs the test in a checkout of its commit, so a script that is not committed there does not exist: commit it, or give --test (or test:) an absolute path"
+        : "Make it executable and commit that (git update-index --chmod=+x), run it through its interpreter (--test 'sh ./smoke.sh'), or give an absolute path"
+      let log = record.test.map { " (log: \($0.logFile.path))" } ?? ""
+      return "the test command \(what)\(log). \(fix). Nothing was blamed."
+    }
+    return nil
   }
 
   /// Asks the engine for rounds of commits until it concludes.

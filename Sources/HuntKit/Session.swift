@@ -146,7 +146,6 @@ package struct HuntSession {
   package var findings = Findings()
   /// `--descend-deps`: the dependency the running steps pin, while the hunt is inside one.
   package var dependencyStage: DependencyStage?
-  package let started = ContinuousClock.now
 
   /// The store behind the journal and the leases, closed when the hunt ends.
   package let store: any StateStore
@@ -263,16 +262,16 @@ package struct HuntSession {
 
   /// The whole hunt: the search, `--confirm`, `--confirm-revert`, the restore, the stored outcome, the report.
   package mutating func run() async -> HuntReport {
-    let estimate =
-      configuration.flaky == nil
-      ? bisection.estimatedRounds(parallel: active.count) : Int(ceil(log2(Double(max(2, outerGraph.candidateCount)))))
+    let estimate = HuntEstimate(
+      configuration: configuration, goods: goods.count, bisection: bisection, candidates: outerGraph.candidateCount,
+      width: active.count)
     var outcome: HuntOutcome
     // An empty range (good == bad, or bad an ancestor of good: swapped ends) or a range with
     // no commit changing the paths is said before anything is deployed.
     if case .concluded(let end) = bisection.nextRound(count: 1), end == .emptyRange || end == .noCandidate {
       outcome = .nothingToSearch(end)
     } else {
-      events(.started(candidates: bisection.remainingCount, estimatedSteps: estimate, environment: huntEnvironment))
+      events(.started(candidates: bisection.remainingCount, estimate: estimate, environment: huntEnvironment))
       outcome = await search()
     }
     if configuration.descendDependencies, case .culprit(let culprit) = outcome {
@@ -299,6 +298,8 @@ package struct HuntSession {
     -> HuntReport
   {
     var outcome = outcome
+    // Without a deploy command nothing is redeployed: no restore to announce or report.
+    let target = configuration.deployCommand == nil ? nil : target
     var restoration = Restoration()
     if let lost = pool.leaseLost {
       outcome = .stopped(.leaseLost(lost))
@@ -317,9 +318,12 @@ package struct HuntSession {
       }
     }
     var stateFailure: String?
+    // One end for the stored hunt and the summary, to the millisecond the state keeps: the
+    // reports count the same time.
+    let ended = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 * 1000).rounded(.down) / 1000)
     if !outcome.isStopped {
       do {
-        try await journal.finish(outcome: text ?? findings.storedOutcome(outcome))
+        try await journal.finish(outcome: text ?? findings.storedOutcome(outcome), endedAt: ended)
       } catch {
         stateFailure = error.errorDescription ?? "\(error)"
       }
@@ -327,7 +331,8 @@ package struct HuntSession {
     await pool.release()
     await store.close()
     var report = findings.report(
-      outcome, setup: setup, pool: pool, steps: steps, huntID: huntID, duration: ContinuousClock.now - started,
+      outcome, setup: setup, pool: pool, steps: steps, huntID: huntID,
+      duration: .milliseconds(Int64((ended.timeIntervalSince(journal.startedAt) * 1000).rounded())),
       restoredTo: target, restoration: restoration)
     report.stateFailure = stateFailure
     return report

@@ -109,7 +109,7 @@ public func markdownReport(_ summary: HuntSummary) -> String {
     let reused = summary.steps.filter { $0.reused || $0.replayed }
     if !reused.isEmpty {
       lines.append("")
-      lines.append("Verdicts not tested in this run:")
+      lines.append("Verdicts not tested by this hunt:")
       lines.append("")
       for step in reused {
         lines.append(
@@ -194,9 +194,10 @@ private func mergeLine(_ merge: CommitDetails, pullRequest: Int?) -> String {
 private func timeSpentLine(_ summary: HuntSummary) -> String {
   let deploy = summary.steps.compactMap(\.deploySeconds).reduce(0, +)
   let test = summary.steps.compactMap(\.testSeconds).reduce(0, +)
-  let tested = summary.steps.filter { !$0.reused && !$0.replayed }.count
+  let reused = summary.steps.filter { $0.reused || $0.replayed }.count
+  let notTested = reused == 0 ? "" : "; \(reused) of \(summary.steps.count) steps took a verdict without testing"
   return "Time spent: \(durationText(summary.totalSeconds)) in all; deploying \(durationText(deploy)), "
-    + "testing \(durationText(test)); \(tested) of \(summary.steps.count) steps deployed in this run."
+    + "testing \(durationText(test))\(notTested)."
 }
 
 /// "Confidence: 99.73% (confidence reached, 23 test runs); runner-up `abc1234` Subject at 0.21%."

@@ -55,8 +55,8 @@ func cleanedForDisplay(_ text: String) -> String {
   return String(out)
 }
 
-/// "0.4 s", "42 s", "3 min 05 s", "1 h 02 min".
-func durationText(_ seconds: Double) -> String {
+/// "0.4 s", "42 s", "3 min 05 s", "1 h 02 min": every renderer's one way to say a time.
+package func durationText(_ seconds: Double) -> String {
   guard seconds.isFinite, seconds >= 0 else { return "–" }
   if seconds < 10 { return "\(oneDecimal(seconds)) s" }
   let whole = Int(seconds.rounded())

@@ -46,7 +46,7 @@ extension StateStore {
 
 /// Quotes like git's `sq_quote_buf`, which `git bisect replay` undoes: inside single
 /// quotes, `'` becomes `'\''` and `!` becomes `'\!'`.
-func gitShellQuoted(_ text: String) -> String {
+package func gitShellQuoted(_ text: String) -> String {
   var quoted = "'"
   for character in text {
     switch character {
@@ -56,4 +56,20 @@ func gitShellQuoted(_ text: String) -> String {
     }
   }
   return quoted + "'"
+}
+
+/// `text` as one word for a shell command line a person copies: as it is when it holds only
+/// characters no shell treats specially, else single-quoted.
+package func shellWord(_ text: String) -> String {
+  let plain =
+    !text.isEmpty
+    && text.utf8.allSatisfy { byte in
+      switch byte {
+      case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+        UInt8(ascii: "0")...UInt8(ascii: "9"):
+        true
+      default: "_./:@%+,=-".utf8.contains(byte)
+      }
+    }
+  return plain ? text : gitShellQuoted(text)
 }

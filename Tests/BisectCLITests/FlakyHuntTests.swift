@@ -54,7 +54,7 @@ import Testing
     ])
     #expect(output.status == 4, "\(output.stdout)\(output.stderr)")
     #expect(output.stdout.contains("No commit reached the confidence asked"))
-    #expect(output.stdout.contains("budget-spent after 5 test runs"))
+    #expect(output.stdout.contains("the budget spent after 5 test runs"))
     #expect(output.stdout.contains("runner-up"))
   }
 

@@ -7,13 +7,31 @@ import Testing
   final class Shared: Sendable {
     let directory: TemporaryDirectory
     let path: URL
+    /// Merged pull requests whose dates run against the graph, without and with git's
+    /// commit-graph file: the walk's order and the graph's numbering differ there.
+    let skewed: URL
+    let skewedWithGraph: URL
     init() throws {
       directory = try TemporaryDirectory()
       path = try makeHistory(HistoryShape(commits: 150, seed: 21, mergeRatio: 0.25), in: directory.url)
+      skewed = try makeHistory(
+        HistoryShape(commits: 150, seed: 27, mergeRatio: 0.3, dateSkew: 0.35), in: directory.url, name: "skewed")
+      skewedWithGraph = try makeHistory(
+        HistoryShape(commits: 150, seed: 27, mergeRatio: 0.3, dateSkew: 0.35, commitGraph: true), in: directory.url,
+        name: "skewed-graph")
+    }
+
+    func history(_ name: String) -> URL {
+      switch name {
+      case "skewed": skewed
+      case "skewed-graph": skewedWithGraph
+      default: path
+      }
     }
   }
 
   static let shared = Result { try Shared() }
+  static let histories = ["plain", "skewed", "skewed-graph"]
 
   @Test("--version and --help answer and exit 0")
   func versionAndHelp() throws {
@@ -26,32 +44,35 @@ import Testing
   }
 
   @Test(
-    "range counts and lists what git rev-list does",
-    arguments: [
+    "range prints what git log --format='%H %s' prints, line for line; --json lists the same commits in the same order",
+    arguments: histories,
+    [
       (["--good", "v0.1", "--bad", "main"], ["main", "^v0.1"]),
       (["--good", "v0.1", "--bad", "main", "--first-parent"], ["--first-parent", "main", "^v0.1"]),
       (["--good", "v0.1", "--good", "unmerged", "--bad", "main"], ["main", "^v0.1", "^unmerged"]),
       (["--good", "v0.1", "--bad", "main", "--", "config"], ["main", "^v0.1", "--", "config"]),
     ])
-  func rangeMatchesGit(arguments: [String], gitArguments: [String]) throws {
-    let path = try Self.shared.get().path
-    let expected = lines(try git(["rev-list"] + gitArguments, in: path))
+  func rangeMatchesGit(history: String, range: (arguments: [String], gitArguments: [String])) throws {
+    let (arguments, gitArguments) = range
+    let path = try Self.shared.get().history(history)
+    let expected = lines(try git(["log", "--format=%H %s"] + gitArguments, in: path))
     let count = try bisectDeploy(["range", "--count"] + arguments, in: path)
     #expect(count.status == 0, "\(count.stderr)")
     #expect(count.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == String(expected.count))
 
     let listing = try bisectDeploy(["range", "--repo", path.path] + arguments)
     #expect(listing.status == 0)
-    let listed = lines(listing.stdout).dropFirst().map { String($0.prefix(40)) }
-    #expect(listed.sorted() == expected.sorted())
+    #expect(Array(lines(listing.stdout).dropFirst()) == expected, "\(history): \(arguments)")
     #expect(listing.stdout.hasPrefix("\(expected.count) commit"))
 
     let json = try bisectDeploy(["range", "--json", "--repo", path.path] + arguments)
     #expect(json.status == 0)
     let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
     #expect(object["count"] as? Int == expected.count)
-    let ids = (object["commits"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
-    #expect(ids.sorted() == expected.sorted())
+    let commits = (object["commits"] as? [[String: Any]] ?? []).map {
+      "\($0["id"] as? String ?? "?") \($0["summary"] as? String ?? "?")"
+    }
+    #expect(commits == expected, "\(history): \(arguments)")
   }
 
   @Test("a good that is not an ancestor of bad is noted on stderr, with the merge base")
@@ -61,6 +82,15 @@ import Testing
     #expect(output.status == 0)
     let base = lines(try git(["merge-base", "unmerged", "main"], in: path))[0]
     #expect(output.stderr.contains("not an ancestor") && output.stderr.contains(String(base.prefix(7))))
+  }
+
+  @Test("swapped ends list nothing and say so on stderr")
+  func swappedEndsNote() throws {
+    let path = try Self.shared.get().path
+    let output = try bisectDeploy(["range", "--good", "main", "--bad", "v0.1"], in: path)
+    #expect(output.status == 0)
+    #expect(output.stdout == "0 commits in range (0 merges)\n")
+    #expect(output.stderr.contains("--bad v0.1 is an ancestor of --good main"), "\(output.stderr)")
   }
 
   @Test("bad input gets a clear message and its own exit code")

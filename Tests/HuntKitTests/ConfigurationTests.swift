@@ -77,6 +77,58 @@ import Testing
     }
   }
 
+  /// The message of the error `text` is refused with.
+  static func refusal(_ text: String) -> String {
+    do {
+      _ = try Configuration.parse(text, path: "f.yml")
+      return "accepted"
+    } catch {
+      return error.errorDescription ?? "\(error)"
+    }
+  }
+
+  @Test(
+    "an unknown key that looks like a typo is answered with the nearest known key, at any level",
+    arguments: [
+      ("tset: x\n", "f.yml:1: key 'tset': unknown key; did you mean 'test'?"),
+      ("test: x\nfirst_parnet: true\n", "f.yml:2: key 'first_parnet': unknown key; did you mean 'first_parent'?"),
+      ("test: x\ntimeouts:\n  tset: 5\n", "f.yml:3: key 'tset': unknown key; did you mean 'test'?"),
+      ("test: x\nflaky:\n  budgte: 5\n", "f.yml:3: key 'budgte': unknown key; did you mean 'budget'?"),
+    ])
+  func unknownKeySuggestsNearest(text: String, message: String) {
+    #expect(Self.refusal(text) == message)
+  }
+
+  @Test("an unknown top-level key near none points at docs/configuration.md instead of listing 31 keys")
+  func unknownKeyFarFromAll() {
+    #expect(
+      Self.refusal("test: x\nbogus: 1\n")
+        == "f.yml:2: key 'bogus': unknown key (every key is described in docs/configuration.md).")
+  }
+
+  @Test("an unknown key near none of a short mapping's keys lists them")
+  func unknownKeyOfShortMapping() {
+    #expect(
+      Self.refusal("test: x\nrestore:\n  whereto: good\n")
+        == "f.yml:3: key 'whereto': unknown key (known here: to, original_command).")
+  }
+
+  @Test(
+    "a configuration path that is not a readable regular file is said to be what it is",
+    arguments: [
+      ("/dev/null", "Cannot read the configuration file '/dev/null': it is a character device, not a regular file."),
+      ("/", "Cannot read the configuration file '/': it is a folder, not a file."),
+      ("/nonexistent/c.yml", "Cannot read the configuration file '/nonexistent/c.yml': there is no such file."),
+    ])
+  func unreadablePath(path: String, message: String) {
+    do {
+      _ = try Configuration.load(path: path)
+      Issue.record("read \(path)")
+    } catch {
+      #expect(error.errorDescription == message)
+    }
+  }
+
   @Test("broken YAML is a syntax error with its line")
   func syntax() {
     do {

@@ -117,12 +117,22 @@ public struct HistoryShape: Sendable {
   public var seed: Int
   public var mergeRatio: Double
   public var bare: Bool
+  /// Share of commits dated off their creation time (`--date-skew`): parents newer than
+  /// their children, as rebases, cherry-picks and clock skew leave them.
+  public var dateSkew: Double
+  /// Whether git writes its commit-graph file (`--commit-graph`).
+  public var commitGraph: Bool
 
-  public init(commits: Int, seed: Int, mergeRatio: Double = 0.2, bare: Bool = false) {
+  public init(
+    commits: Int, seed: Int, mergeRatio: Double = 0.2, bare: Bool = false, dateSkew: Double = 0,
+    commitGraph: Bool = false
+  ) {
     self.commits = commits
     self.seed = seed
     self.mergeRatio = mergeRatio
     self.bare = bare
+    self.dateSkew = dateSkew
+    self.commitGraph = commitGraph
   }
 }
 
@@ -135,6 +145,8 @@ public func makeHistory(_ shape: HistoryShape, in directory: URL, name: String =
     "--merge-ratio", String(shape.mergeRatio),
   ]
   if shape.bare { arguments.append("--bare") }
+  if shape.dateSkew > 0 { arguments += ["--date-skew", String(shape.dateSkew)] }
+  if shape.commitGraph { arguments.append("--commit-graph") }
   let output = try runProcess("/usr/bin/env", ["python3"] + arguments, environment: gitEnvironment)
   guard output.status == 0 else {
     throw FixtureError(description: "make-history.py failed (\(output.status)): \(output.stderr)")
@@ -248,9 +260,13 @@ public struct PinnedFixture: Sendable {
 }
 
 /// Makes the pinned fixture inside `directory` (which must be empty).
-public func makePinnedFixture(in directory: URL) throws -> PinnedFixture {
+/// Makes the pinned fixture with `Fixtures/make-pinned.py`; `dateSkew` (0 to 1) dates a share
+/// of its commits off their place, so that parents may be newer than children.
+public func makePinnedFixture(in directory: URL, dateSkew: Double = 0) throws -> PinnedFixture {
+  let skew = dateSkew > 0 ? ["--date-skew", String(dateSkew)] : []
   let output = try runProcess(
-    "/usr/bin/env", ["python3", fixturesDirectory.appendingPathComponent("make-pinned.py").path, directory.path],
+    "/usr/bin/env",
+    ["python3", fixturesDirectory.appendingPathComponent("make-pinned.py").path, directory.path] + skew,
     environment: gitEnvironment)
   guard output.status == 0 else {
     throw FixtureError(description: "make-pinned.py failed (\(output.status)): \(output.stderr)")
