@@ -331,11 +331,24 @@ def range_rows(table: Table, binary: str, history: dict, runs: int, label: str, 
     g_wall, g_cpu, g_out = median_runs(
         ["git", "-C", repo, "rev-list", "--no-commit-header", "--format=%H %s", bad, "--not", root], runs)
     o_wall, o_cpu, o_out = median_runs([binary, "range", "--repo", repo, "--good", root, "--bad", bad], runs)
-    listed = [line.split(" ", 1)[0] for line in o_out.splitlines()[1:]]
-    if sorted(listed) != sorted(line.split(" ", 1)[0] for line in g_out.splitlines()):
-        raise SystemExit("big-repositories: our range lists other commits than git rev-list")
+    check_listing(o_out, g_out)
     table.add(f"range listing, {label}", g_wall, o_wall, goal, git_label="(`rev-list --format='%H %s'`)")
     table.notes.append(f"range listing, {label}: CPU git {g_cpu * 1000:.0f} ms, ours {o_cpu * 1000:.0f} ms")
+
+
+def check_listing(ours: str, git_out: str) -> None:
+    """Our range listing must be git's `%H %s` lines, the same lines in the same order, after
+    its one header line (the count); stops the run at the first line that differs."""
+    listed = ours.splitlines()[1:]
+    expected = git_out.splitlines()
+    if listed == expected:
+        return
+    for number, (mine, theirs) in enumerate(zip(listed, expected), start=1):
+        if mine != theirs:
+            raise SystemExit(f"big-repositories: our range listing differs from git's at line {number}:\n"
+                             f"  ours: {mine}\n  git:  {theirs}")
+    raise SystemExit(f"big-repositories: our range lists {len(listed)} commits, git {len(expected)}; "
+                     f"the first {min(len(listed), len(expected))} lines agree")
 
 
 def plan_rows(table: Table, binary: str, history: dict, runs: int, label: str) -> None:

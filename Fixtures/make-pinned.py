@@ -2,7 +2,7 @@
 """Make an infrastructure repository that pins two dependency repositories, for the tests
 of --descend-deps (docs/dependencies.md).
 
-    python3 Fixtures/make-pinned.py OUT_DIR
+    python3 Fixtures/make-pinned.py OUT_DIR [--date-skew P]
 
 Creates OUT_DIR/kubespawner (pinned by commit in hub/Dockerfile, as
 `pip install git+https://github.com/jupyterhub/kubespawner@<sha>`), OUT_DIR/hubchart (pinned
@@ -19,30 +19,43 @@ infra's smoke.sh reads what the checkout pins, as a deploy would install it, and
 kubespawner lacks the required commit or has the breaking one, or the chart's version has
 the chart's breaking commit (it reads the dependencies from $KUBESPAWNER and $HUBCHART).
 
+With --date-skew P, a share P (0 to 1) of the commits after each root, drawn from a fixed
+seed, are dated up to 90 minutes before or after their place, so that some parents are
+newer than their children (rebases, cherry-picks, clock skew), as make-history.py does.
+Without it (or with 0) every date, and so every hash, is as before the option existed.
+
 The same run always gives the same hashes (fixed author, dates and contents). Prints one
 JSON object naming the commits the tests need. Python 3.11+, standard library, git.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import random
 import subprocess
 import sys
 
 IDENT = "Fixture Author <fixture@example.com>"
 EPOCH = 1488326400  # 2017-03-01T00:00:00Z
+# --date-skew: a commit so chosen is dated up to this many minutes (commit steps) off its place.
+SKEW_STEPS = 90
 
 
 class Repo:
     """Writes a repository's history with one `git fast-import` stream."""
 
-    def __init__(self, path: str, start: int):
+    def __init__(self, path: str, start: int, skew: float = 0.0):
         self.path = path
         self.stream: list[bytes] = []
         self.marks = 0
         self.time = start
         self.files: dict[int, dict[str, str]] = {}
+        self.skew = skew
+        # Its own generator, seeded by the repository's name (a string seed is hashed with
+        # SHA-512: the same on every machine): without --date-skew nothing is drawn from it.
+        self.skew_rng = random.Random("date skew " + os.path.basename(path))
 
     def commit(self, ref: str, message: str, changes: dict[str, str], parents: list[int]) -> int:
         """A commit on `ref` with `changes` over its first parent's files; returns its mark."""
@@ -53,8 +66,12 @@ class Repo:
         files.update(changes)
         self.files[mark] = files
         data = message.encode()
+        # Only the written date moves: self.time, and so every later commit, stays in place.
+        when = self.time
+        if self.skew and parents and self.skew_rng.random() < self.skew:
+            when += 60 * self.skew_rng.randint(-SKEW_STEPS, SKEW_STEPS)
         out = [f"commit {ref}\nmark :{mark}\n".encode(),
-               f"author {IDENT} {self.time} +0000\ncommitter {IDENT} {self.time} +0000\n".encode(),
+               f"author {IDENT} {when} +0000\ncommitter {IDENT} {when} +0000\n".encode(),
                f"data {len(data)}\n".encode(), data, b"\n"]
         if parents:
             out.append(f"from :{parents[0]}\n".encode())
@@ -100,8 +117,8 @@ def spawner(n: int, command_in_spec: bool, jpy: bool, options: bool) -> str:
             f"    user_options = {options}\n")
 
 
-def make_kubespawner(path: str) -> dict:
-    repo = Repo(path, EPOCH)
+def make_kubespawner(path: str, skew: float) -> dict:
+    repo = Repo(path, EPOCH, skew)
     n = iter(range(1000))
     state = {"cmd": False, "jpy": True, "options": False}
 
@@ -150,8 +167,8 @@ def make_kubespawner(path: str) -> dict:
             "beforeRequired": hashes[before_required], "fork": hashes[fork]}
 
 
-def make_hubchart(path: str) -> dict:
-    repo = Repo(path, EPOCH + 20000)
+def make_hubchart(path: str, skew: float) -> dict:
+    repo = Repo(path, EPOCH + 20000, skew)
     versions = ["0.1.0", "0.2.0", "0.3.0", "0.4.0", None, "0.5.0-rc1", "0.5.0", "0.6.0", "0.7.0", "0.8.0",
                 "0.9.0", "0.10.0", None]
     tip = None
@@ -195,8 +212,8 @@ def chart(version: str) -> str:
             f"  - name: hubchart\n    version: \"{version}\"\n    repository: https://charts.example.org\n")
 
 
-def make_infra(path: str, kube: dict, hub: dict) -> dict:
-    repo = Repo(path, EPOCH + 40000)
+def make_infra(path: str, kube: dict, hub: dict, skew: float) -> dict:
+    repo = Repo(path, EPOCH + 40000, skew)
     smoke = SMOKE % {"required": kube["required"], "breaking": kube["breaking"], "chart": hub["breaking"]}
     base = {"smoke.sh": smoke, "hub/Dockerfile": dockerfile(kube["good"]), "chart/Chart.yaml": chart("0.2.0"),
             "chart/values.yaml": "hub:\n  image:\n    tag: \"v1\"\n", "config/storage.yaml": "class: standard\n"}
@@ -245,17 +262,22 @@ def make_infra(path: str, kube: dict, hub: dict) -> dict:
 
 
 def main() -> int:
-    if len(sys.argv) != 2:
-        print(__doc__, file=sys.stderr)
-        return 2
-    out = os.path.abspath(sys.argv[1])
+    parser = argparse.ArgumentParser(description="Make the repositories of the --descend-deps tests.")
+    parser.add_argument("out_dir", metavar="OUT_DIR")
+    parser.add_argument("--date-skew", type=float, default=0.0, metavar="P",
+                        help="share of commits, 0 to 1, dated up to %d minutes off their place, so that "
+                             "parents may be newer than children (default 0)" % SKEW_STEPS)
+    args = parser.parse_args()
+    if not 0 <= args.date_skew <= 1:
+        parser.error("--date-skew must be between 0 and 1")
+    out = os.path.abspath(args.out_dir)
     if os.path.exists(out) and os.listdir(out):
         print(f"{out} is not empty", file=sys.stderr)
         return 2
     os.makedirs(out, exist_ok=True)
-    kube = make_kubespawner(os.path.join(out, "kubespawner"))
-    hub = make_hubchart(os.path.join(out, "hubchart"))
-    infra = make_infra(os.path.join(out, "infra"), kube, hub)
+    kube = make_kubespawner(os.path.join(out, "kubespawner"), args.date_skew)
+    hub = make_hubchart(os.path.join(out, "hubchart"), args.date_skew)
+    infra = make_infra(os.path.join(out, "infra"), kube, hub, args.date_skew)
     print(json.dumps({"kubespawner": kube, "hubchart": hub, "infra": infra}, indent=1))
     return 0
 

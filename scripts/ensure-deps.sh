@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks for building and testing bisect-deploy:
-# libgit2-dev (through pkg-config), git, python3 with venv (the demo's kernels), unshare.
+# libgit2-dev (through pkg-config), git, python3 with venv (the demo's kernels), unshare, openssl.
 # Swift itself is expected on PATH.
 # Sourced by scripts/demo and scripts/test; uses sudo when not root.
 set -euo pipefail
@@ -13,6 +13,8 @@ command -v python3 >/dev/null 2>&1 || need+=(python3)
 # The demo's kernels run in a virtual environment; Debian's python3 needs python3-venv for it.
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+# The TLS tests make their own CA and certificates (PostgreSQL over TLS, an https hub).
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}" >&2

@@ -6,16 +6,22 @@
 #
 #   scripts/postgres.sh start DIR     installs PostgreSQL when missing, creates and starts a
 #                                     cluster in the new folder DIR, writes DIR/env
+#   scripts/postgres.sh start-tls DIR as start, for a second cluster that takes TLS only over
+#                                     TCP (a certificate for 127.0.0.1 and localhost signed by
+#                                     a CA made here, in DIR/tls), writes DIR/env
 #   scripts/postgres.sh restart DIR   stops and starts it again (the tests' outage)
 #   scripts/postgres.sh stop DIR      stops it (removes nothing: the caller made DIR)
 #   scripts/postgres.sh up DIR        starts the stopped cluster again
 #
 # DIR/env sets BISECT_DEPLOY_TEST_POSTGRES (the URL, without password), PGPASSWORD and
 # BISECT_DEPLOY_TEST_POSTGRES_DIR, for `source`.
+# With start-tls, DIR/env sets BISECT_DEPLOY_TEST_POSTGRES_TLS (the URL), ..._TLS_CA (the CA's
+# certificate), ..._TLS_PASSWORD (the role's password: PGPASSWORD stays the first cluster's)
+# and ..._TLS_DIR instead, so that both can be sourced.
 set -euo pipefail
 
-action=${1:?usage: scripts/postgres.sh start|restart|stop|up DIR}
-dir=${2:?usage: scripts/postgres.sh start|restart|stop|up DIR}
+action=${1:?usage: scripts/postgres.sh start|start-tls|restart|stop|up DIR}
+dir=${2:?usage: scripts/postgres.sh start|start-tls|restart|stop|up DIR}
 
 bin_dir() {
   local found
@@ -44,6 +50,26 @@ as_owner() {
   fi
 }
 
+# A CA and the server's certificate (127.0.0.1 and localhost, two days) in DIR/tls, for
+# start-tls: the key readable by the cluster's owner alone, as the server requires.
+make_tls_files() {
+  local tls="$dir/tls"
+  command -v openssl >/dev/null || { echo "error: start-tls needs openssl" >&2; exit 1; }
+  mkdir -p "$tls"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj "/CN=bisect-deploy test CA" -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign" -keyout "$tls/ca.key" -out "$tls/ca.crt" 2>"$tls/openssl.log"
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=localhost" \
+    -keyout "$tls/server.key" -out "$tls/server.csr" 2>>"$tls/openssl.log"
+  printf '%s\n' "subjectAltName=DNS:localhost,IP:127.0.0.1" "basicConstraints=critical,CA:FALSE" \
+    "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" >"$tls/server.ext"
+  openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" -CAcreateserial -days 2 \
+    -extfile "$tls/server.ext" -out "$tls/server.crt" 2>>"$tls/openssl.log"
+  chmod 600 "$tls/server.key" "$tls/ca.key"
+  chmod 644 "$tls/ca.crt" "$tls/server.crt"
+  [ "$(id -u)" -ne 0 ] || chown -R postgres "$tls"
+}
+
 pg_ctl_run() {
   local bin
   bin=$(bin_dir)
@@ -51,7 +77,7 @@ pg_ctl_run() {
 }
 
 case "$action" in
-start)
+start | start-tls)
   [ -n "$(bin_dir || true)" ] || install_postgres
   bin=$(bin_dir || true)
   [ -n "$bin" ] || { echo "error: PostgreSQL's server programs are missing after installing postgresql" >&2; exit 1; }
@@ -72,6 +98,16 @@ max_connections = 200
 fsync = on
 synchronous_commit = on
 EOF
+  if [ "$action" = start-tls ]; then
+    make_tls_files
+    cat >>"$dir/data/postgresql.conf" <<EOF
+ssl = on
+ssl_cert_file = '$dir/tls/server.crt'
+ssl_key_file = '$dir/tls/server.key'
+EOF
+    # TCP with TLS only: a client that gets in used TLS.
+    sed -i -E 's/^host([[:space:]])/hostssl\1/' "$dir/data/pg_hba.conf"
+  fi
   pg_ctl_run start >/dev/null
   # The tests' role owns its database and nothing else: what docs/fleet.md asks of a team's.
   role_password="bisect-$(python3 -c 'import secrets; print(secrets.token_hex(12))')"
@@ -79,14 +115,23 @@ EOF
 CREATE ROLE bisect LOGIN PASSWORD '$role_password';
 CREATE DATABASE bisect OWNER bisect;
 EOF
-  cat >"$dir/env" <<EOF
+  if [ "$action" = start-tls ]; then
+    cat >"$dir/env" <<EOF
+export BISECT_DEPLOY_TEST_POSTGRES_TLS='postgres://bisect@127.0.0.1:$port/bisect'
+export BISECT_DEPLOY_TEST_POSTGRES_TLS_CA='$dir/tls/ca.crt'
+export BISECT_DEPLOY_TEST_POSTGRES_TLS_PASSWORD='$role_password'
+export BISECT_DEPLOY_TEST_POSTGRES_TLS_DIR='$dir'
+EOF
+  else
+    cat >"$dir/env" <<EOF
 export BISECT_DEPLOY_TEST_POSTGRES='postgres://bisect@127.0.0.1:$port/bisect'
 export BISECT_DEPLOY_TEST_POSTGRES_DIR='$dir'
 export PGPASSWORD='$role_password'
 EOF
+  fi
   [ "$(id -u)" -ne 0 ] || chown postgres "$dir/env"
   chmod 644 "$dir/env"
-  echo "postgres: 127.0.0.1:$port ($dir)" >&2
+  echo "postgres: 127.0.0.1:$port ($dir)$([ "$action" = start ] || echo ", TLS only")" >&2
   ;;
 restart)
   pg_ctl_run -m fast restart >/dev/null
@@ -106,7 +151,7 @@ stop)
   fi
   ;;
 *)
-  echo "usage: scripts/postgres.sh start|restart|stop|up DIR" >&2
+  echo "usage: scripts/postgres.sh start|start-tls|restart|stop|up DIR" >&2
   exit 64
   ;;
 esac

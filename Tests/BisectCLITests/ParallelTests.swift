@@ -22,6 +22,21 @@ import Testing
     return path.path
   }
 
+  /// The live processes whose environment names `bench`'s markers folder: the hunt's and every
+  /// step's, orphans included (a forked child holds it before it runs its command). Throws
+  /// where /proc cannot be read, rather than answer that nothing runs.
+  static func processes(of bench: Bench) throws -> [Int32] {
+    let entry = Array("MARKERS=\(bench.markers.path)".utf8)
+    guard FileManager.default.contents(atPath: "/proc/self/environ") != nil else {
+      throw FixtureError(description: "/proc/self/environ cannot be read: cannot tell which processes run")
+    }
+    return try FileManager.default.contentsOfDirectory(atPath: "/proc").compactMap(Int32.init).filter { pid in
+      // A zombie's environment reads empty; a process gone meanwhile cannot be read.
+      guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return false }
+      return data.split(separator: 0).contains { Array($0) == entry }
+    }
+  }
+
   /// Starts a hunt from v0.1 to main in the background, its output discarded.
   static func start(_ bench: Bench, _ arguments: [String]) throws -> Process {
     let process = Process()
@@ -188,9 +203,11 @@ import Testing
     let culprit = try bench.commit(70)
     let config = try Self.configuration(in: bench)
     // Each test run appends a line; the third round's slowest step is where the kill lands.
+    // Tests from then on hang until "killed" exists.
     let test =
       "echo \"$BISECT_COMMIT\" >> \"$MARKERS/tests\"; "
-      + "[ \"$(wc -l < \"$MARKERS/tests\")\" -ge 8 ] && [ ! -e \"$MARKERS/killed\" ] && { sleep 300 & echo $! >> \"$MARKERS/hang\"; wait; }; "
+      + "[ \"$(wc -l < \"$MARKERS/tests\")\" -ge 8 ] && [ ! -e \"$MARKERS/killed\" ] && { echo $$ >> \"$MARKERS/hang\"; "
+      + "while [ ! -e \"$MARKERS/killed\" ]; do sleep 0.05; done; }; "
       + bench.predicate(culprit: culprit)
     let process = try Self.start(
       bench,
@@ -202,10 +219,13 @@ import Testing
     #expect(!lines(bench.marker("hang") ?? "").isEmpty)
     kill(process.processIdentifier, SIGKILL)
     process.waitUntilExit()
-    // The killed tool cannot stop its step's processes: this test does, so none outlive it.
-    usleep(200_000)  // the other steps of the round reach their hang too
-    for pid in lines(bench.marker("hang") ?? "").compactMap({ Int32($0) }) { kill(pid, SIGKILL) }
+    // The killed tool cannot stop its steps' processes: this test ends their hangs, then waits
+    // until every process the hunt started has ended, so that none writes a marker after the
+    // count below (a step started just before the kill may not have written its line yet).
     _ = FileManager.default.createFile(atPath: bench.markers.appendingPathComponent("killed").path, contents: nil)
+    let ended = Date().addingTimeInterval(60)
+    while try !Self.processes(of: bench).isEmpty && Date() < ended { usleep(20_000) }
+    try #require(try Self.processes(of: bench).isEmpty, "steps of the killed hunt still run")
     let before = lines(bench.marker("tests") ?? "").count
 
     let resumed = try bench.hunt(["--config", config, "--test", test, "--json"])

@@ -56,6 +56,7 @@ import Testing
 
     var description: String {
       "\(shape.commits) commits, seed \(shape.seed), merge ratio \(shape.mergeRatio)"
+        + (shape.dateSkew > 0 ? ", date skew \(shape.dateSkew)" : "")
     }
 
     static func linear(_ index: Int) -> Case {
@@ -69,6 +70,15 @@ import Testing
         shape: HistoryShape(
           commits: 40 + index * 53 % 261, seed: 200 + index, mergeRatio: 0.2 + 0.025 * Double(index % 5)),
         goodIsTag: index % 2 == 1)
+    }
+
+    /// Merge-heavy, with a third of the commits dated off their place: parents newer than
+    /// their children, as rebases, cherry-picks and clock skew leave them.
+    static func skewed(_ index: Int) -> Case {
+      var item = mergeHeavy(index)
+      item.shape.seed = 300 + index
+      item.shape.dateSkew = 0.3
+      return item
     }
   }
 
@@ -193,6 +203,47 @@ import Testing
   @Test func mergeHeavyHistoriesFindGitsCulpritInNoMoreTests() {
     let tally = Self.compare((0..<25).map(Case.mergeHeavy)) { try Self.compareCulprits($0, in: $1) }
     Self.check(tally, label: "merge-heavy", expectedHistories: 25)
+  }
+
+  @Test func historiesWithParentsNewerThanChildrenFindGitsCulpritInNoMoreTests() {
+    let tally = Self.compare((0..<10).map(Case.skewed)) { try Self.compareCulprits($0, in: $1) }
+    Self.check(tally, label: "date skew", expectedHistories: 10)
+  }
+
+  /// The graph's numbering (children first, newer commit time first) is git's `--date-order`
+  /// when no two commits share a time: the sketches' skewed dates are distinct.
+  @Test func withParentsNewerThanChildrenTheGraphListsCommitsAsGitDateOrderDoes() throws {
+    var random = SeededGenerator(seed: 2017)
+    for trial in 0..<12 {
+      let count = Int.random(in: 40...240, using: &random)
+      var sketch = Sketch.random(count, mergeChance: 0.25, using: &random)
+        .skewingDates(share: 0.3, seed: UInt64(trial))
+      // The good end: a main-line commit four fifths of the way down from the tip.
+      var chain = [sketch.tip]
+      while let parent = sketch.parents[chain[chain.count - 1]].first { chain.append(parent) }
+      sketch.goods = [chain[chain.count * 4 / 5]]
+      let context = "trial \(trial): \(count) commits"
+      #expect(sketch.parentsNewerThanChildren > 0, "\(context)")
+
+      let scratch = try TemporaryDirectory("engine-skew")
+      let repository = scratch.url.appendingPathComponent("sketch")
+      let ids = try writeRepository(sketch, at: repository)
+      let graph = try loadGraph(repository: repository, bad: "main", goods: ["good-0"])
+      let inRange = Set(graph.ids.map(\.hex))
+      // git prints every parent; the graph keeps those inside the range.
+      let theirs = lines(try git(["rev-list", "--date-order", "--parents", "main", "--not", "good-0"], in: repository))
+        .map { line in
+          let fields = line.split(separator: " ").map(String.init)
+          return ([fields[0]] + fields.dropFirst().filter(inRange.contains)).joined(separator: " ")
+        }
+      let ours = graph.ids.indices.map { number in
+        ([graph.ids[number]] + graph.parents(of: number).map { graph.ids[$0] }).map(\.hex).joined(separator: " ")
+      }
+      #expect(ours == theirs, "\(context)")
+      // The sketch's own graph, made-up ids and all, is numbered the same way.
+      let real = Dictionary(uniqueKeysWithValues: ids.enumerated().map { (commitID($0.offset), $0.element) })
+      #expect(sketch.graph.ids.map { real[$0] } == graph.ids, "\(context)")
+    }
   }
 
   @Test func skippedCommitsLeaveNoLargerSetThanGits() {

@@ -409,8 +409,12 @@ import Testing
   }
 }
 
-/// Timings on a big repository made outside the tests: set BISECT_DEPLOY_CHECKOUT_BENCH to
-/// its path (docs/git-layer.md says how it was made). Runs only then; prints the figures.
+/// The moves of a real hunt on a tree of many files: a first full checkout, then moves 150
+/// commits forward, back, to the same commit, and after a deploy touched every file, each
+/// incremental and each giving the exact tree. Runs in every test run on a tree of 2,000 files
+/// that make-history.py writes in about 2 s. With BISECT_DEPLOY_CHECKOUT_BENCH set to a big
+/// repository's path (docs/git-layer.md says how it was made) the same moves run on it too and
+/// print their timings: speed is measured there, never asserted.
 @Suite struct IncrementalCheckoutTimings {
   static let repository = ProcessInfo.processInfo.environment["BISECT_DEPLOY_CHECKOUT_BENCH"]
 
@@ -421,10 +425,39 @@ import Testing
     return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
   }
 
-  @Test("a full export against moves 150 commits apart", .enabled(if: repository != nil))
+  @Test(
+    "on a tree of 2,000 files, moves 150 commits apart after a full first checkout are incremental and exact",
+    .timeLimit(.minutes(5)))
+  func movesOnATreeOfManyFiles() throws {
+    let directory = try TemporaryDirectory("checkout-moves")
+    let path = directory.url.appendingPathComponent("repo")
+    let made = try runProcess(
+      "/usr/bin/env",
+      [
+        "python3", fixturesDirectory.appendingPathComponent("make-history.py").path, path.path, "--commits", "300",
+        "--merge-ratio", "0", "--tree-files", "2000",
+      ], environment: gitEnvironment)
+    try #require(made.status == 0, "make-history.py: \(made.stderr)")
+    _ = try moveAndCompare(repository: path.path, in: directory)
+  }
+
+  @Test(
+    "timings of those moves on the repository BISECT_DEPLOY_CHECKOUT_BENCH names (a benchmark: skipped unless it is set)",
+    .enabled(if: repository != nil))
   func fullAgainstIncremental() throws {
-    let path = try #require(Self.repository)
     let directory = try TemporaryDirectory("checkout-timings")
+    let times = try moveAndCompare(repository: try #require(Self.repository), in: directory)
+    print(
+      String(
+        format: "checkout timings: export %.3f s, first updateCheckout (full) %.3f s, "
+          + "150 commits forward %.3f s, back %.3f s, same commit %.3f s, every file touched %.3f s", times[0],
+        times[1], times[2], times[3], times[4], times[5]))
+  }
+
+  /// Exports `main~200` and checks out `main~200` in a new folder, then moves it to `main~50`,
+  /// back, to the same commit, and again after touching every file; checks every move and the
+  /// tree. Returns the six durations in that order.
+  func moveAndCompare(repository path: String, in directory: TemporaryDirectory) throws -> [Double] {
     let repository = try Repository(at: path)
     let old = try repository.resolve("main~200")
     let new = try repository.resolve("main~50")
@@ -446,11 +479,7 @@ import Testing
     let touched = try seconds { moves.append(try repository.updateCheckout(old, in: checkout, indexFile: index)) }
     #expect(moves == [.incremental, .incremental, .incremental, .incremental])
     #expect(try treeDigest(of: checkout) == (try treeDigest(of: directory.url.appendingPathComponent("export"))))
-    print(
-      String(
-        format: "checkout timings: export %.3f s, first updateCheckout (full) %.3f s, "
-          + "150 commits forward %.3f s, back %.3f s, same commit %.3f s, every file touched %.3f s", export, full,
-        forward, back, again, touched))
+    return [export, full, forward, back, again, touched]
   }
 }
 
@@ -476,9 +505,11 @@ import Testing
     }
   }
 
+  /// The seed of the kill moments, named by every failure (the moves' own timing still varies).
   @Test(
-    "a move killed with SIGKILL at random moments is followed by the commit's exact tree", .enabled(if: child == nil))
-  func killedAtRandomMoments() throws {
+    "a move killed with SIGKILL at random moments is followed by the commit's exact tree", .enabled(if: child == nil),
+    arguments: [UInt64(507)])
+  func killedAtRandomMoments(seed: UInt64) throws {
     let directory = try TemporaryDirectory()
     let path = directory.url.appendingPathComponent("repo")
     try FileManager.default.createDirectory(at: path, withIntermediateDirectories: true)
@@ -504,7 +535,7 @@ import Testing
       #expect(output.status == 0, "\(output.stderr)")
       return try treeDigest(of: target)
     }
-    var generator = SystemRandomNumberGenerator()
+    var generator = SplitMix64(seed: seed)
     var midMove = 0
     for round in 0..<6 {
       let started = URL(fileURLWithPath: index.path + ".started")
@@ -523,19 +554,25 @@ import Testing
       while !FileManager.default.fileExists(atPath: started.path) && child.isRunning && Date() < deadline {
         Thread.sleep(forTimeInterval: 0.01)
       }
+      let childStarted = FileManager.default.fileExists(atPath: started.path)
+      if !childStarted {
+        kill(child.processIdentifier, SIGKILL)
+        child.waitUntilExit()
+      }
+      try #require(childStarted, "seed \(seed), round \(round): the child never started")
       Thread.sleep(forTimeInterval: Double.random(in: 0.05...0.6, using: &generator))
       let killedRunning = child.isRunning
       kill(child.processIdentifier, SIGKILL)
       child.waitUntilExit()
-      #expect(killedRunning, "round \(round): the child ended before it was killed")
+      #expect(killedRunning, "seed \(seed), round \(round): the child ended before it was killed")
       // The move under way leaves its index aside; a kill between moves leaves it in place.
       if FileManager.default.fileExists(atPath: index.path + ".moving") { midMove += 1 }
       let target = round % 2
       try repository.updateCheckout(try #require(ObjectID(hex: commits[target])), in: folder, indexFile: index)
-      #expect(try treeDigest(of: folder) == expected[target], "round \(round)")
+      #expect(try treeDigest(of: folder) == expected[target], "seed \(seed), round \(round)")
     }
     // Moves take nearly all the child's time: some kill must have landed inside one.
-    #expect(midMove > 0)
+    #expect(midMove > 0, "seed \(seed): no kill landed inside a move")
   }
 }
 

@@ -16,6 +16,24 @@ import Testing
 
   static func pinned() throws -> PinnedFixture { try fixture.get().1 }
 
+  /// The same fixture with a third of its commits dated off their place (parents newer than
+  /// their children), made when a test first asks for it.
+  static let skewedFixture: Result<(TemporaryDirectory, PinnedFixture), any Error> = Result {
+    let directory = try TemporaryDirectory("pins-skewed")
+    return (directory, try makePinnedFixture(in: directory.url, dateSkew: 0.35))
+  }
+
+  /// Each commit of `git rev-list --parents` output with its parents inside the listed range
+  /// (only the first parent, when `firstParent`), by id.
+  static func inRangeParents(_ listing: [String], firstParent: Bool) -> [String: [String]] {
+    let rows = listing.map { $0.split(separator: " ").map(String.init) }
+    let listed = Set(rows.compactMap(\.first))
+    return Dictionary(
+      uniqueKeysWithValues: rows.map { row in
+        (row[0], row.dropFirst().prefix(firstParent ? 1 : .max).filter { listed.contains($0) })
+      })
+  }
+
   static func captures(_ kind: PinKind, _ project: String, in text: String) -> [String] {
     guard case .success(let pattern) = PinPattern.compile(kind.pattern(project: project)) else { return ["?"] }
     return pattern.captures(in: text).map(\.value)
@@ -192,21 +210,41 @@ import Testing
     #expect(message.contains("https://***@github.com/org/kubespawner.git"), "\(message)")
   }
 
-  @Test("a commit range is git's (all commits, or first parents); versions are the tags between, in order")
-  func ranges() throws {
-    let fixture = try Self.pinned()
+  @Test(
+    "a commit range is git's graph (every commit with its parents in the range, all or first parents), also with parents newer than children",
+    arguments: [false, true])
+  func commitRanges(skewed: Bool) throws {
+    let fixture = try (skewed ? Self.skewedFixture : Self.fixture).get().1
     let kube = try Repository(at: fixture.kubespawner.path)
     let good = fixture.fact("kubespawner", "good")
     let bad = fixture.fact("kubespawner", "bad")
     for firstParent in [false, true] {
       let range = try DependencyRange.make(name: "kubespawner", old: good, new: bad, in: kube, firstParent: firstParent)
         .get()
-      let expected = lines(
-        try git(["rev-list"] + (firstParent ? ["--first-parent"] : []) + ["\(good)..\(bad)"], in: fixture.kubespawner))
+      let listing = lines(
+        try git(
+          ["rev-list", "--parents"] + (firstParent ? ["--first-parent"] : []) + ["\(good)..\(bad)"],
+          in: fixture.kubespawner))
+      // A first-parent range follows only the first parent of each commit.
+      let expected = Self.inRangeParents(listing, firstParent: firstParent)
+      var ours = [String: [String]]()
+      for number in 0..<range.graph.count {
+        ours[range.graph.ids[number].hex] = range.graph.parents(of: number).map { range.graph.ids[$0].hex }
+      }
       #expect(range.revisions == .commits)
-      #expect(Set(range.graph.ids.map(\.hex)) == Set(expected))
+      #expect(range.graph.count == listing.count, "skewed \(skewed) first-parent \(firstParent)")
+      #expect(ours == expected, "skewed \(skewed) first-parent \(firstParent)")
       #expect(range.text(for: range.old) == good && range.text(for: range.new) == bad)
     }
+  }
+
+  @Test(
+    "pins written as short hashes resolve and are written back as they were; versions are the tags between, in order")
+  func ranges() throws {
+    let fixture = try Self.pinned()
+    let kube = try Repository(at: fixture.kubespawner.path)
+    let good = fixture.fact("kubespawner", "good")
+    let bad = fixture.fact("kubespawner", "bad")
     // Short hashes as pinned resolve too, and are written back as they were at the ends.
     let short = try DependencyRange.make(
       name: "kubespawner", old: String(good.prefix(8)), new: String(bad.prefix(8)), in: kube, firstParent: false

@@ -1,6 +1,7 @@
 import Foundation
 import Runner
 import TestSupport
+import Testing
 
 #if canImport(Glibc)
   import Glibc
@@ -38,9 +39,11 @@ struct Workspace {
       .split(separator: "\n").compactMap { Int32($0) }
   }
 
-  /// Waits up to 5 s for `name` to hold `count` lines (a command reporting its children).
+  /// Waits for `name` to hold `count` lines (a command reporting its children); throws after
+  /// 60 s, which only a command that never wrote them takes, even on a loaded machine.
   func waitForLines(in name: String, count: Int) async throws {
-    for _ in 0..<500 {
+    let deadline = ContinuousClock.now + .seconds(60)
+    while ContinuousClock.now < deadline {
       if let text = try? String(contentsOf: file(name), encoding: .utf8),
         text.split(separator: "\n").count >= count
       {
@@ -48,7 +51,13 @@ struct Workspace {
       }
       try await Task.sleep(for: .milliseconds(10))
     }
+    throw WaitTimedOut(description: "\(name) did not hold \(count) lines within 60 s")
   }
+}
+
+/// A wait for an event that never came.
+struct WaitTimedOut: Error, CustomStringConvertible {
+  var description: String
 }
 
 /// One entry of /proc: a process's state letter and process group.
@@ -77,18 +86,39 @@ struct ProcessStatus {
   }
 }
 
+/// Whether /proc shows this process. Without it every process would look gone, so the checks
+/// that nothing survives record an issue instead of passing.
+let procIsReadable = ProcessStatus(pid: getpid()) != nil
+
 /// Every process in group `group` that is not a zombie, found by scanning /proc.
 ///
 /// `kill(-group, 0)` is not enough: it also sees zombies, and an orphaned grandchild stays a
 /// zombie forever under a container init that does not reap (as on the CI machines).
 func liveProcesses(inGroup group: Int32) -> [Int32] {
-  let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+  let names: [String]
+  do {
+    names = try FileManager.default.contentsOfDirectory(atPath: "/proc")
+  } catch {
+    Issue.record("/proc cannot be listed (\(error)): cannot check what runs in group \(group)")
+    return []
+  }
+  guard procIsReadable else {
+    Issue.record("/proc/\(getpid())/stat cannot be read: cannot check what runs in group \(group)")
+    return []
+  }
   return names.compactMap { Int32($0) }.compactMap { ProcessStatus(pid: $0) }
     .filter { $0.group == group && $0.isAlive }.map(\.pid)
 }
 
-/// Whether `pid` is a live (not zombie) process.
-func isAlive(_ pid: Int32) -> Bool { ProcessStatus(pid: pid)?.isAlive ?? false }
+/// Whether `pid` is a live (not zombie) process. Where /proc cannot be read it records an
+/// issue and answers true: the check cannot run, so it must not pass.
+func isAlive(_ pid: Int32) -> Bool {
+  guard procIsReadable else {
+    Issue.record("/proc/\(getpid())/stat cannot be read: cannot check whether \(pid) runs")
+    return true
+  }
+  return ProcessStatus(pid: pid)?.isAlive ?? false
+}
 
 /// Seconds in a `Duration`, for comparisons.
 func seconds(_ duration: Duration) -> Double {

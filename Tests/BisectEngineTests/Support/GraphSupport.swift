@@ -25,8 +25,8 @@ func commitID(_ n: Int) -> ObjectID {
 }
 
 /// A hand-written history: commit `i` has the parents listed at `parents[i]` (indexes of
-/// older commits). Ids are `commitID(i)`; every commit gets its own time so the graph's
-/// numbering is the reverse of the indexes.
+/// older commits). Ids are `commitID(i)`; every commit gets its own time, by default in index
+/// order so the graph's numbering is the reverse of the indexes (`skewingDates` moves some).
 struct Sketch {
   var parents: [[Int]]
   var tip: Int
@@ -34,6 +34,39 @@ struct Sketch {
   var goods: [Int] = []
   /// Commits that may be blamed; nil for all.
   var candidates: [Int]?
+  /// Committer times by index; nil for `1000 + i`, every parent older than its children.
+  var times: [Int64]?
+
+  /// The committer time of commit `index`.
+  func time(of index: Int) -> Int64 { times?[index] ?? Int64(1000 + index) }
+
+  /// How many parent edges run against the dates: a parent newer than its child.
+  var parentsNewerThanChildren: Int {
+    parents.indices.reduce(0) { sum, child in sum + parents[child].filter { time(of: $0) > time(of: child) }.count }
+  }
+
+  /// The same history with a share of its commits dated up to `span` commits' worth of time
+  /// (a minute each) before or after their place, so that some parents are newer than their
+  /// children, as rebases, cherry-picks and clock skew leave them. The draws come from a
+  /// generator of their own, so the history itself is the one `random` made. No two commits
+  /// share a time: with ties, git's order and ours would differ only by how ties are broken.
+  func skewingDates(share: Double, span: Int = 90, seed: UInt64) -> Sketch {
+    var random = SeededGenerator(seed: seed)
+    var used = Set<Int64>()
+    var times = [Int64]()
+    for index in parents.indices {
+      // 2017-03-01T00:00:00Z plus a minute per commit, as Fixtures/make-history.py dates them.
+      var time = Int64(1_488_326_400 + 60 * index)
+      if index > 0, Double.random(in: 0..<1, using: &random) < share {
+        time += Int64(60 * Int.random(in: -span...span, using: &random) + Int.random(in: 1...59, using: &random))
+      }
+      while !used.insert(time).inserted { time += 1 }
+      times.append(time)
+    }
+    var skewed = self
+    skewed.times = times
+    return skewed
+  }
 
   /// The graph of `tip` minus the ancestors of `goods`, as a loader would build it.
   var graph: CommitGraph {
@@ -50,7 +83,7 @@ struct Sketch {
     }
     let commits = included.sorted().map { index in
       CommitGraph.Commit(
-        id: commitID(index), parents: parents[index].map(commitID), commitTime: Int64(1000 + index))
+        id: commitID(index), parents: parents[index].map(commitID), commitTime: time(of: index))
     }
     return CommitGraph(
       tip: commitID(tip), boundaries: goods.map(commitID), commits: commits,
@@ -93,6 +126,45 @@ struct Sketch {
       }
     }
     return Sketch(parents: parents, tip: mainTip)
+  }
+}
+
+/// Writes `sketch` into a new repository at `directory` with `git fast-import`: commit `i`
+/// has the subject "commit i", author and committer time `sketch.time(of: i)`, and sets the
+/// file `sketch.txt` to `i`; `main` points at the tip and tag `good-j` at `sketch.goods[j]`.
+/// Returns the repository's commit ids by index.
+func writeRepository(_ sketch: Sketch, at directory: URL) throws -> [ObjectID] {
+  try git(["init", "-q", "-b", "main", directory.path], in: directory.deletingLastPathComponent())
+  var stream = ""
+  for index in sketch.parents.indices {
+    let message = "commit \(index)\n"
+    let content = "\(index)\n"
+    let identity = "Sketch <sketch@example.com> \(sketch.time(of: index)) +0000"
+    // A root after the first: main is emptied, or its tip would become the parent.
+    if sketch.parents[index].isEmpty && index > 0 { stream += "reset refs/heads/main\n\n" }
+    stream += "commit refs/heads/main\nmark :\(index + 1)\nauthor \(identity)\ncommitter \(identity)\n"
+    stream += "data \(message.utf8.count)\n\(message)"
+    // `from` names the first parent even when main points elsewhere.
+    if let first = sketch.parents[index].first {
+      stream += "from :\(first + 1)\n"
+      for other in sketch.parents[index].dropFirst() { stream += "merge :\(other + 1)\n" }
+    }
+    stream += "M 100644 inline sketch.txt\ndata \(content.utf8.count)\n\(content)\n"
+  }
+  stream += "reset refs/heads/main\nfrom :\(sketch.tip + 1)\n\n"
+  for (number, good) in sketch.goods.enumerated() { stream += "reset refs/tags/good-\(number)\nfrom :\(good + 1)\n\n" }
+  let marks = directory.appendingPathComponent(".git/sketch-marks")
+  try git(["fast-import", "--quiet", "--export-marks=\(marks.path)"], in: directory, input: stream)
+  var ids = [ObjectID?](repeating: nil, count: sketch.parents.count)
+  for line in lines(try String(contentsOf: marks, encoding: .utf8)) {
+    let fields = line.split(separator: " ")
+    guard fields.count == 2, let mark = Int(fields[0].dropFirst()), let id = ObjectID(hex: fields[1]) else { continue }
+    ids[mark - 1] = id
+  }
+  try FileManager.default.removeItem(at: marks)
+  return try ids.enumerated().map { index, id in
+    guard let id else { throw OracleError(description: "fast-import wrote no commit \(index)") }
+    return id
   }
 }
 
