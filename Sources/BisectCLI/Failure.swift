@@ -214,7 +214,9 @@ extension BisectDeploy {
   }
 
   private static func exit(with failure: CommandFailure) -> Never {
-    printError("bisect-deploy: error: \(failure.message)")
+    // Nothing to show is an answer, not a mistake: said without "error:".
+    let label = failure.status == .nothingToShow ? "" : "error: "
+    printError("bisect-deploy: \(label)\(failure.message)")
     Foundation.exit(failure.status.rawValue)
   }
 

@@ -94,7 +94,7 @@ import Testing
     #expect(output.status == 9, "\(output.stderr)")
     #expect(
       lines(output.stderr) == [
-        "bisect-deploy: error: No unfinished hunt. Start one with bisect-deploy --good REV --bad REV."
+        "bisect-deploy: No unfinished hunt. Start one with bisect-deploy --good REV --bad REV."
       ])
   }
 
