@@ -12,28 +12,12 @@ final class WebhookServer {
   /// Starts the server in `mode` (ok, flaky, silent, notfound) and waits for its port.
   init(mode: String, in directory: URL) throws {
     record = directory.appendingPathComponent("requests-\(mode)-\(UUID().uuidString).jsonl")
-    let output = Pipe()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = [
       "python3", fixturesDirectory.appendingPathComponent("notify-server.py").path, record.path, mode,
       "--lifetime", "90",
     ]
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    // The first line is the port; bounded by the pipe's end when the server dies.
-    var text = ""
-    while !text.contains("\n") {
-      let chunk = output.fileHandleForReading.availableData
-      if chunk.isEmpty { break }
-      text += String(decoding: chunk, as: UTF8.self)
-    }
-    guard let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-      kill(process.processIdentifier, SIGKILL)
-      process.waitUntilExit()
-      throw FixtureError(description: "notify-server.py printed no port: '\(text)'")
-    }
-    self.port = port
+    port = try startPrintingPort(process, name: "notify-server.py")
   }
 
   deinit {

@@ -243,7 +243,7 @@ final class StatusWebhook {
 }
 
 /// Starts `process`, whose first line of standard output is its port, and returns the port.
-private func startPrintingPort(_ process: Process, name: String) throws -> Int {
+func startPrintingPort(_ process: Process, name: String) throws -> Int {
   let output = Pipe()
   process.standardOutput = output
   process.standardError = FileHandle.nullDevice
