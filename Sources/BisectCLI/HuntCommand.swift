@@ -124,7 +124,7 @@ struct HuntCommand: AsyncParsableCommand {
 
   @Option(
     help:
-      "How often a bad commit's test passes (implies --flaky). (default: the configuration's flaky.false_good, else estimated)"
+      "How often a bad commit's test passes, below 0.8 (implies --flaky). (default: the configuration's flaky.false_good, else estimated)"
   )
   var falseGood: String?
 
@@ -139,6 +139,18 @@ struct HuntCommand: AsyncParsableCommand {
       "The most test runs to spend (implies --flaky). (default: the configuration's flaky.budget, else the engine's, docs/engine.md)"
   )
   var budget: Int?
+
+  @Option(
+    help:
+      "What one deploy costs, as a duration such as 3m (implies --flaky). (default: the configuration's flaky.deploy_cost, else the hunt's measured mean)"
+  )
+  var deployCost: String?
+
+  @Option(
+    help:
+      "What one test run costs, as a duration such as 20s (implies --flaky). (default: the configuration's flaky.test_cost, else the hunt's measured mean)"
+  )
+  var testCost: String?
 
   @Option(
     name: .customLong("allow-protected"), help: "Allow deploying to this protected environment (repeat for several).")
@@ -196,7 +208,7 @@ struct HuntCommand: AsyncParsableCommand {
   enum CodingKeys: String, CodingKey, CaseIterable {
     case range, config, deploy, test, restore, env, allowProtected, deployTimeout, testTimeout, maxDuration
     case noVerify, quiet, state, reuseVerdicts, verbose, json, report
-    case descend, repeatRuns, repeatRule, confirm, flaky, falseBad, falseGood, confidence, budget
+    case descend, repeatRuns, repeatRule, confirm, flaky, falseBad, falseGood, confidence, budget, deployCost, testCost
     case envPool, parallel, waitForEnv, leaseDuration, leaseRenew
     case descendDependencies, allowNetwork
     case confirmRevert
@@ -217,8 +229,12 @@ struct HuntCommand: AsyncParsableCommand {
       throw ValidationError("--repeat-rule '\(repeatRule)': give majority or any-bad.")
     }
     if let falseBad { _ = try rate(falseBad, flag: "--false-bad", below: 0.5) }
-    if let falseGood { _ = try rate(falseGood, flag: "--false-good", below: 0.5) }
+    if let falseGood { _ = try rate(falseGood, flag: "--false-good", below: FlakyMode.falseGoodLimit) }
     if let confidence { _ = try rate(confidence, flag: "--confidence", below: 1, above: 0.5) }
+    if let deployCost, parseDuration(deployCost) == nil {
+      throw ValidationError("--deploy-cost '\(deployCost)': give \(durationRule(positive: false)).")
+    }
+    _ = try duration(testCost, flag: "--test-cost")
     _ = try duration(deployTimeout, flag: "--deploy-timeout")
     _ = try duration(testTimeout, flag: "--test-timeout")
     _ = try duration(maxDuration, flag: "--max-duration")
@@ -331,6 +347,10 @@ struct HuntCommand: AsyncParsableCommand {
     }
     if status == 0 && (report.stateFailure != nil || !reportWritten) { status = ExitStatus.ioError.rawValue }
     var result = JSONEvents.result(report, exitCode: status)
+    let hint = IntermittentHint(report, arguments: arguments, flaky: request.configuration.flaky != nil)
+    if let hint {
+      result["intermittent"] = ["why": hint.why, "command": hint.command, "arguments": hint.arguments]
+    }
     // Notifications go out once the answer is final; whatever happens to them, the exit code
     // stays the hunt's.
     let reportPath = reportWritten ? self.report.map { URL(fileURLWithPath: $0).standardizedFileURL.path } : nil
@@ -345,6 +365,7 @@ struct HuntCommand: AsyncParsableCommand {
       let continuing =
         (range.repoOption.map { ["--repo", $0] } ?? []) + (state.map { ["--state", $0] } ?? [])
       Summary.print(report, continuing: continuing)
+      if let hint { printOut(hint.lines.joined(separator: "\n")) }
       for line in HuntNotifications.lines(deliveries) { printOut(line) }
     }
     if status != 0 { throw ExitCode(status) }
@@ -391,12 +412,18 @@ struct HuntCommand: AsyncParsableCommand {
     if let repeatRule, let rule = RepeatRule(rawValue: repeatRule) { configuration.repeatRule = rule }
     if let confirm { configuration.confirmRuns = confirm }
     if confirmRevert { configuration.confirmRevert = true }
-    if flaky || falseBad != nil || falseGood != nil || confidence != nil || budget != nil {
+    if flaky || falseBad != nil || falseGood != nil || confidence != nil || budget != nil || deployCost != nil
+      || testCost != nil
+    {
       var mode = configuration.flaky ?? FlakyMode()
       if let falseBad { mode.falseBad = try rate(falseBad, flag: "--false-bad", below: 0.5) }
-      if let falseGood { mode.falseGood = try rate(falseGood, flag: "--false-good", below: 0.5) }
+      if let falseGood {
+        mode.falseGood = try rate(falseGood, flag: "--false-good", below: FlakyMode.falseGoodLimit)
+      }
       if let confidence { mode.confidence = try rate(confidence, flag: "--confidence", below: 1, above: 0.5) }
       if let budget { mode.budget = budget }
+      if let deployCost { mode.deployCost = parseDuration(deployCost) }
+      if let testCost { mode.testCost = try duration(testCost, flag: "--test-cost") }
       configuration.flaky = mode
     }
     if let envPool {
@@ -500,6 +527,11 @@ enum Summary {
     case .culpritAmong(let ids):
       lines.append("Only skipped commits are left: the first bad commit is one of:")
       lines += ids.map { "  " + describe($0) }
+    case .noRegression where report.flaky?.saysNoRegression == true:
+      let flaky = report.flaky!
+      lines.append(
+        "No regression: bad (\(report.bad.short())) fails as often as good: bad failed \(flaky.badEnd.fails) of \(flaky.badEnd.runs) runs, good \(flaky.goodEnd.fails) of \(flaky.goodEnd.runs). Nothing to hunt."
+      )
     case .noRegression:
       lines.append("No regression: bad (\(report.bad.short())) tested good. Nothing to hunt.")
     case .contradiction(let conclusion):
@@ -590,15 +622,29 @@ enum Summary {
       }
     }
     if let flaky = report.flaky {
-      var line = String(
-        format: "  Probability %.4f that %@ is the culprit (asked: %.2f; %@ after %d test runs)", flaky.probability,
-        flaky.culprit.short(), flaky.confidence, flakyStop(flaky.reason), flaky.testRuns)
-      if let runnerUp = flaky.runnerUp, let chance = flaky.runnerUpProbability {
-        line += String(format: "; runner-up %@ at %.4f", runnerUp.short(), chance)
+      let spent =
+        "\(flaky.testRuns) test run\(flaky.testRuns == 1 ? "" : "s") and \(flaky.deploys) deploy\(flaky.deploys == 1 ? "" : "s")"
+      if flaky.saysNoRegression {
+        lines.append(
+          String(
+            format: "  Probability %.4f that there is no regression (asked: %.2f; after %@)", flaky.noRegression,
+            flaky.confidence, spent))
+        lines.append(String(format: "  Every commit fails about %@ of its runs", rateText(flaky.sameRate)))
+      } else {
+        var line = String(
+          format: "  Probability %.4f that %@ is the culprit (asked: %.2f; %@ after %@)", flaky.probability,
+          flaky.culprit.short(), flaky.confidence, flakyStop(flaky.reason), spent)
+        if let runnerUp = flaky.runnerUp, let chance = flaky.runnerUpProbability {
+          line += String(format: "; runner-up %@ at %.4f", runnerUp.short(), chance)
+        }
+        lines.append(line)
+        lines.append(
+          "  Fails \(rateText(flaky.failsAfter)) of runs from \(flaky.culprit.short()) on, \(rateText(flaky.failsBefore)) before (bad failed \(flaky.badEnd.fails) of \(flaky.badEnd.runs) runs, good \(flaky.goodEnd.fails) of \(flaky.goodEnd.runs))"
+        )
+        if flaky.noRegression >= 0.001 {
+          lines.append(String(format: "  Probability %.4f that there is no regression at all", flaky.noRegression))
+        }
       }
-      lines.append(line)
-      lines.append(
-        String(format: "  Wrong-answer rates used: false bad %.3f, false good %.3f", flaky.falseBad, flaky.falseGood))
     }
     if report.dependenciesSearched {
       var culprit: ObjectID?
@@ -638,6 +684,7 @@ enum Summary {
   static func flakyStop(_ reason: String) -> String {
     switch reason {
     case "confident": "confident"
+    case "no-regression": "no regression"
     case "budget-spent": "the budget spent"
     case "nothing-testable": "nothing left to test"
     default: reason

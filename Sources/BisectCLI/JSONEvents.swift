@@ -53,6 +53,7 @@ enum JSONEvents {
         "seconds": seconds(record.totalTime), "environment": record.environment,
       ]
       if record.moved { object["moved"] = true }
+      if record.retest { object["retest"] = true }
       if let pin = record.dependency {
         object["dependency"] = pin.name
         object["revision"] = pin.revision
@@ -156,12 +157,19 @@ enum JSONEvents {
       object["revert"] = inner
     }
     if let flaky = report.flaky {
-      object["probabilistic"] = [
-        "culprit": flaky.culprit.hex, "probability": flaky.probability, "runnerUp": flaky.runnerUp?.hex ?? NSNull(),
-        "runnerUpProbability": flaky.runnerUpProbability ?? NSNull(), "reason": flaky.reason,
+      var probabilistic: [String: Any] = [
+        "culprit": flaky.culprit.hex, "probability": flaky.probability, "reason": flaky.reason,
         "testRuns": flaky.testRuns, "confidence": flaky.confidence, "falseBad": flaky.falseBad,
-        "falseGood": flaky.falseGood,
+        "falseGood": flaky.falseGood, "deploys": flaky.deploys, "noRegression": flaky.noRegression,
       ]
+      probabilistic["runnerUp"] = flaky.runnerUp.map { $0.hex as Any } ?? NSNull()
+      probabilistic["runnerUpProbability"] = flaky.runnerUpProbability.map { $0 as Any } ?? NSNull()
+      probabilistic["failureRates"] = [
+        "after": flaky.failsAfter, "before": flaky.failsBefore, "noRegression": flaky.sameRate,
+      ]
+      probabilistic["bad"] = ["fails": flaky.badEnd.fails, "runs": flaky.badEnd.runs]
+      probabilistic["good"] = ["fails": flaky.goodEnd.fails, "runs": flaky.goodEnd.runs]
+      object["probabilistic"] = probabilistic
     }
     switch report.outcome {
     case .culprit(let id):

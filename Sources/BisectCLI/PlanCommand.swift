@@ -117,7 +117,7 @@ struct PlanCommand: ParsableCommand {
       // The range, the configuration, the environments, the kind of search, the endpoint
       // checks, and the output's form change the plan.
       case .range, .config, .env, .envPool, .parallel, .descend, .flaky, .falseBad, .falseGood, .confidence, .budget,
-        .noVerify, .json:
+        .deployCost, .testCost, .noVerify, .json:
         return nil
       // What is deployed and how, what happens after the search, and where it is recorded do not.
       case .deploy: (given, flag) = (hunt.deploy != nil, "--deploy")

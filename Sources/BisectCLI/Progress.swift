@@ -105,7 +105,10 @@ final class ProgressPrinter: Sendable {
         let note =
           record.replayed
           ? " (recorded before)"
-          : record.reused ? " (reused)" : record.moved ? " (deploy failed on \(record.environment); moved)" : ""
+          : record.reused
+            ? " (reused)"
+            : record.moved
+              ? " (deploy failed on \(record.environment); moved)" : record.retest ? " (tested again, no deploy)" : ""
         let place = record.environment.isEmpty || record.replayed ? "" : " on \(record.environment)"
         let why = record.note.map { " (\($0.terminalSafe()))" } ?? ""
         permanent = "[\(record.number)] \(record.commit.short())\(place) \(painted)\(note)\(why)"
@@ -217,9 +220,10 @@ final class ProgressPrinter: Sendable {
         record.runVerdicts.count > 1 ? " (runs: \(record.runVerdicts.map(\.rawValue).joined(separator: " ")))" : ""
       let moved = record.moved ? " (deploy failed on \(record.environment); trying another environment)" : ""
       let why = record.note.map { " (\($0))" } ?? ""
+      let again = record.retest ? " (tested again, no deploy)" : ""
       let pin = record.dependency.map { " (\($0.name) at \(Summary.shortRevision($0.revision)))" } ?? ""
       printError(
-        "[\(record.number)]   => \(Summary.describe(record.result))\(record.reused ? " (reused)" : "")\(pin)\(runs)\(moved)\(why)"
+        "[\(record.number)]   => \(Summary.describe(record.result))\(record.reused ? " (reused)" : "")\(again)\(pin)\(runs)\(moved)\(why)"
       )
       // The end of each command that failed: a failed deploy, or a test that did not pass.
       let failed =

@@ -12,6 +12,17 @@ public enum Verdict: String, Sendable, Hashable, CaseIterable, Codable {
   case skip
 }
 
+/// How many of the runs at one place failed: "bad failed 5 of 11 runs".
+public struct RunTally: Sendable, Hashable {
+  public var fails: Int
+  public var runs: Int
+
+  public init(fails: Int, runs: Int) {
+    self.fails = fails
+    self.runs = runs
+  }
+}
+
 /// Why a commit was deployed and tested.
 public enum StepPurpose: String, Sendable, Hashable, CaseIterable, Codable {
   /// Checking that bad is bad before bisecting.

@@ -54,20 +54,35 @@ public enum RepeatRule: String, Sendable, Hashable {
 
 /// The probabilistic mode for flaky tests (`flaky:` or `--flaky`): see docs/flaky.md.
 public struct FlakyMode: Sendable, Hashable {
-  /// How often a good commit's test says bad; nil: estimated from the verdicts.
+  /// How often a good commit's test fails; nil: estimated from the verdicts.
   public var falseBad: Double?
-  /// How often a bad commit's test says good; nil: estimated from the verdicts.
+  /// How often a bad commit's test passes (below 0.8: a regression fails at least one run in
+  /// five); nil: estimated from the verdicts.
   public var falseGood: Double?
-  /// Stop when one candidate is the culprit with at least this probability.
+  /// Stop when one candidate is the culprit (or "no regression" holds) with at least this
+  /// probability.
   public var confidence = 0.99
   /// The most test runs to spend; nil for the engine's default.
   public var budget: Int?
+  /// What a deploy and a test run cost, weighing "test again here" against "deploy another
+  /// commit"; nil: the hunt's own measured means (docs/flaky.md).
+  public var deployCost: Duration?
+  public var testCost: Duration?
 
-  public init(falseBad: Double? = nil, falseGood: Double? = nil, confidence: Double = 0.99, budget: Int? = nil) {
+  /// The most `falseGood` may be: a regression that fails fewer than one run in five is not
+  /// told from noise.
+  public static let falseGoodLimit = 0.8
+
+  public init(
+    falseBad: Double? = nil, falseGood: Double? = nil, confidence: Double = 0.99, budget: Int? = nil,
+    deployCost: Duration? = nil, testCost: Duration? = nil
+  ) {
     self.falseBad = falseBad
     self.falseGood = falseGood
     self.confidence = confidence
     self.budget = budget
+    self.deployCost = deployCost
+    self.testCost = testCost
   }
 }
 
@@ -466,10 +481,15 @@ extension Configuration {
         for (inner, innerValue) in try reader.mapping(value, key: key.name) {
           switch inner.name {
           case "false_bad": mode.falseBad = try reader.rate(innerValue, key: inner, below: 0.5)
-          case "false_good": mode.falseGood = try reader.rate(innerValue, key: inner, below: 0.5)
+          case "false_good":
+            mode.falseGood = try reader.rate(innerValue, key: inner, below: FlakyMode.falseGoodLimit)
           case "confidence": mode.confidence = try reader.rate(innerValue, key: inner, below: 1, above: 0.5)
           case "budget": mode.budget = try reader.integer(innerValue, key: inner, minimum: 1)
-          default: throw reader.unknown(inner, known: ["false_bad", "false_good", "confidence", "budget"])
+          case "deploy_cost": mode.deployCost = try reader.duration(innerValue, key: inner, positive: false)
+          case "test_cost": mode.testCost = try reader.duration(innerValue, key: inner)
+          default:
+            throw reader.unknown(
+              inner, known: ["false_bad", "false_good", "confidence", "budget", "deploy_cost", "test_cost"])
           }
         }
         configuration.flaky = mode

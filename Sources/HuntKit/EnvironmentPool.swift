@@ -29,6 +29,12 @@ package struct EnvironmentPool {
   private var failedDeploys: [ObjectID: Set<String>] = [:]
   /// Environments holding a lease now.
   private var busy: Set<String> = []
+  /// The commit each environment has deployed, as this hunt's steps tell (replayed ones too):
+  /// what the probabilistic search plans with.
+  package private(set) var deployed: [String: ObjectID] = [:]
+  /// The commits this process deployed itself: only these are tested again without a deploy
+  /// (after a resume, or a restore in between, what an environment runs is not known).
+  private var deployedHere: [String: ObjectID] = [:]
 
   /// Renews the store's leases while the hunt runs; nil for a pool made without a store
   /// (tests of allocation alone).
@@ -59,6 +65,31 @@ package struct EnvironmentPool {
     guard let choice else { return nil }
     busy.insert(choice.name)
     return EnvironmentLease(environment: choice)
+  }
+
+  /// A lease on the environment `name` when it is active and free; nil otherwise.
+  package mutating func lease(named name: String) -> EnvironmentLease? {
+    guard let choice = active.first(where: { $0.name == name }), !busy.contains(name) else { return nil }
+    busy.insert(name)
+    return EnvironmentLease(environment: choice)
+  }
+
+  /// True when this process deployed `commit` in `name` and nothing since.
+  package func hasDeployed(_ commit: ObjectID, in name: String) -> Bool { deployedHere[name] == commit }
+
+  /// Notes what a step that ended left deployed in its environment: its commit after a deploy
+  /// (or an export, with no deploy command) that gave a verdict; nothing known after a deploy
+  /// that failed, was skipped or aborted. A test run again changes nothing.
+  package mutating func stepEnded(_ record: StepRecord) {
+    guard !record.environment.isEmpty, !record.reused, !record.retest else { return }
+    var deployedNow: ObjectID?
+    if case .verdict(let verdict) = record.result, verdict != .skip, !record.moved,
+      !record.purpose.deploysDependency
+    {
+      deployedNow = record.commit
+    }
+    deployed[record.environment] = deployedNow
+    if !record.replayed { deployedHere[record.environment] = deployedNow }
   }
 
   /// Takes a lease back: the environment is free again (and gets work again if active).

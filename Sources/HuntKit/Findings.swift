@@ -33,8 +33,11 @@ package struct Findings {
     stored.descent = descent.map { OutcomeText.Descent(merge: $0.merge.hex, note: $0.note) }
     stored.probability = flaky.map { flaky in
       OutcomeText.Probability(
-        probability: flaky.probability, runnerUp: flaky.runnerUp?.hex, runnerUpProbability: flaky.runnerUpProbability,
-        reason: flaky.reason, testRuns: flaky.testRuns)
+        probability: flaky.saysNoRegression ? flaky.noRegression : flaky.probability,
+        runnerUp: flaky.saysNoRegression ? nil : flaky.runnerUp?.hex,
+        runnerUpProbability: flaky.saysNoRegression ? nil : flaky.runnerUpProbability,
+        reason: flaky.reason, testRuns: flaky.testRuns, deploys: flaky.deploys, failsAfter: flaky.failsAfter,
+        failsBefore: flaky.failsBefore, badEnd: flaky.badEnd, goodEnd: flaky.goodEnd)
     }
     stored.dependencies = dependencies.map(Self.stored)
     stored.confirmationHolds = confirmation?.holds

@@ -211,6 +211,11 @@ public struct StepRecord: Sendable {
   /// A dependency step (`--descend-deps`): the pin written into the culprit's checkout;
   /// `commit` is then the dependency's commit, not the repository's.
   public var dependency: DependencyPin?
+  /// The commit was deployed in this environment already (`--flaky` tests again where that
+  /// pays): the step ran the test only.
+  public var retest = false
+  /// For a replayed step, the deploy and test seconds as stored (its commands' results are not).
+  package var storedSeconds: (deploy: Double?, test: Double?)?
 
   /// A step that has not run yet: its result is `.stopped` until it ends.
   package init(number: Int, commit: ObjectID, purpose: Purpose, logDirectory: URL) {
@@ -226,6 +231,22 @@ public struct StepRecord: Sendable {
   /// True when every deploy attempt failed (or timed out).
   public var deployFailed: Bool {
     !deployAttempts.isEmpty && !deployAttempts.contains(where: \.succeeded)
+  }
+
+  /// Seconds in the deploy command, all attempts; nil when no deploy ran.
+  public var deploySeconds: Double? {
+    if let storedSeconds { return storedSeconds.deploy }
+    return deployAttempts.isEmpty ? nil : Self.seconds(deployAttempts.reduce(.zero) { $0 + $1.duration })
+  }
+
+  /// Seconds in the test command, all runs; nil when no test ran.
+  public var testSeconds: Double? {
+    if let storedSeconds { return storedSeconds.test }
+    return tests.isEmpty ? nil : Self.seconds(tests.reduce(.zero) { $0 + $1.duration })
+  }
+
+  private static func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
   }
 }
 
@@ -387,13 +408,53 @@ public struct FlakySummary: Sendable, Hashable {
   public var probability: Double
   public var runnerUp: ObjectID?
   public var runnerUpProbability: Double?
-  /// Why it stopped: `confident`, `budget-spent` or `nothing-testable`.
+  /// Why it stopped: `FlakyConclusion.Reason`'s raw value (`confident`, `no-regression`,
+  /// `budget-spent`, `nothing-testable`).
   public var reason: String
   public var testRuns: Int
   public var confidence: Double
-  /// The rates of wrong answers it used at the end (configured or estimated).
+  /// How often a good commit's run fails (the share before the culprit), and how often a bad
+  /// commit's run passes (1 - the share from the culprit on): estimated, or as configured.
   public var falseBad: Double
   public var falseGood: Double
+  /// The probability that there is no regression at all.
+  public var noRegression: Double
+  /// The share of runs that fail everywhere, if there is no regression.
+  public var sameRate: Double
+  /// Deploys spent by the whole hunt so far (a run where the commit was deployed is none).
+  public var deploys: Int
+  /// The runs at the bad endpoint and at the good ones.
+  public var badEnd: RunTally
+  public var goodEnd: RunTally
+
+  public init(
+    culprit: ObjectID, probability: Double, runnerUp: ObjectID?, runnerUpProbability: Double?, reason: String,
+    testRuns: Int, confidence: Double, falseBad: Double, falseGood: Double, noRegression: Double = 0,
+    sameRate: Double = 0, deploys: Int = 0, badEnd: RunTally = RunTally(fails: 0, runs: 0),
+    goodEnd: RunTally = RunTally(fails: 0, runs: 0)
+  ) {
+    self.culprit = culprit
+    self.probability = probability
+    self.runnerUp = runnerUp
+    self.runnerUpProbability = runnerUpProbability
+    self.reason = reason
+    self.testRuns = testRuns
+    self.confidence = confidence
+    self.falseBad = falseBad
+    self.falseGood = falseGood
+    self.noRegression = noRegression
+    self.sameRate = sameRate
+    self.deploys = deploys
+    self.badEnd = badEnd
+    self.goodEnd = goodEnd
+  }
+
+  /// The share of runs that fail from the culprit on.
+  public var failsAfter: Double { 1 - falseGood }
+  /// The share of runs that fail before the culprit.
+  public var failsBefore: Double { falseBad }
+  /// The search ended saying there is no regression.
+  public var saysNoRegression: Bool { reason == "no-regression" }
 }
 
 /// Errors that stop a hunt before it starts.

@@ -82,11 +82,7 @@ package struct HuntPlan {
       return ([], end)
     case .test(let commits):
       guard let flaky else { return (commits, nil) }
-      let engine = FlakyBisection(
-        graph: graph,
-        settings: FlakySettings(
-          rates: NoiseRates(falseBad: flaky.falseBad, falseGood: flaky.falseGood), confidence: flaky.confidence,
-          budget: flaky.budget))
+      let engine = FlakyBisection(graph: graph, settings: flaky.settings)
       guard case .test(let commit) = engine.next() else { return (commits, nil) }
       let round = width > 1 ? engine.nextRound(count: width) : []
       return (round.isEmpty ? [commit] : round, nil)

@@ -18,7 +18,13 @@ extension HuntSession {
   /// for commits that then deployed elsewhere is retired for the rest of the hunt (never the
   /// last one). Recorded steps are replayed, not run again; cached verdicts stand in for
   /// tests (`reuse_verdicts`). After a stop, jobs not finished come back `.stopped`.
-  package mutating func runRound(_ jobs: [Job], runs: TestRuns? = nil) async -> [StepRecord] {
+  ///
+  /// `testAgainIn[i]`, when given, names the environment where job `i`'s commit is deployed
+  /// already: the job waits for that environment and runs the test only, when this process
+  /// deployed the commit there itself (otherwise it deploys it first, as any job).
+  package mutating func runRound(_ jobs: [Job], runs: TestRuns? = nil, testAgainIn: [String?] = []) async
+    -> [StepRecord]
+  {
     let runs = runs ?? TestRuns.of(configuration)
     var results = [StepRecord?](repeating: nil, count: jobs.count)
     var waiting = [Int]()
@@ -44,10 +50,13 @@ extension HuntSession {
         var position = 0
         while position < waiting.count, stopper.reason == nil, abortion == nil {
           let index = waiting[position]
-          guard let lease = pool.lease(for: jobs[index].commit) else {
+          let pinned = index < testAgainIn.count ? testAgainIn[index] : nil
+          let stays = pinned.map { name in pool.active.contains { $0.name == name } } ?? false
+          guard let lease = stays ? pool.lease(named: pinned!) : pool.lease(for: jobs[index].commit) else {
             position += 1
             continue
           }
+          let retest = stays && pool.hasDeployed(jobs[index].commit, in: lease.environment.name)
           waiting.remove(at: position)
           let environment = lease.environment
           let stepStarted = ContinuousClock.now
@@ -66,7 +75,8 @@ extension HuntSession {
               var record = prepared.record
               await deployAndTest(
                 &record, checkout: prepared.checkout, environment: prepared.variables,
-                configuration: configuration, runs: runs, stopper: stopper, events: events, runCommand: runCommand)
+                configuration: configuration, runs: runs, deploy: !retest, stopper: stopper, events: events,
+                runCommand: runCommand)
               return RanStep(index: index, record: record, started: stepStarted)
             }
           }
@@ -122,6 +132,7 @@ extension HuntSession {
       $0.commit == job.commit.hex && $0.purpose.rawValue == job.purpose.rawValue && $0.dependency == dependency
     }) {
       let record = record(from: replay.remove(at: position))
+      pool.stepEnded(record)
       steps.append(record)
       events(.stepFinished(record))
       if record.moved {
@@ -246,6 +257,7 @@ extension HuntSession {
       // The tool's own time includes making the verdict durable.
       record.totalTime = ContinuousClock.now - started
     }
+    pool.stepEnded(record)
     steps.append(record)
     events(.stepFinished(record))
     return record

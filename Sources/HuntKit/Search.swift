@@ -28,18 +28,22 @@ extension HuntSession {
     if configuration.verifyEndpoints {
       // With several environments bad and the goods are checked in one round; with one, bad
       // first, so that a bad that passes ends the hunt before anything else is deployed.
+      // With a flaky test each check is one piece of evidence: a passing bad ends nothing (the
+      // search tests it again when that pays, and says "no regression" only when the runs
+      // say so), and the goods are checked after it as usual.
       let goodJobs: [Job] = goods.map { ($0, .verifyGood) }
       let together = active.count > 1
-      // With a flaky test, one passing run of bad must not end the hunt: bad is checked by
-      // the majority of up to three runs (two that agree are enough).
+      let flaky = configuration.flaky != nil
       var records: [StepRecord]
-      if together && configuration.flaky == nil {
+      if together && !flaky {
         records = await runRound([(bad, .verifyBad)] + goodJobs)
       } else {
-        var runs = TestRuns.of(configuration)
-        if configuration.flaky != nil { runs = TestRuns(count: max(3, runs.count), rule: .majority, stopEarly: true) }
-        records = await runRound([(bad, .verifyBad)], runs: runs)
-        if records.allSatisfy({ $0.result == .verdict(.bad) || $0.result == .verdict(.skip) }) {
+        records = await runRound([(bad, .verifyBad)])
+        let decided = records.allSatisfy {
+          if case .verdict(let verdict) = $0.result { return flaky || verdict != .good }
+          return false
+        }
+        if decided {
           records += await runRound(goodJobs)
         }
       }
@@ -48,7 +52,7 @@ extension HuntSession {
         switch record.result {
         case .stopped: return .stopped(stopper.reason ?? .signal(SIGINT))
         case .abort(let why): return .aborted(why)
-        case .verdict(.good) where record.purpose == .verifyBad: return .noRegression
+        case .verdict(.good) where record.purpose == .verifyBad && !flaky: return .noRegression
         case .verdict(let verdict) where record.purpose == .verifyGood: bisection.record(verdict, for: record.commit)
         case .verdict: break  // a skipped bad stays bad by definition
         }

@@ -37,14 +37,17 @@ package struct TestRuns: Sendable, Hashable {
 
 /// Deploys `record.commit` from `checkout` (with retries) and runs the smoke test `runs`
 /// times, filling in the record's attempts, tests, command time and result. Shared by
-/// hunts and nightly runs.
+/// hunts and nightly runs. With `deploy` false the commit is deployed in this environment
+/// already (`--flaky` testing again): the test runs alone and the record says so.
 func deployAndTest(
   _ record: inout StepRecord, checkout: URL, environment: [String: String], configuration: Configuration,
-  runs: TestRuns, stopper: HuntStopper, events: @Sendable (HuntEvent) -> Void, runCommand: CommandRunner
+  runs: TestRuns, deploy shouldDeploy: Bool = true, stopper: HuntStopper, events: @Sendable (HuntEvent) -> Void,
+  runCommand: CommandRunner
 ) async {
   let number = record.number
   let commit = record.commit
-  if let deploy = configuration.deployCommand {
+  if !shouldDeploy { record.retest = true }
+  if shouldDeploy, let deploy = configuration.deployCommand {
     events(.phase(number: number, .deploying))
     var deployed = false
     for attempt in 0...configuration.deployRetries {

@@ -18,11 +18,10 @@ extension HuntSession {
     case .abort(let why): note.others.append(why)
     case .stopped: note.others.append("stopped")
     }
+    note.retest = record.retest
     let seconds = { (duration: Duration) in
       Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
-    let deployTime = record.deployAttempts.reduce(Duration.zero) { $0 + $1.duration }
-    let testTime = record.tests.reduce(Duration.zero) { $0 + $1.duration }
     var exitCode: Int32?
     if case .exited(let code) = record.test?.termination { exitCode = code }
     let ended = Date()
@@ -30,8 +29,7 @@ extension HuntSession {
       huntID: huntID, number: record.number, commit: record.commit.hex,
       environment: record.environment.isEmpty ? huntEnvironment : record.environment,
       purpose: record.purpose, verdict: verdict, exitCode: exitCode,
-      deploySeconds: record.deployAttempts.isEmpty ? nil : seconds(deployTime),
-      testSeconds: record.tests.isEmpty ? nil : seconds(testTime), logPath: record.logDirectory.path,
+      deploySeconds: record.deploySeconds, testSeconds: record.testSeconds, logPath: record.logDirectory.path,
       startedAt: ended.addingTimeInterval(-seconds(record.totalTime)), endedAt: ended, reused: record.reused,
       note: note.text(withRuns: record.runVerdicts.count > 1 || record.purpose == .confirm),
       dependency: record.dependency?.name, dependencyRevision: record.dependency?.revision)
@@ -52,6 +50,8 @@ extension HuntSession {
     let note = StepNote(stored.note)
     record.moved = note.moved
     record.runVerdicts = note.runs
+    record.retest = note.retest
+    record.storedSeconds = (stored.deploySeconds, stored.testSeconds)
     record.result =
       stored.verdict.map { .verdict($0) }
       ?? .abort(note.others.isEmpty ? "aborted" : note.others.joined(separator: "; "))

@@ -44,6 +44,10 @@ public func htmlReport(_ summary: HuntSummary) -> String {
       value += " at \(htmlEscaped(percentText(runnerUp.probability)))"
     }
     page += fact("Confidence", value)
+    let code = { (hash: String) in "<code>\(htmlEscaped(hash))</code>" }
+    if let rates = failureRateText(probability, culprit: summary.culprit?.shortHash, code: code) {
+      page += fact("Failure rate", rates)
+    }
   }
   page += "</dl>\n</header>\n"
 

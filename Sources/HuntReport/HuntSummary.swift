@@ -278,26 +278,44 @@ public struct ProbableCulprit: Sendable, Hashable {
 /// The probabilistic mode's answer (flaky tests): how sure it is and what it cost.
 public struct ProbabilitySummary: Sendable, Hashable {
   /// The probability that the culprit (or, for `culpritAmong`, the most likely commit) is the
-  /// first bad commit, between 0 and 1.
+  /// first bad commit, or, for "no regression", that there is none; between 0 and 1.
   public var probability: Double
   /// The next most likely commit.
   public var runnerUp: ProbableCulprit?
-  /// Why the search stopped, as stored: `confident`, `budget-spent` or `nothing-testable`.
+  /// Why the search stopped, as stored: `confident`, `no-regression`, `budget-spent` or
+  /// `nothing-testable`.
   public var reason: String
   /// Test runs in all.
   public var testRuns: Int
+  /// Deploys in all; nil for hunts stored before they were counted.
+  public var deploys: Int?
+  /// The estimated share of failing runs from the culprit on, and before it.
+  public var failsAfter: Double?
+  public var failsBefore: Double?
+  /// The runs at the bad endpoint and at the good ones.
+  public var badEnd: RunTally?
+  public var goodEnd: RunTally?
 
-  public init(probability: Double, runnerUp: ProbableCulprit? = nil, reason: String, testRuns: Int) {
+  public init(
+    probability: Double, runnerUp: ProbableCulprit? = nil, reason: String, testRuns: Int, deploys: Int? = nil,
+    failsAfter: Double? = nil, failsBefore: Double? = nil, badEnd: RunTally? = nil, goodEnd: RunTally? = nil
+  ) {
     self.probability = probability
     self.runnerUp = runnerUp
     self.reason = reason
     self.testRuns = testRuns
+    self.deploys = deploys
+    self.failsAfter = failsAfter
+    self.failsBefore = failsBefore
+    self.badEnd = badEnd
+    self.goodEnd = goodEnd
   }
 
   /// The reason in words: "confidence reached", "test budget spent"…
   public var reasonText: String {
     switch reason {
     case "confident": "confidence reached"
+    case "no-regression": "no regression, with the confidence asked"
     case "budget-spent": "test budget spent"
     case "nothing-testable": "nothing left that could be tested"
     default: reason

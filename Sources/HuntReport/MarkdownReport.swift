@@ -28,6 +28,10 @@ public func markdownReport(_ summary: HuntSummary) -> String {
   if let probability = summary.probability {
     lines.append("")
     lines.append(confidenceLine(probability))
+    if let rates = failureRateText(probability, culprit: summary.culprit?.shortHash, code: codeSpan) {
+      lines.append("")
+      lines.append("Failure rate: \(rates).")
+    }
   }
 
   if let culprit = summary.culprit {

@@ -157,8 +157,29 @@ func showsEnvironmentColumn(_ summary: HuntSummary) -> Bool {
 
 /// "99.73% (confidence reached, 23 test runs)".
 func confidenceText(_ probability: ProbabilitySummary) -> String {
-  "\(percentText(probability.probability)) (\(probability.reasonText), "
-    + "\(probability.testRuns) test run\(probability.testRuns == 1 ? "" : "s"))"
+  let deploys = probability.deploys.map { ", \($0) deploy\($0 == 1 ? "" : "s")" } ?? ""
+  return "\(percentText(probability.probability)) (\(probability.reasonText), "
+    + "\(probability.testRuns) test run\(probability.testRuns == 1 ? "" : "s")\(deploys))"
+}
+
+/// What the runs say of the failure rates: "fails 48% of runs from `3e5ddf7` on, 2% before";
+/// after "no regression", the endpoints' counts: "bad failed 0 of 12 runs, good 0 of 12".
+/// Nil when the stored outcome has neither. `code` renders a hash.
+func failureRateText(_ probability: ProbabilitySummary, culprit: String?, code: (String) -> String) -> String? {
+  if probability.reason == "no-regression" {
+    guard let bad = probability.badEnd, let good = probability.goodEnd else { return nil }
+    return "bad failed \(bad.fails) of \(bad.runs) run\(bad.runs == 1 ? "" : "s"), good \(good.fails) of \(good.runs)"
+  }
+  guard let after = probability.failsAfter, let before = probability.failsBefore else { return nil }
+  let from = culprit.map { " from \(code($0)) on" } ?? " from the culprit on"
+  return "fails \(rateText(after)) of runs\(from), \(rateText(before)) before"
+}
+
+/// A share of runs as a whole percentage, or to one decimal below 1% ("0.4%").
+public func rateText(_ rate: Double) -> String {
+  let percent = rate * 100
+  if percent > 0 && percent < 1 { return String(format: "%.1f%%", percent) }
+  return String(format: "%.0f%%", percent)
 }
 
 /// The first sentence of the confirmation section, in plain words.

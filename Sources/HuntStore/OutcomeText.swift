@@ -1,4 +1,5 @@
 import Foundation
+import History
 
 /// A hunt's stored outcome (`HuntRecord.outcome`): the one place that writes and reads that
 /// text (hunts write it, reports and `log` read it).
@@ -7,7 +8,9 @@ import Foundation
 /// "contradiction …", "nothing-to-search …", "aborted: …", "stopped …", "reset"), then optional
 /// extra parts after "; ", in this order: `descend merge <hash> (<note>)`, one
 /// `dependency <name> <old> <new> <result>` per pin the culprit changed (see `Dependency`),
-/// `probability 0.9973 runner-up <hash> 0.0021 (confident, 23 test runs)` and
+/// `probability 0.9973 runner-up <hash> 0.0021 (confident, 23 test runs)` (with, since the
+/// failure-rate model, `, 9 deploys, fails 0.4800 after 0.0200 before, bad 5/11 good 0/6`
+/// inside the brackets: see `Probability`) and
 /// `confirm holds` / `confirm does-not-hold`, and last `revert passes <hash>` (also `still-fails`
 /// and `untested`), `revert conflicts <file> <file>…` (each file percent-encoded, so it holds no
 /// space or "; ") or `revert failed`. The first part's free text (an abort's reason) and a
@@ -40,21 +43,51 @@ public struct OutcomeText: Sendable, Hashable {
 
   /// The probabilistic mode's answer.
   public struct Probability: Sendable, Hashable {
+    /// The probability of the answer given: the culprit's, or that of "no regression".
     public var probability: Double
     public var runnerUp: String?
     public var runnerUpProbability: Double?
-    /// `confident`, `budget-spent`, `nothing-testable`.
+    /// `confident`, `no-regression`, `budget-spent`, `nothing-testable`.
     public var reason: String
     public var testRuns: Int
+    /// Deploys spent (`N deploys`); nil in outcomes stored before it was.
+    public var deploys: Int?
+    /// The estimated share of failing runs from the culprit on and before it
+    /// (`fails 0.4800 after 0.0200 before`).
+    public var failsAfter: Double?
+    public var failsBefore: Double?
+    /// Failing runs and runs at the bad endpoint and at the good ones (`bad 5/11 good 0/6`).
+    public var badEnd: RunTally?
+    public var goodEnd: RunTally?
 
     public init(
-      probability: Double, runnerUp: String? = nil, runnerUpProbability: Double? = nil, reason: String, testRuns: Int
+      probability: Double, runnerUp: String? = nil, runnerUpProbability: Double? = nil, reason: String, testRuns: Int,
+      deploys: Int? = nil, failsAfter: Double? = nil, failsBefore: Double? = nil,
+      badEnd: RunTally? = nil, goodEnd: RunTally? = nil
     ) {
       self.probability = probability
       self.runnerUp = runnerUp
       self.runnerUpProbability = runnerUpProbability
       self.reason = reason
       self.testRuns = testRuns
+      self.deploys = deploys
+      self.failsAfter = failsAfter
+      self.failsBefore = failsBefore
+      self.badEnd = badEnd
+      self.goodEnd = goodEnd
+    }
+
+    /// The text inside the brackets.
+    var details: String {
+      var parts = [reason, "\(testRuns) test runs"]
+      if let deploys { parts.append("\(deploys) deploys") }
+      if let failsAfter, let failsBefore {
+        parts.append(String(format: "fails %.4f after %.4f before", failsAfter, failsBefore))
+      }
+      if let badEnd, let goodEnd {
+        parts.append("bad \(badEnd.fails)/\(badEnd.runs) good \(goodEnd.fails)/\(goodEnd.runs)")
+      }
+      return parts.joined(separator: ", ")
     }
   }
 
@@ -184,7 +217,7 @@ public struct OutcomeText: Sendable, Hashable {
       if let runnerUp = probability.runnerUp, let chance = probability.runnerUpProbability {
         text += " runner-up \(runnerUp) \(String(format: "%.4f", chance))"
       }
-      text += " (\(probability.reason), \(probability.testRuns) test runs)"
+      text += " (\(probability.details))"
     }
     if let confirmationHolds { text += "; confirm \(confirmationHolds ? "holds" : "does-not-hold")" }
     if let revert {
@@ -286,11 +319,31 @@ public struct OutcomeText: Sendable, Hashable {
     }
     let head = part[afterPrefix..<open.lowerBound].split(separator: " ")
     let inside = part[open.upperBound..<part.index(before: part.endIndex)].components(separatedBy: ", ")
-    guard inside.count == 2, !inside[0].isEmpty, !inside[0].contains(" ") else { return nil }
+    guard inside.count >= 2, !inside[0].isEmpty, !inside[0].contains(" ") else { return nil }
     let unit = [" test runs", " test run"].first { inside[1].hasSuffix($0) }
     guard let unit, let runs = Int(inside[1].dropLast(unit.count)), runs >= 0 else { return nil }
+    var extras = Probability(probability: 0, reason: "", testRuns: 0)
+    for extra in inside.dropFirst(2) {
+      let words = extra.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+      if words.count == 2, words[1] == "deploys", let count = Int(words[0]), count >= 0, extras.deploys == nil {
+        extras.deploys = count
+      } else if words.count == 5, words[0] == "fails", words[2] == "after", words[4] == "before",
+        let after = probabilityValue(Substring(words[1])), let before = probabilityValue(Substring(words[3])),
+        extras.failsAfter == nil
+      {
+        (extras.failsAfter, extras.failsBefore) = (after, before)
+      } else if words.count == 4, words[0] == "bad", words[2] == "good", let bad = Self.tally(words[1]),
+        let good = Self.tally(words[3]), extras.badEnd == nil
+      {
+        (extras.badEnd, extras.goodEnd) = (bad, good)
+      } else {
+        return nil
+      }
+    }
     guard let chance = probabilityValue(head.first) else { return nil }
-    var found = Probability(probability: chance, reason: inside[0], testRuns: runs)
+    var found = Probability(
+      probability: chance, reason: inside[0], testRuns: runs, deploys: extras.deploys, failsAfter: extras.failsAfter,
+      failsBefore: extras.failsBefore, badEnd: extras.badEnd, goodEnd: extras.goodEnd)
     switch head.count {
     case 1: break
     case 4:
@@ -302,6 +355,15 @@ public struct OutcomeText: Sendable, Hashable {
     default: return nil
     }
     return found
+  }
+
+  /// "5/11": failing runs among runs.
+  private static func tally(_ text: String) -> RunTally? {
+    let halves = text.split(separator: "/", omittingEmptySubsequences: false)
+    guard halves.count == 2, let fails = Int(halves[0]), let runs = Int(halves[1]), fails >= 0, runs >= fails else {
+      return nil
+    }
+    return RunTally(fails: fails, runs: runs)
   }
 
   private static func probabilityValue(_ text: Substring?) -> Double? {

@@ -179,15 +179,20 @@ public struct StepNote: Sendable, Hashable {
   public var movedFrom: String?
   /// "runs: bad,good,bad": each test run's verdict.
   public var runs: [Verdict]
+  /// "tested again where deployed": the step ran the test only, in an environment that had
+  /// its commit deployed already (`--flaky`).
+  public var retest: Bool
   /// The other parts (why a step aborted, "stopped"), in order.
   public var others: [String]
 
   static let movedPrefix = "moved: deploy failed"
   static let runsPrefix = "runs: "
+  static let retestText = "tested again where deployed"
 
-  public init(movedFrom: String? = nil, runs: [Verdict] = [], others: [String] = []) {
+  public init(movedFrom: String? = nil, runs: [Verdict] = [], retest: Bool = false, others: [String] = []) {
     self.movedFrom = movedFrom
     self.runs = runs
+    self.retest = retest
     self.others = others
   }
 
@@ -199,6 +204,8 @@ public struct StepNote: Sendable, Hashable {
       if part.hasPrefix(Self.movedPrefix) {
         let rest = part.dropFirst(Self.movedPrefix.count)
         movedFrom = rest.hasPrefix(" from ") ? String(rest.dropFirst(" from ".count)) : ""
+      } else if part == Self.retestText {
+        retest = true
       } else if part.hasPrefix(Self.runsPrefix) {
         let words = part.dropFirst(Self.runsPrefix.count).split(separator: ",")
         let read = words.compactMap { Verdict(rawValue: $0.trimmingCharacters(in: .whitespaces)) }
@@ -214,6 +221,7 @@ public struct StepNote: Sendable, Hashable {
   public func text(withRuns: Bool) -> String? {
     var parts = [String]()
     if let movedFrom { parts.append(Self.movedPrefix + (movedFrom.isEmpty ? "" : " from \(movedFrom)")) }
+    if retest { parts.append(Self.retestText) }
     parts += others
     if withRuns { parts.append(Self.runsPrefix + runs.map(\.rawValue).joined(separator: ",")) }
     return parts.isEmpty ? nil : parts.joined(separator: "; ")

@@ -136,7 +136,8 @@ public enum ReportBuilder {
               hash: hex, shortHash: id?.short() ?? String(hex.prefix(7)),
               subject: id.flatMap { info($0)?.summary } ?? "", probability: chance)
           }
-        }, reason: found.reason, testRuns: found.testRuns)
+        }, reason: found.reason, testRuns: found.testRuns, deploys: found.deploys, failsAfter: found.failsAfter,
+        failsBefore: found.failsBefore, badEnd: found.badEnd, goodEnd: found.goodEnd)
     }
 
     // --confirm N: the runs on the culprit and its parents, from the confirmation steps.

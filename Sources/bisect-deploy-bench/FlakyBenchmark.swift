@@ -4,17 +4,23 @@ import Foundation
 import GitKit
 import History
 
-/// `bisect-deploy-bench flaky`: the bisection engines against a simulated smoke test that
-/// answers wrongly at a given rate, on real histories (generated, or given with `--repo`).
+/// `bisect-deploy-bench flaky`: the search methods against a simulated intermittent smoke
+/// test, on real histories (generated, or given with `--repo`).
 ///
 /// Each trial draws a culprit among the range's candidates; a commit is truly bad when the
-/// culprit is among its ancestors-or-self, and the simulated test flips that truth with the
-/// setting's probabilities. The endpoints are known (bad tip, good boundary) and never tested.
-/// Everything is drawn from seeded generators, so the same arguments print the same table.
+/// culprit is among its ancestors-or-self. A run on a truly bad commit fails with the case's
+/// `bad` rate, on a good one with its `good` rate. Each method is simulated as the hunt runs
+/// it, endpoint checks included: plain bisection (`git bisect run`: one run per step; a
+/// passing bad is "no regression"), `repeat: 5` (the majority of up to five runs per step, the
+/// endpoints too), and `--flaky` with the rates not given (bad and good tested once each, then
+/// the engine's plan, which tests again where a commit is deployed when that pays), counting
+/// deploys and test runs at the costs given. "Right" is the exact culprit named as the
+/// answer; a budget spent or "no regression" is wrong. Everything is drawn from seeded
+/// generators, so the same arguments print the same tables.
 struct FlakyBenchmark: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "flaky",
-    abstract: "Accuracy and test runs of the engines against a simulated flaky smoke test.")
+    abstract: "Accuracy, test runs and deploys of the search methods against a simulated intermittent test.")
 
   @Option(help: "A repository to use (repeatable); none: generate a linear and a merge-heavy history.")
   var repo: [String] = []
@@ -22,12 +28,18 @@ struct FlakyBenchmark: ParsableCommand {
   @Option(help: "The history generator, for generated histories.") var script = "Fixtures/make-history.py"
   @Option(help: "The bad end of the range.") var bad = "main"
   @Option(help: "The good end (default: the root commit of --bad).") var good: String?
-  @Option(help: "Trials per history, setting and method.") var trials = 200
-  @Option(help: "Seed of the culprits and of the wrong answers.") var seed: UInt64 = 1
+  @Option(help: "Trials per history, case and method.") var trials = 100
+  @Option(help: "Seed of the culprits and of the test's answers.") var seed: UInt64 = 1
+  @Option(help: "The cost of one deploy, in the unit of --test-cost.") var deployCost = 3.0
+  @Option(help: "The cost of one test run.") var testCost = 1.0
+  @Option(help: "Only the cases whose name contains this (e.g. 'bad 50%').") var only: String?
 
   func validate() throws {
     if trials < 1 { throw ValidationError("--trials must be at least 1") }
     if commits < 3 { throw ValidationError("--commits must be at least 3") }
+    if !(deployCost >= 0) || !(testCost > 0) {
+      throw ValidationError("--deploy-cost must be 0 or more and --test-cost more than 0")
+    }
   }
 
   func run() throws {
@@ -46,8 +58,12 @@ struct FlakyBenchmark: ParsableCommand {
     }
     defer { if let scratch { try? FileManager.default.removeItem(at: scratch) } }
 
-    print("Simulated flaky smoke test: \(trials) trials per row, seed \(seed); endpoints known, never tested.")
-    print("accuracy: culprit exactly right; runs: test runs (deployments), mean / 90th percentile / max.")
+    print(
+      String(
+        format:
+          "Simulated intermittent smoke test: %d trials per row, seed %llu; a deploy costs %.3g, a test run %.3g.",
+        trials, seed, deployCost, testCost))
+    print("right: the exact culprit named as the answer; runs and deploys: mean, endpoint checks included.")
     for (offset, source) in sources.enumerated() {
       let repository = try Repository(at: source.path)
       let goodName =
@@ -64,49 +80,52 @@ struct FlakyBenchmark: ParsableCommand {
     guard count > 1 else { throw ValidationError("\(label): fewer than two candidates") }
     let merges = graph.ids.indices.filter { graph.parentCount(of: $0) > 1 }.count
     let log2N = log2(Double(count))
+    let costs = RunCosts(deploy: deployCost, test: testCost)
     print("")
     print(String(format: "## %@: N = %d candidates (%d merges), log2 N = %.2f", label, count, merges, log2N))
     print("")
     print(
       String(
-        format: "FlakyBisection first choice (init + next()): %.1f ms, median of 5", firstChoiceMilliseconds(graph)))
+        format: "FlakyBisection first choice (init + plan): %.1f ms, median of 5",
+        firstChoiceMilliseconds(graph, costs: costs)))
     print("")
-    print("| setting | capacity (bits/test) | information limit log2 N / C | 2.5 log2 N |")
-    print("| --- | ---: | ---: | ---: |")
-    for setting in NoiseSetting.all {
-      let capacity = channelCapacity(falseBad: setting.falseBad, falseGood: setting.falseGood)
-      print(String(format: "| %@ | %.3f | %.1f | %.1f |", setting.name, capacity, log2N / capacity, 2.5 * log2N))
-    }
-    print("")
-    print("| method | setting | accuracy | mean runs | p90 | max | stopped by budget |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    print(
+      "| case | method | right | mean runs | mean deploys | p90 runs | max runs | budget spent | no regression | information limit | goal |"
+    )
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     let started = ContinuousClock.now
-    for method in Method.allCases {
-      for (settingOffset, setting) in NoiseSetting.all.enumerated() {
+    for (caseOffset, failure) in FailureCase.all.enumerated() {
+      if let only, !failure.name.contains(only) { continue }
+      let capacity = channelCapacity(falseBad: failure.good, falseGood: 1 - failure.bad)
+      for method in Method.allCases {
         var right = 0
         var runs = [Int]()
+        var deploys = 0
         var budgetStops = 0
+        var noRegression = 0
         for trial in 0..<trials {
-          // The same culprits for every method and setting; the wrong answers drawn per row.
+          // The same culprits for every method and case; the answers drawn per row.
           var culpritDraw = SplitMix64(seed: mix(seed, history, 0, UInt64(trial)))
           let culprit = simulation.candidates[Int(culpritDraw.next() % UInt64(count))]
           var test = SimulatedTest(
-            truth: simulation.truth(culprit: culprit), setting: setting,
+            truth: simulation.truth(culprit: culprit), failure: failure,
             random: SplitMix64(
-              seed: mix(seed, history, 1 + UInt64(settingOffset) * 8 + UInt64(method.rawValue), UInt64(trial))))
-          let result = method.run(simulation, &test)
+              seed: mix(seed, history, 1 + UInt64(caseOffset) * 8 + UInt64(method.rawValue), UInt64(trial))))
+          let result = method.run(simulation, &test, costs: costs)
           if result.culprit == graph.ids[culprit] { right += 1 }
           if result.budgetSpent { budgetStops += 1 }
+          if result.noRegression { noRegression += 1 }
           runs.append(test.runs)
+          deploys += test.deploys
         }
         runs.sort()
         let mean = Double(runs.reduce(0, +)) / Double(runs.count)
         let p90 = runs[Swift.min(runs.count - 1, Int((Double(runs.count) * 0.9).rounded(.up)) - 1)]
-        let stops = method.isFlaky ? String(budgetStops) : "-"
         print(
           String(
-            format: "| %@ | %@ | %.1f%% | %.2f | %d | %d | %@ |", method.name, setting.name,
-            100 * Double(right) / Double(trials), mean, p90, runs.last ?? 0, stops))
+            format: "| %@ | %@ | %.1f%% | %.1f | %.1f | %d | %d | %d | %d | %.1f | %@ |", failure.name, method.name,
+            100 * Double(right) / Double(trials), mean, Double(deploys) / Double(trials), p90, runs.last ?? 0,
+            budgetStops, noRegression, log2N / capacity, method == .flaky ? failure.goal : ""))
       }
     }
     print("")
@@ -114,29 +133,32 @@ struct FlakyBenchmark: ParsableCommand {
   }
 }
 
-/// The median time to build a `FlakyBisection` of `graph` and choose its first commit.
-private func firstChoiceMilliseconds(_ graph: CommitGraph) -> Double {
+/// The median time to build a `FlakyBisection` of `graph` and plan its first test.
+private func firstChoiceMilliseconds(_ graph: CommitGraph, costs: RunCosts) -> Double {
   var times = [Double]()
   for _ in 0..<5 {
     let started = ContinuousClock.now
     let search = FlakyBisection(graph: graph)
-    _ = search.next()
+    _ = search.plan(deployed: [nil], costs: costs)
     times.append(seconds(ContinuousClock.now - started) * 1000)
   }
   return median(times)
 }
 
-/// A way of answering: how often the simulated test lies, each way.
-private struct NoiseSetting {
+/// How often the simulated test fails: on truly bad commits, and on truly good ones.
+private struct FailureCase {
   var name: String
-  var falseBad: Double
-  var falseGood: Double
+  var bad: Double
+  var good: Double
+  /// The goal for `--flaky`, as printed.
+  var goal: String
 
   static let all = [
-    NoiseSetting(name: "no noise", falseBad: 0, falseGood: 0),
-    NoiseSetting(name: "5% false-bad", falseBad: 0.05, falseGood: 0),
-    NoiseSetting(name: "10% false-bad", falseBad: 0.1, falseGood: 0),
-    NoiseSetting(name: "5% both ways", falseBad: 0.05, falseGood: 0.05),
+    FailureCase(name: "bad 50%, good 2%", bad: 0.5, good: 0.02, goal: ">= 97%, <= 60 runs, <= 25 deploys"),
+    FailureCase(name: "bad 90%, good 10%", bad: 0.9, good: 0.1, goal: ">= 99%, <= 28 runs"),
+    FailureCase(name: "bad 100%, good 10%", bad: 1, good: 0.1, goal: ">= 99.5%, <= 17 runs"),
+    FailureCase(name: "bad 100%, good 0%", bad: 1, good: 0, goal: "100%, <= 12 runs"),
+    FailureCase(name: "bad 30%, good 0%", bad: 0.3, good: 0, goal: ">= 95%"),
   ]
 }
 
@@ -162,104 +184,110 @@ private struct Simulation {
   }
 }
 
-/// The simulated smoke test: the truth, flipped at the setting's rates; counts its runs.
+/// The simulated smoke test and environment: fails at the case's rates; counts its runs and
+/// the deploys.
 private struct SimulatedTest {
   let truth: [Bool]
-  let setting: NoiseSetting
+  let failure: FailureCase
   var random: SplitMix64
   private(set) var runs = 0
+  private(set) var deploys = 0
 
-  init(truth: [Bool], setting: NoiseSetting, random: SplitMix64) {
+  init(truth: [Bool], failure: FailureCase, random: SplitMix64) {
     self.truth = truth
-    self.setting = setting
+    self.failure = failure
     self.random = random
   }
 
-  mutating func run(_ number: Int) -> Verdict {
+  /// Deploys the commit numbered `number` (nil: the good boundary, outside the range).
+  mutating func deploy() { deploys += 1 }
+
+  /// Runs the test on the commit numbered `number` (nil: the good boundary).
+  mutating func run(_ number: Int?) -> Verdict {
     runs += 1
-    let roll = random.nextUnit()
-    if truth[number] { return roll < setting.falseGood ? .good : .bad }
-    return roll < setting.falseBad ? .bad : .good
+    let rate = number.map { truth[$0] } == true ? failure.bad : failure.good
+    return random.nextUnit() < rate ? .bad : .good
   }
 }
 
-/// What one trial of a method named, and whether it ran out of budget.
+/// What one trial of a method named.
 private struct TrialResult {
   var culprit: ObjectID?
   var budgetSpent = false
+  var noRegression = false
 }
 
-/// The engines compared.
+/// The methods compared.
 private enum Method: Int, CaseIterable {
   case plain
-  case plainConfirm
-  case majorityOfThree
-  case flakyKnownRates
-  case flakyEstimatedRates
+  case repeatFive
+  case flaky
 
   var name: String {
     switch self {
-    case .plain: "plain Bisection"
-    case .plainConfirm: "plain + confirm"
-    case .majorityOfThree: "Bisection, majority of 3"
-    case .flakyKnownRates: "FlakyBisection, rates known"
-    case .flakyEstimatedRates: "FlakyBisection, rates estimated"
+    case .plain: "plain bisection"
+    case .repeatFive: "repeat: 5"
+    case .flaky: "--flaky"
     }
   }
 
-  var isFlaky: Bool { self == .flakyKnownRates || self == .flakyEstimatedRates }
-
-  func run(_ simulation: Simulation, _ test: inout SimulatedTest) -> TrialResult {
+  func run(_ simulation: Simulation, _ test: inout SimulatedTest, costs: RunCosts) -> TrialResult {
     let graph = simulation.graph
+    let tip = graph.number(of: graph.tip)!
     switch self {
-    case .plain:
-      return TrialResult(culprit: Self.bisect(graph, repeats: 1, &test))
-    case .majorityOfThree:
-      return TrialResult(culprit: Self.bisect(graph, repeats: 3, &test))
-    case .plainConfirm:
-      // Bisect, then test the culprit (expect bad) and its parents in the range (expect good)
-      // once more; when one disagrees, start over, at most three times in all.
-      var culprit: ObjectID?
-      for _ in 0..<3 {
-        culprit = Self.bisect(graph, repeats: 1, &test)
-        guard let found = culprit, let number = graph.number(of: found) else { break }
-        var confirmed = test.run(number) == .bad
-        for parent in graph.parents(of: number) where confirmed { confirmed = test.run(parent) == .good }
-        if confirmed { break }
-      }
-      return TrialResult(culprit: culprit)
-    case .flakyKnownRates, .flakyEstimatedRates:
-      let rates =
-        self == .flakyKnownRates
-        ? NoiseRates(falseBad: test.setting.falseBad, falseGood: test.setting.falseGood) : NoiseRates()
-      var search = FlakyBisection(graph: graph, settings: FlakySettings(rates: rates))
+    case .plain, .repeatFive:
+      let repeats = self == .plain ? 1 : 5
+      // The endpoint checks: a passing bad is "no regression", a failing good a contradiction.
+      guard Self.step(tip, repeats: repeats, &test) == .bad else { return TrialResult(noRegression: true) }
+      guard Self.step(nil, repeats: repeats, &test) == .good else { return TrialResult() }
+      var bisection = Bisection(graph: graph)
       while true {
-        switch search.next() {
+        switch bisection.next() {
         case .test(let commit):
-          search.record(test.run(graph.number(of: commit)!), for: commit)
+          bisection.record(Self.step(graph.number(of: commit)!, repeats: repeats, &test), for: commit)
+        case .concluded(.culprit(let culprit)):
+          return TrialResult(culprit: culprit)
+        case .concluded:
+          return TrialResult()
+        }
+      }
+    case .flaky:
+      var search = FlakyBisection(graph: graph)
+      test.deploy()
+      search.record(test.run(tip), for: graph.tip)
+      let boundary = graph.boundaries[0]
+      test.deploy()
+      search.record(test.run(nil), for: boundary)
+      var deployed = boundary
+      while true {
+        switch search.plan(deployed: [deployed], costs: costs) {
+        case .tests(let tests):
+          let next = tests[0]
+          if next.environment == nil { test.deploy() }
+          deployed = next.commit
+          search.record(test.run(graph.number(of: next.commit)), for: next.commit)
         case .concluded(let conclusion):
-          return TrialResult(culprit: conclusion.culprit.commit, budgetSpent: conclusion.reason == .budgetSpent)
+          switch conclusion.reason {
+          case .confident: return TrialResult(culprit: conclusion.culprit.commit)
+          case .noRegression: return TrialResult(noRegression: true)
+          case .budgetSpent: return TrialResult(budgetSpent: true)
+          case .nothingTestable: return TrialResult()
+          }
         }
       }
     }
   }
 
-  /// Plain bisection, trusting the majority of `repeats` runs per step.
-  private static func bisect(_ graph: CommitGraph, repeats: Int, _ test: inout SimulatedTest) -> ObjectID? {
-    var bisection = Bisection(graph: graph)
-    while true {
-      switch bisection.next() {
-      case .test(let commit):
-        let number = graph.number(of: commit)!
-        var bad = 0
-        for _ in 0..<repeats where test.run(number) == .bad { bad += 1 }
-        bisection.record(2 * bad > repeats ? .bad : .good, for: commit)
-      case .concluded(.culprit(let culprit)):
-        return culprit
-      case .concluded:
-        return nil
-      }
+  /// One step: a deploy and up to `repeats` runs, the majority decides (early stop).
+  private static func step(_ number: Int?, repeats: Int, _ test: inout SimulatedTest) -> Verdict {
+    test.deploy()
+    var bad = 0
+    var good = 0
+    let needed = repeats / 2 + 1
+    while bad < needed && good < needed {
+      if test.run(number) == .bad { bad += 1 } else { good += 1 }
     }
+    return bad > good ? .bad : .good
   }
 }
 

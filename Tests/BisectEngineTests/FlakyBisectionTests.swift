@@ -85,7 +85,8 @@ private let noNoise = FlakySettings(rates: NoiseRates(falseBad: 0, falseGood: 0)
   }
 
   /// Every candidate as the culprit: the same one named as `Bisection`, confidently, with at
-  /// most two tests more.
+  /// most three tests more (with a good boundary, "no regression" is ruled out by a test at
+  /// an end of the range).
   private func checkAgainstBisection(_ graph: CommitGraph, label: String) {
     for culprit in graph.candidateIDs {
       let verdict = culpritPredicate(culprit, in: graph)
@@ -100,7 +101,7 @@ private let noNoise = FlakySettings(rates: NoiseRates(falseBad: 0, falseGood: 0)
       #expect(plain.next() == .concluded(.culprit(culprit)), "\(label)")
       #expect(conclusion.culprit.commit == culprit, "\(label): \(culprit.short())")
       #expect(conclusion.reason == .confident, "\(label)")
-      #expect(tested.count <= plainTests + 2, "\(label): \(tested.count) tests, Bisection \(plainTests)")
+      #expect(tested.count <= plainTests + 3, "\(label): \(tested.count) tests, Bisection \(plainTests)")
     }
   }
 
@@ -151,6 +152,8 @@ private let noNoise = FlakySettings(rates: NoiseRates(falseBad: 0, falseGood: 0)
     #expect(plainRight < right, "plain bisection: \(plainRight) of \(trials) right")
   }
 
+  /// One lie anywhere in the search: the culprit is still named, confidently, in all but at
+  /// most one case in a hundred (what a confidence of 0.99 promises).
   @Test func aSingleLyingAnswerDoesNotBlameAnInnocentCommit() {
     let graph = Sketch.linear(40).graph
     let settings = [
@@ -158,6 +161,8 @@ private let noNoise = FlakySettings(rates: NoiseRates(falseBad: 0, falseGood: 0)
       FlakySettings(rates: NoiseRates(falseBad: 0.05, falseGood: 0.02)),
       FlakySettings(),
     ]
+    var cases = 0
+    var wrong = [String]()
     for setting in settings {
       for culprit in stride(from: 0, to: 40, by: 3).map(commitID) {
         let truth = culpritPredicate(culprit, in: graph)
@@ -170,11 +175,15 @@ private let noNoise = FlakySettings(rates: NoiseRates(falseBad: 0, falseGood: 0)
             guard answered == lie else { return verdict }
             return verdict == .bad ? .good : .bad
           }
-          #expect(conclusion.culprit.commit == culprit, "\(setting.rates), culprit \(culprit.short()), lie \(lie)")
+          cases += 1
+          if conclusion.culprit.commit != culprit {
+            wrong.append("\(setting.rates), culprit \(culprit.short()), lie \(lie)")
+          }
           #expect(conclusion.reason == .confident)
         }
       }
     }
+    #expect(wrong.count * 100 <= cases, "\(wrong.count) of \(cases) wrong: \(wrong)")
   }
 
   // MARK: Skips and budget
@@ -211,8 +220,8 @@ private let noNoise = FlakySettings(rates: NoiseRates(falseBad: 0, falseGood: 0)
     guard case .concluded(let conclusion) = search.next() else { return }
     #expect(conclusion.reason == .nothingTestable)
     #expect(conclusion.testRuns == 0)
-    // The tip is a candidate but tells nothing: the other seven were proposed once each.
-    #expect(proposals == 7)
+    // Each commit was proposed once: the tip too (its runs teach how often bad commits fail).
+    #expect(proposals == 8)
     #expect(abs(conclusion.culprit.probability - 1.0 / 8) < 1e-12)
     #expect(search.nextRound(count: 2).isEmpty)
   }
@@ -237,7 +246,7 @@ private let noNoise = FlakySettings(rates: NoiseRates(falseBad: 0, falseGood: 0)
     var round = FlakyBisection(graph: graph, settings: FlakySettings(budget: 5))
     for commit in round.nextRound(count: 3) { round.record(test.answer(commit), for: commit) }
     #expect(round.nextRound(count: 3).count == 2)
-    #expect(FlakySettings.defaultBudget(candidates: 1000) == 50)
+    #expect(FlakySettings.defaultBudget(candidates: 1000) == 359)
     #expect(FlakyBisection(graph: graph).budget == FlakySettings.defaultBudget(candidates: 64))
   }
 
@@ -260,39 +269,58 @@ private let noNoise = FlakySettings(rates: NoiseRates(falseBad: 0, falseGood: 0)
 
   @Test func configuredRatesAreFlooredAndCapped() {
     let graph = Sketch.linear(10).graph
-    let low = FlakyBisection(graph: graph, settings: FlakySettings(rates: NoiseRates(falseBad: 0, falseGood: -1)))
-    #expect(low.rates.falseBad == 0.001 && low.rates.falseGood == 0.001)
-    let high = FlakyBisection(graph: graph, settings: FlakySettings(rates: NoiseRates(falseBad: 0.7, falseGood: 0.5)))
-    #expect(high.rates.falseBad == 0.49 && high.rates.falseGood == 0.49)
-    #expect(FlakyBisection(graph: graph).rates.falseBad == 1.0 / 16)
+    func rates(_ falseBad: Double?, _ falseGood: Double?) -> (falseBad: Double, falseGood: Double) {
+      FlakyBisection(graph: graph, settings: FlakySettings(rates: NoiseRates(falseBad: falseBad, falseGood: falseGood)))
+        .rates
+    }
+    func near(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 1e-9 }
+    // A good commit fails at least 0.1% of its runs and at most 49%; a bad one at least 20%
+    // and at most 99.9%.
+    let low = rates(0, -1)
+    #expect(near(low.falseBad, 0.001) && near(low.falseGood, 0.001), "\(low)")
+    let high = rates(0.7, 0.5)
+    #expect(near(high.falseBad, 0.49) && near(high.falseGood, 0.5), "\(high)")
+    let rare = rates(0.1, 0.95)
+    #expect(near(rare.falseBad, 0.1) && near(rare.falseGood, 0.8), "\(rare)")
+    // Bad never fails less often than good: a configured pair that says so is lifted.
+    let crossed = rates(0.45, 0.7)
+    #expect(near(crossed.falseBad, 0.45) && near(crossed.falseGood, 1 - 0.55), "\(crossed)")
+    // Unknown rates start from the prior: most good commits pass, most bad ones fail.
+    let prior = FlakyBisection(graph: graph).rates
+    #expect(prior.falseBad > 0.001 && prior.falseBad < 0.1, "\(prior)")
+    #expect(prior.falseGood > 0.001 && prior.falseGood < 0.2, "\(prior)")
   }
 
-  @Test func verdictsOnTheBoundariesAndTheTipOnlyInformTheRates() {
+  @Test func verdictsOnTheBoundariesAndTheTipInformTheRatesAndNoRegressionOnly() {
     let graph = Sketch(parents: Sketch.linear(30).parents, tip: 29, goods: [5]).graph
     let boundary = commitID(5)
     let outside = commitID(2)
+    func equallyLikely(_ search: FlakyBisection) -> Bool {
+      let probabilities = search.leaders(30).map(\.probability)
+      return (probabilities.max() ?? 0) - (probabilities.min() ?? 0) < 1e-12
+    }
     for rates in [NoiseRates(falseBad: 0.1, falseGood: 0.05), NoiseRates()] {
       var search = FlakyBisection(graph: graph, settings: FlakySettings(rates: rates))
-      let firstChoice = search.next()
       let before = search.rates
+      #expect(abs(search.noRegression - FlakyBisection.noRegressionPrior) < 1e-12)
       search.record(.bad, for: boundary)
       search.record(.bad, for: outside)
       #expect(search.testRuns == 2)
-      let uniform = 1.0 / Double(search.candidateCount)
-      #expect(search.leaders(30).allSatisfy { abs($0.probability - uniform) < 1e-12 })
+      // Good commits that fail make "every commit fails alike" likelier; no candidate moves.
+      #expect(search.noRegression > FlakyBisection.noRegressionPrior)
+      #expect(equallyLikely(search))
       if rates.falseBad == nil {
         #expect(search.rates.falseBad > before.falseBad)
-        #expect(abs(search.rates.falseGood - before.falseGood) < 1e-12)
-        search.record(.good, for: graph.tip)
-        #expect(search.rates.falseGood > before.falseGood)
         let raised = search.rates.falseBad
         search.record(.good, for: boundary)
         #expect(search.rates.falseBad < raised)
+        search.record(.good, for: graph.tip)
+        #expect(search.rates.falseGood > before.falseGood)
       } else {
-        #expect(search.rates == before)
-        #expect(search.next() == firstChoice)
+        #expect(abs(search.rates.falseBad - before.falseBad) < 1e-9)
+        #expect(abs(search.rates.falseGood - before.falseGood) < 1e-9)
       }
-      #expect(search.leaders(30).allSatisfy { abs($0.probability - uniform) < 1e-12 })
+      #expect(equallyLikely(search))
     }
   }
 
@@ -349,7 +377,8 @@ private let noNoise = FlakySettings(rates: NoiseRates(falseBad: 0, falseGood: 0)
       }
       guard case .concluded(let conclusion) = search.next() else { continue }
       if conclusion.culprit.commit == culprit { right += 1 }
-      #expect(rounds <= 12, "trial \(trial): \(rounds) rounds")
+      // 36 to 48 runs: the rate of bad commits is learnt on the way.
+      #expect(rounds <= 16, "trial \(trial): \(rounds) rounds")
     }
     #expect(right >= 58, "\(right) of 60 right")
   }

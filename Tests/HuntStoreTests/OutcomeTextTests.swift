@@ -1,3 +1,4 @@
+import History
 import HuntStore
 import Testing
 
@@ -47,6 +48,32 @@ struct OutcomeTextTests {
     let contradiction = OutcomeText(
       "culprit \(merge); descend merge \(merge) (the verdicts on its commits contradict each other (badFoundGood))")
     #expect(contradiction.descent?.note == "the verdicts on its commits contradict each other (badFoundGood)")
+  }
+
+  @Test("the failure-rate model's extras (deploys, rates, endpoint counts) are written and read back")
+  func failureRateExtras() throws {
+    var written = OutcomeText(first: "culprit \(culprit)")
+    written.probability = OutcomeText.Probability(
+      probability: 0.9931, runnerUp: runnerUp, runnerUpProbability: 0.004, reason: "confident", testRuns: 61,
+      deploys: 17, failsAfter: 0.48, failsBefore: 0.02, badEnd: RunTally(fails: 5, runs: 11),
+      goodEnd: RunTally(fails: 0, runs: 6))
+    #expect(
+      written.text
+        == "culprit \(culprit); probability 0.9931 runner-up \(runnerUp) 0.0040 (confident, 61 test runs, 17 deploys, fails 0.4800 after 0.0200 before, bad 5/11 good 0/6)"
+    )
+    let read = try #require(OutcomeText(written.text).probability)
+    #expect(read == written.probability)
+    #expect(read.badEnd?.fails == 5 && read.badEnd?.runs == 11 && read.goodEnd?.runs == 6)
+
+    let none = OutcomeText(
+      "no-regression; probability 0.9912 (no-regression, 30 test runs, 2 deploys, bad 0/18 good 0/12)")
+    #expect(none.kind == .noRegression)
+    #expect(none.probability?.reason == "no-regression" && none.probability?.badEnd?.runs == 18)
+    #expect(none.probability?.failsAfter == nil)
+    // An extra that is not one of these forms keeps the part as text, not a half-read probability.
+    #expect(OutcomeText("culprit \(culprit); probability 0.9 (confident, 3 test runs, 2 apples)").probability == nil)
+    #expect(
+      OutcomeText("culprit \(culprit); probability 0.9 (confident, 3 test runs, bad 4/3 good 0/1)").probability == nil)
   }
 
   @Test("a probability without a runner-up, and a probabilistic culprit-among")
