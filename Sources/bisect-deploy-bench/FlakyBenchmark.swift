@@ -13,7 +13,8 @@ import History
 /// it, endpoint checks included: plain bisection (`git bisect run`: one run per step; a
 /// passing bad is "no regression"), `repeat: 5` (the majority of up to five runs per step, the
 /// endpoints too), and `--flaky` with the rates not given (bad and good tested once each, then
-/// the engine's plan, which tests again where a commit is deployed when that pays), counting
+/// the engine's plan, which tests again where a commit is deployed when that pays), and given
+/// (the case's own rates: the cost of the search when no rate has to be learnt), counting
 /// deploys and test runs at the costs given. "Right" is the exact culprit named as the
 /// answer; a budget spent or "no regression" is wrong. Everything is drawn from seeded
 /// generators, so the same arguments print the same tables.
@@ -222,12 +223,14 @@ private enum Method: Int, CaseIterable {
   case plain
   case repeatFive
   case flaky
+  case flakyRatesGiven
 
   var name: String {
     switch self {
     case .plain: "plain bisection"
     case .repeatFive: "repeat: 5"
     case .flaky: "--flaky"
+    case .flakyRatesGiven: "--flaky, rates given"
     }
   }
 
@@ -251,8 +254,11 @@ private enum Method: Int, CaseIterable {
           return TrialResult()
         }
       }
-    case .flaky:
-      var search = FlakyBisection(graph: graph)
+    case .flaky, .flakyRatesGiven:
+      // Given, the rates are the case's own: what the search costs when nothing is learnt.
+      let rates =
+        self == .flaky ? NoiseRates() : NoiseRates(falseBad: test.failure.good, falseGood: 1 - test.failure.bad)
+      var search = FlakyBisection(graph: graph, settings: FlakySettings(rates: rates))
       test.deploy()
       search.record(test.run(tip), for: graph.tip)
       let boundary = graph.boundaries[0]
