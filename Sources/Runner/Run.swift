@@ -22,7 +22,9 @@ import Foundation
 ///
 /// When the shell exits by itself, the rest of its process group is left alone: a deploy may
 /// start a server in the background for the smoke test to use. Such processes stay in group
-/// `CommandResult.processGroup` and are the configuration's business.
+/// `CommandResult.processGroup` and are the configuration's business. When this process dies
+/// before the command ends (even by SIGKILL), a watchdog in the group kills the whole group
+/// at once: a command never outlives its hunt unwatched (`spawnShell`).
 ///
 /// The wait polls `waitpid(WNOHANG)` between short `Task.sleep`s, so no thread is blocked.
 /// Nothing else in this process may reap children with `waitpid(-1)` or set SIGCHLD to
@@ -65,7 +67,9 @@ private func execute(_ spec: CommandSpec) async throws(RunnerError) -> CommandRe
   defer { keeper.redact() }
   let clock = ContinuousClock()
   let start = clock.now
-  let pid = try spawnShell(spec, log: log)
+  let shell = try spawnShell(spec, log: log)
+  defer { shell.release() }
+  let pid = shell.pid
   let deadline = spec.timeout.map { start + $0 }
 
   // From here on the child exists: every path below reaps it.

@@ -48,11 +48,41 @@ final class LogFile {
   }
 }
 
+/// A started command: its shell, which leads its process group, and this process's end of
+/// the group's lifeline (see `spawnShell`).
+struct SpawnedShell {
+  let pid: pid_t
+  let lifeline: Int32
+
+  /// Tells the group's watchdog that this process saw the command end: it leaves the group
+  /// alone (a server a deploy started in the background lives on), and closes the lifeline.
+  /// Call once, on every path.
+  func release() {
+    var byte = UInt8(ascii: "\n")
+    // MSG_NOSIGNAL: after a timeout the group, watchdog included, is dead, and a write to a
+    // pipe nobody reads would kill this process with SIGPIPE.
+    while send(lifeline, &byte, 1, Int32(MSG_NOSIGNAL)) < 0 && errno == EINTR {}
+    close(lifeline)
+  }
+}
+
+/// The shell that runs a command behind its watchdog: a background subshell waits on the
+/// lifeline (fd 3) and, when it closes without a line (this process died, even by SIGKILL,
+/// since the kernel closes its end), kills the whole process group; then fd 3 is closed and
+/// the command runs as `/bin/sh -c "$1"` in the same process (the group leader). So a deploy
+/// never outlives its hunt unwatched: docs/fleet.md, docs/safety.md.
+let watchedShellScript = """
+  ( read -r _ <&3 || kill -KILL 0 ) &
+  exec 3<&-
+  exec /bin/sh -c "$1"
+  """
+
 /// Starts `/bin/sh -c spec.command` in a new session (so in a process group of its own,
-/// whose id is the returned pid), with stdin from /dev/null (or `spec.standardInput`), stdout and stderr appended to
-/// `log`, every signal at its default disposition and none blocked, and no other inherited
-/// file descriptor.
-func spawnShell(_ spec: CommandSpec, log: LogFile) throws(RunnerError) -> pid_t {
+/// whose id is the returned pid), with stdin from /dev/null (or `spec.standardInput`), stdout
+/// and stderr appended to `log`, every signal at its default disposition and none blocked, and
+/// no other inherited file descriptor, behind a watchdog in the same group that kills the
+/// group if this process dies before calling `SpawnedShell.release()`.
+func spawnShell(_ spec: CommandSpec, log: LogFile) throws(RunnerError) -> SpawnedShell {
   let directory = spec.workingDirectory.path
   let failure = { (code: Int32) in
     RunnerError.cannotStart(command: spec.command, workingDirectory: directory, code: code)
@@ -62,6 +92,22 @@ func spawnShell(_ spec: CommandSpec, log: LogFile) throws(RunnerError) -> pid_t 
     isDirectory.boolValue
   else { throw RunnerError.workingDirectoryMissing(path: directory) }
   let entries = try environmentEntries(spec.environment)
+
+  // The lifeline: a socket pair (so that writing to a dead reader is an error, not SIGPIPE).
+  // The child reads one end as fd 3; this process keeps the other, close-on-exec so that no
+  // other child inherits it (which would keep the group alive past our death).
+  var ends: [Int32] = [-1, -1]
+  guard makeCloseOnExecSocketPair(&ends) == 0 else { throw failure(errno) }
+  // Above 3, so that the dup2 below really copies (and so drops close-on-exec).
+  let reading = fcntl(ends[0], F_DUPFD_CLOEXEC, 10)
+  close(ends[0])
+  guard reading >= 0 else {
+    close(ends[1])
+    throw failure(errno)
+  }
+  defer { close(reading) }
+  var started = false
+  defer { if !started { close(ends[1]) } }
 
   #if canImport(Darwin)
     var actions: posix_spawn_file_actions_t? = nil
@@ -79,6 +125,7 @@ func spawnShell(_ spec: CommandSpec, log: LogFile) throws(RunnerError) -> pid_t 
   var code = posix_spawn_file_actions_addopen(&actions, 0, spec.standardInput?.path ?? "/dev/null", O_RDONLY, 0)
   if code == 0 { code = posix_spawn_file_actions_adddup2(&actions, log.descriptor, 1) }
   if code == 0 { code = posix_spawn_file_actions_adddup2(&actions, log.descriptor, 2) }
+  if code == 0 { code = posix_spawn_file_actions_adddup2(&actions, reading, 3) }
   #if canImport(Darwin)
     if code == 0 { code = posix_spawn_file_actions_addchdir_np(&actions, directory) }
     let flags =
@@ -88,7 +135,7 @@ func spawnShell(_ spec: CommandSpec, log: LogFile) throws(RunnerError) -> pid_t 
     if code == 0 { code = glibcAddChdir(&actions, directory) }
     // Other modules may open descriptors without O_CLOEXEC; close them all in the child.
     // Before glibc 2.34 this is skipped and O_CLOEXEC is all there is.
-    _ = glibcAddCloseFrom(&actions, 3)
+    _ = glibcAddCloseFrom(&actions, 4)
     let flags = glibcSpawnSetsid | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK
   #endif
   guard code == 0 else { throw failure(code) }
@@ -104,7 +151,7 @@ func spawnShell(_ spec: CommandSpec, log: LogFile) throws(RunnerError) -> pid_t 
   if code == 0 { code = posix_spawnattr_setsigmask(&attributes, &none) }
   guard code == 0 else { throw failure(code) }
 
-  let arguments = ["/bin/sh", "-c", spec.command]
+  let arguments = ["/bin/sh", "-c", watchedShellScript, "bisect-deploy", spec.command]
   let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
   let envp: [UnsafeMutablePointer<CChar>?] = entries.map { strdup($0) } + [nil]
   defer {
@@ -114,7 +161,21 @@ func spawnShell(_ spec: CommandSpec, log: LogFile) throws(RunnerError) -> pid_t 
   var pid = pid_t()
   code = posix_spawn(&pid, "/bin/sh", &actions, &attributes, argv, envp)
   guard code == 0 else { throw failure(code) }
-  return pid
+  started = true
+  return SpawnedShell(pid: pid, lifeline: ends[1])
+}
+
+/// A connected pair of Unix stream sockets, both close-on-exec; 0 or -1 with `errno`.
+private func makeCloseOnExecSocketPair(_ ends: inout [Int32]) -> Int32 {
+  #if canImport(Darwin)
+    guard socketpair(AF_UNIX, SOCK_STREAM, 0, &ends) == 0 else { return -1 }
+    for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+    return 0
+  #else
+    // SOCK_CLOEXEC sets the flag in the call: no other thread's child can inherit the ends.
+    let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+    return socketpair(AF_UNIX, type, 0, &ends)
+  #endif
 }
 
 /// `NAME=value` strings in a stable order, after checking that each can be passed on.
