@@ -9,6 +9,7 @@ import HuntStore
 import HuntSummaries
 import Notify
 import Runner
+import Synchronization
 
 /// `bisect-deploy --good <rev> --bad <rev>`: the whole hunt, from endpoints to culprit to restore.
 struct HuntCommand: AsyncParsableCommand {
@@ -202,6 +203,9 @@ struct HuntCommand: AsyncParsableCommand {
   var arguments: [String] = []
   /// The stopped hunt `resume` or `reset` continues (not a flag).
   var resumeHuntID: Int64?
+  /// The commits the stopped hunt searched, as stored (not a flag): `resume` and `reset` use
+  /// them, never the names again (a tag deleted or a branch moved since changes nothing).
+  var storedEnds: (bad: String, goods: [String])?
 
   /// Every option, so that `plan` sorts each one into those that change the plan and those
   /// it ignores (and says so).
@@ -254,6 +258,15 @@ struct HuntCommand: AsyncParsableCommand {
     if let envPool, envPool.split(separator: ",").allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
       throw ValidationError("--env-pool is empty: give the pool's environments, separated by commas.")
     }
+    // An empty name would fall back to the default environment without a word.
+    for value in env
+    where value.split(separator: ",", omittingEmptySubsequences: false).contains(where: {
+      $0.trimmingCharacters(in: .whitespaces).isEmpty
+    }) {
+      throw ValidationError(
+        "--env '\(value.terminalSafe())' names an empty environment: give the environments' names, separated by commas."
+      )
+    }
     if let state { _ = try stateLocation(flag: state, configuration: nil) }
     if let report { try Self.checkReportPath(report) }
   }
@@ -290,8 +303,16 @@ struct HuntCommand: AsyncParsableCommand {
     }
     // Every stop ends the running steps: a signal, the deadline, and a lease the hunt lost.
     stopper.whenStopped { hunt.cancel() }
+    let sending = PendingNotifications()
     let watcher = Task {
       for await signal in trap.signals {
+        // Once the hunt has ended its outcome is stored and its environment restored: a
+        // signal then cuts the notifications short, and says so.
+        if let notifications = sending.task {
+          notifications.cancel()
+          printError("bisect-deploy: stopping the notifications; the hunt's outcome is stored.")
+          continue
+        }
         stopper.stop(.signal(signal.rawValue))
         hunt.cancel()
         if stopper.signals == 1 {
@@ -354,9 +375,12 @@ struct HuntCommand: AsyncParsableCommand {
     // Notifications go out once the answer is final; whatever happens to them, the exit code
     // stays the hunt's.
     let reportPath = reportWritten ? self.report.map { URL(fileURLWithPath: $0).standardizedFileURL.path } : nil
-    let deliveries = await HuntNotifications.send(
-      HuntNotifications.notice(for: report, summary: result, reportPath: reportPath),
-      configuration: request.configuration, logDirectory: report.logDirectory)
+    let notice = HuntNotifications.notice(for: report, summary: result, reportPath: reportPath)
+    let notifying = Task {
+      await HuntNotifications.send(notice, configuration: request.configuration, logDirectory: report.logDirectory)
+    }
+    sending.task = notifying
+    let deliveries = await notifying.value
     if json {
       if !deliveries.isEmpty { result["notifications"] = HuntNotifications.json(deliveries) }
       JSONEvents.emit(result)
@@ -447,7 +471,7 @@ struct HuntCommand: AsyncParsableCommand {
     }
     configuration.testTimeout = try duration(testTimeout, flag: "--test-timeout") ?? configuration.testTimeout
     configuration.maxDuration = try duration(maxDuration, flag: "--max-duration") ?? configuration.maxDuration
-    let ends = try range.revisions(in: repository)
+    let ends = try storedEnds ?? range.revisions(in: repository)
     var request = HuntRequest(
       repositoryPath: range.repo, bad: ends.bad, goods: ends.goods, configuration: configuration,
       allowedProtected: Set(allowProtected), state: try stateLocation(flag: state, configuration: configuration),
@@ -472,6 +496,16 @@ struct HuntCommand: AsyncParsableCommand {
     return value
   }
 
+}
+
+/// The notifications being sent once a hunt has ended, for the signal watcher to cut short.
+final class PendingNotifications: Sendable {
+  private let state = Mutex<Task<[Delivery], Never>?>(nil)
+
+  var task: Task<[Delivery], Never>? {
+    get { state.withLock { $0 } }
+    set { state.withLock { $0 = newValue } }
+  }
 }
 
 /// The summary on standard output and the exit code of a finished hunt.

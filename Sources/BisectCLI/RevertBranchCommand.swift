@@ -20,6 +20,34 @@ struct RevertBranchCommand: AsyncParsableCommand {
       """)
 
   @Argument(help: "The new branch's name.") var name: String
+
+  /// A name as `git check-ref-format --branch` would take it, and then some: never a full
+  /// reference (`refs/heads/main` would become `refs/heads/refs/heads/main`, and the push hint
+  /// would push the real main), never an option or HEAD, never a name git would rewrite.
+  func validate() throws {
+    if let problem = Self.problem(with: name) {
+      throw ValidationError("'\(name.terminalSafe())' is not a branch name this command makes: \(problem).")
+    }
+  }
+
+  static func problem(with name: String) -> String? {
+    if name.isEmpty { return "give a name" }
+    if name.hasPrefix("refs/") { return "give the branch's short name (without refs/...)" }
+    if name.hasPrefix("-") { return "it starts with '-', which reads as an option" }
+    if name == "HEAD" || name == "@" { return "that name means the current commit" }
+    if name.hasPrefix("/") || name.hasSuffix("/") || name.contains("//") { return "a '/' at an end or twice in a row" }
+    if name.contains("..") || name.contains("@{") || name.hasSuffix(".") || name.hasSuffix(".lock") {
+      return "git refuses '..', '@{', and a '.' or '.lock' at the end"
+    }
+    if name.split(separator: "/").contains(where: { $0.hasPrefix(".") }) { return "a part starting with '.'" }
+    let refused = Set(" ~^:?*[\\")
+    if name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+      || name.contains(where: refused.contains)
+    {
+      return "spaces, control characters and ~ ^ : ? * [ \\ are not allowed"
+    }
+    return nil
+  }
   @Option(help: "The hunt's number. (default: the newest hunt that ran --confirm-revert)") var hunt: Int64?
   @OptionGroup var options: StateOptions
 

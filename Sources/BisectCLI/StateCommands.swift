@@ -69,6 +69,16 @@ struct StateOptions: ParsableArguments {
 
   private var stateDescription: String { state.map { "'\($0)'" } ?? "this repository's state" }
 
+  /// Whether the hunt stored with `path` (as it was given, standardized) searched `repository`:
+  /// the same git folder, once opened from here. A path this host cannot open is another's.
+  static func isSameRepository(_ path: String, as repository: Repository) -> Bool {
+    guard let stored = try? Repository(at: path) else { return false }
+    func folder(_ text: String) -> String {
+      URL(fileURLWithPath: text).standardizedFileURL.resolvingSymlinksInPath().path
+    }
+    return folder(stored.gitDirectory) == folder(repository.gitDirectory)
+  }
+
   /// The unfinished hunt meant: `--hunt N`, else on `--env`, else the newest unfinished one.
   /// With `toContinue` (resume, reset, mark), a hunt that a process runs or waits for now is
   /// never chosen, and without `--hunt` only this host's hunts are: a shared database holds
@@ -85,7 +95,7 @@ struct StateOptions: ParsableArguments {
           message: "Hunt #\(id) is finished (\(readableOutcome(record.outcome ?? ""))).", status: .usage)
       }
       if toContinue, try await store.activeHunts().contains(id) {
-        throw CommandFailure(message: "Hunt #\(id) is running now (on \(record.host)).", status: .locked)
+        throw CommandFailure(message: "Hunt #\(id) is running now (on \(record.host.terminalSafe())).", status: .locked)
       }
       return record
     }
@@ -97,12 +107,22 @@ struct StateOptions: ParsableArguments {
       }
     }
     if toContinue {
+      // A shared database holds every repository's hunts: without --hunt, only this one's.
+      let current = try repository()
+      let mine = candidates.filter { Self.isSameRepository($0.repositoryPath, as: current) }
+      if mine.isEmpty, let other = candidates.first {
+        throw CommandFailure(
+          message:
+            "No unfinished hunt of this repository (\(current.workTree ?? current.gitDirectory)). Hunt #\(other.id) is of \(other.repositoryPath.terminalSafe()): continue it from there, or with --hunt \(other.id).",
+          status: nothing)
+      }
+      candidates = mine
       let active = try await store.activeHunts()
       let here = ProcessIdentity.hostName
       let stopped = candidates.filter { !active.contains($0.id) }
       if let mine = stopped.first(where: { $0.host == here || $0.host.isEmpty }) { return mine }
       if !stopped.isEmpty {
-        let others = stopped.prefix(5).map { "#\($0.id) (\($0.host))" }.joined(separator: ", ")
+        let others = stopped.prefix(5).map { "#\($0.id) (\($0.host.terminalSafe()))" }.joined(separator: ", ")
         throw CommandFailure(
           message: "No stopped hunt of this host (\(here)). Stopped hunts of other hosts: \(others); "
             + "continue one from its host's folder with --hunt N.",
@@ -110,7 +130,8 @@ struct StateOptions: ParsableArguments {
       }
       if let running = candidates.first {
         throw CommandFailure(
-          message: "Hunt #\(running.id) is running now (on \(running.host.isEmpty ? "this host" : running.host)).",
+          message:
+            "Hunt #\(running.id) is running now (on \(running.host.isEmpty ? "this host" : running.host.terminalSafe())).",
           status: .locked)
       }
     }
@@ -142,7 +163,22 @@ func storedHuntCommand(_ hunt: HuntRecord) throws -> HuntCommand {
   }
   var command = try HuntCommand.parse(invocation.arguments)
   command.arguments = invocation.arguments
+  command.storedEnds = (hunt.bad, hunt.goods)
   return command
+}
+
+/// The commits `hunt` searched that `repository` no longer has (force-pushed away and
+/// pruned), each with its part: "bad" or "good".
+func goneCommits(of hunt: HuntRecord, in repository: Repository) -> [(part: String, hex: String)] {
+  ([("bad", hunt.bad)] + hunt.goods.map { ("good", $0) }).filter { _, hex in
+    guard let id = ObjectID(hex: hex) else { return true }
+    return (try? repository.commit(id)) == nil
+  }
+}
+
+/// "its bad commit 3e5ddf7… and its good commit 1a2b3c4…".
+func describeGone(_ gone: [(part: String, hex: String)]) -> String {
+  gone.map { "its \($0.part) commit \($0.hex)" }.joined(separator: " and ")
 }
 
 /// `bisect-deploy resume`: continues a hunt that was stopped (Ctrl-C, a crash, kill -9).
@@ -166,6 +202,13 @@ struct ResumeCommand: AsyncParsableCommand {
     let hunt = try await withStateStore(location) { store in
       try await options.unfinishedHunt(in: store, id: self.hunt, on: place.env, toContinue: true)
     }
+    let gone = goneCommits(of: hunt, in: repository)
+    guard gone.isEmpty else {
+      throw CommandFailure(
+        message:
+          "Hunt #\(hunt.id) cannot continue: \(describeGone(gone)) \(gone.count == 1 ? "is" : "are") no longer in the repository (force-pushed away and pruned?). Fetch \(gone.count == 1 ? "it" : "them") again (git fetch origin \(gone[0].hex)) and resume, or end the hunt with: bisect-deploy reset --hunt \(hunt.id)",
+        status: .badRevision)
+    }
     var command = try storedHuntCommand(hunt)
     if let state = options.state { command.state = storedState(state) }
     command.resumeHuntID = hunt.id
@@ -187,8 +230,22 @@ struct ResetCommand: AsyncParsableCommand {
 
   func run() async throws {
     let repository = try options.repository()
-    let hunt = try await withStateStore(try options.location(repository)) { store in
+    let location = try options.location(repository)
+    let hunt = try await withStateStore(location) { store in
       try await options.unfinishedHunt(in: store, id: self.hunt, on: place.env, toContinue: true)
+    }
+    // A hunt whose commits are gone can still be ended: nothing can be restored from them, so
+    // the environment is left as it is, and said so.
+    let gone = goneCommits(of: hunt, in: repository)
+    if !gone.isEmpty {
+      try await withStateStore(location) { store in
+        try await store.finishHunt(id: hunt.id, outcome: "reset", endedAt: Date())
+        _ = try await store.breakLeases(ofHunt: hunt.id)
+      }
+      print(
+        "Hunt #\(hunt.id) reset. Not restored: \(describeGone(gone)) \(gone.count == 1 ? "is" : "are") no longer in the repository; the environment (\(hunt.environment.terminalSafe())) is left as it is."
+      )
+      return
     }
     var command = try storedHuntCommand(hunt)
     if let state = options.state { command.state = storedState(state) }
@@ -296,11 +353,11 @@ struct HuntsCommand: AsyncParsableCommand {
       for hunt in try await store.hunts(limit: limit) {
         let steps = try await store.steps(huntID: hunt.id)
         let reused = steps.filter(\.reused).count
-        let host = hunt.host.isEmpty ? "" : " on \(hunt.host)"
+        let host = hunt.host.isEmpty ? "" : " on \(hunt.host.terminalSafe())"
         let held = leases.filter { $0.holder.huntID == hunt.id && !$0.expired && !isHuntLease($0.environment) }
           .map(\.environment)
         let holding = held.isEmpty ? "" : " (holds \(held.joined(separator: ", ")))"
-        let place = hunt.pool ? "pool \(hunt.environment)" : hunt.environment
+        let place = (hunt.pool ? "pool \(hunt.environment)" : hunt.environment).terminalSafe()
         lines.append(
           "#\(hunt.id) \(hunt.startedAt.formatted(.iso8601)) \(place)\(host) bad \(hunt.bad.prefix(10)) "
             + "\(steps.count) steps\(reused > 0 ? " (\(reused) reused)" : "") \(hunt.outcome.map(readableOutcome) ?? "unfinished")\(holding)"
@@ -330,7 +387,7 @@ struct StatusCommand: AsyncParsableCommand {
       let hunt = try await options.unfinishedHunt(in: store, id: self.hunt, on: place.env, nothing: .nothingToShow)
       var lines = [
         "Hunt #\(hunt.id) on \(hunt.pool ? "pool " : "")\(hunt.environment), started \(hunt.startedAt.formatted(.iso8601))"
-          + (hunt.host.isEmpty ? "" : " on \(hunt.host)"),
+          + (hunt.host.isEmpty ? "" : " on \(hunt.host.terminalSafe())"),
         "  bad \(hunt.bad)  good \(hunt.goods.joined(separator: " "))",
       ]
       let leases = try await store.leases().filter { $0.holder.huntID == hunt.id && !isHuntLease($0.environment) }
@@ -341,9 +398,13 @@ struct StatusCommand: AsyncParsableCommand {
             : "  not running: continue with bisect-deploy resume, or end with bisect-deploy reset")
       }
       for lease in leases {
-        let state = lease.expired ? "ran out (its holder stopped renewing it)" : "held (running)"
+        let state =
+          lease.expired
+          ? "ran out (its holder stopped renewing it)"
+          : ProcessIdentity.isGone(lease.holder.process)
+            ? "held by a process that is gone (killed?): the next hunt there takes it over" : "held (running)"
         lines.append(
-          "  lease: \(lease.environment) \(state) by pid \(lease.holder.pid) on \(lease.holder.host) since "
+          "  lease: \(lease.environment.terminalSafe()) \(state) by pid \(lease.holder.pid) on \(lease.holder.host.terminalSafe()) since "
             + "\(lease.holder.acquiredAt.formatted(.iso8601)), until \(lease.holder.expiresAt.formatted(.iso8601))")
       }
       for step in try await store.steps(huntID: hunt.id) {
@@ -392,7 +453,7 @@ struct UnlockCommand: AsyncParsableCommand {
           status: .locked)
       }
       let names = try await store.breakLeases(ofHunt: holder.huntID)
-      return "Freed \(names.joined(separator: ", ")) held by process \(holder.pid) on \(holder.host)"
+      return "Freed \(names.joined(separator: ", ")) held by process \(holder.pid) on \(holder.host.terminalSafe())"
         + " since \(holder.acquiredAt.formatted(.iso8601)) for hunt #\(holder.huntID)."
         + " Continue that hunt with bisect-deploy resume, or end it with bisect-deploy reset."
     }

@@ -57,11 +57,13 @@ struct StateMigrateCommand: AsyncParsableCommand {
       throw error
     }
     await store.close()
-    let copiedHunts = Set(snapshot.hunts.map(\.id))
+    let held =
+      "(the file holds \(snapshot.steps.count) steps, \(snapshot.cachedVerdicts.count) cached verdicts, \(snapshot.nights.count) nights)"
     print(
-      "Copied \(added) of \(snapshot.hunts.count) hunts (\(snapshot.steps.filter { copiedHunts.contains($0.huntID) }.count) steps, "
-        + "\(snapshot.cachedVerdicts.count) cached verdicts, \(snapshot.nights.count) nights) from \(from) to \(target)"
-        + (added < snapshot.hunts.count ? "; \(snapshot.hunts.count - added) were there already" : "")
+      (added == 0
+        ? "Copied nothing: all \(snapshot.hunts.count) hunts of \(from) were in \(target) already \(held)"
+        : "Copied \(added) of \(snapshot.hunts.count) hunts from \(from) to \(target) \(held)"
+          + (added < snapshot.hunts.count ? "; \(snapshot.hunts.count - added) were there already" : ""))
         + ". The file is unchanged: point --state (or BISECT_DEPLOY_STATE) at the database to use it.")
   }
 }

@@ -279,8 +279,21 @@ public struct Configuration: Sendable, Hashable {
         "environment and env_pool cannot be combined: a hunt deploys either to the environments named or to free ones of a pool."
       )
     }
+    // Linux passes one argument of at most 128 KiB to a program (MAX_ARG_STRLEN): a longer
+    // command could not start, and would be found out only at the first deploy or test.
+    for (name, command) in [
+      ("deploy", deployCommand), ("test", testCommand), ("restore.original_command", originalCommand),
+    ] {
+      guard let command, command.utf8.count > Self.longestCommand else { continue }
+      return .conflict(
+        "the \(name) command is \(command.utf8.count) bytes long: a command may hold at most \(Self.longestCommand) bytes. Put a long script in a file and run that file."
+      )
+    }
     return nil
   }
+
+  /// The longest deploy, test or original command: MAX_ARG_STRLEN less room for the shell.
+  static let longestCommand = 128 * 1024 - 1024
 
   /// The environment a hunt deploys to: the first named one, else `dev` when defined, else a
   /// plain environment called `default`.
@@ -333,6 +346,9 @@ public struct Configuration: Sendable, Hashable {
 public enum ConfigurationError: Error, Equatable, Sendable, LocalizedError {
   case unreadable(path: String, reason: String)
   case syntax(path: String, line: Int?, problem: String)
+  /// Valid YAML the tool refuses to expand: an alias or a collection as a key, or aliases that
+  /// expand past `YAMLShape.nodeLimit` values.
+  case refused(path: String, line: Int, problem: String)
   case invalid(path: String, line: Int?, key: String, problem: String)
   case missingTest
   case unknownEnvironment(String, known: [String])
@@ -348,19 +364,22 @@ public enum ConfigurationError: Error, Equatable, Sendable, LocalizedError {
     case .unreadable(let path, let reason):
       "Cannot read the configuration file '\(path)': \(reason)."
     case .syntax(let path, let line, let problem):
-      "\(path)\(line.map { ":\($0)" } ?? ""): not valid YAML: \(problem)."
+      // The parser quotes the file's bytes (NUL, ESC): shown as text.
+      "\(path)\(line.map { ":\($0)" } ?? ""): not valid YAML: \(problem.terminalSafe())."
+    case .refused(let path, let line, let problem):
+      "\(path):\(line): refused: \(problem.terminalSafe())."
     case .invalid(let path, let line, let key, let problem):
-      "\(path)\(line.map { ":\($0)" } ?? ""): key '\(key)': \(problem)\(problem.hasSuffix("?") ? "" : ".")"
+      "\(path)\(line.map { ":\($0)" } ?? ""): key '\(key.terminalSafe())': \(problem.terminalSafe())\(problem.hasSuffix("?") ? "" : ".")"
     case .missingTest:
       "No smoke test: give --test CMD or a 'test' key in bisect-deploy.yml."
     case .unknownEnvironment(let name, let known):
-      "Unknown environment '\(name)'. Defined: \(known.joined(separator: ", "))."
+      "Unknown environment '\(name.terminalSafe())'. Defined: \(known.joined(separator: ", ").terminalSafe())."
     case .noEnvironmentChosen(let known):
-      "Several environments are defined (\(known.joined(separator: ", "))): choose one or more with --env NAME (repeatable) or an 'environment' key."
+      "Several environments are defined (\(known.joined(separator: ", ").terminalSafe())): choose one or more with --env NAME (repeatable) or an 'environment' key."
     case .conflict(let problem):
       problem
     case .invalidEnvironmentName(let name):
-      "Environment name '\(name)' is not allowed: use letters, digits, '.', '_' and '-' (not '.' or '..')."
+      "Environment name '\(name.terminalSafe())' is not allowed: use letters, digits, '.', '_' and '-' (not '.' or '..')."
     case .protectedEnvironment(let name):
       "Environment '\(name)' is protected: bisect-deploy will not deploy there unless you pass --allow-protected \(name)."
     }
@@ -412,6 +431,9 @@ extension Configuration {
 
   /// Parses YAML text; `path` only names the file in messages.
   public static func parse(_ text: String, path: String) throws(ConfigurationError) -> Configuration {
+    if let problem = YAMLShape.check(text) {
+      throw .refused(path: path, line: problem.line, problem: problem.text)
+    }
     let root: Node?
     do {
       root = try Yams.compose(yaml: text)

@@ -11,7 +11,7 @@ import HuntStore
 /// `.bisect-deploy-dependency`, written before the clone, naming the URL and the one
 /// folder the tool made in it (`clone.git`). A folder at that place without the marker, or
 /// holding anything else, is refused, never emptied.
-enum DependencyHistory {
+package enum DependencyHistory {
   static let markerName = ".bisect-deploy-dependency"
   static let cloneName = "clone.git"
   private static let markerHeader =
@@ -92,7 +92,9 @@ enum DependencyHistory {
             "it holds files bisect-deploy did not make (\(foreign.prefix(3).joined(separator: ", "))). Move them away")
       }
       // The same URL and a clone that opens: fetched when allowed, else used as it is.
-      if recordedURL(in: marker) == url, let repository = try? Repository(at: clone.path, searchingUpward: false) {
+      if recordedURL(in: marker) == Self.markerLine(for: url),
+        let repository = try? Repository(at: clone.path, searchingUpward: false)
+      {
         if allowNetwork {
           do {
             try repository.fetch()
@@ -114,7 +116,7 @@ enum DependencyHistory {
         try files.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
       }
       // The marker first, so that a clone killed half-way is still known as the tool's own.
-      let text = [markerHeader, "url \(url)", "clone \(cloneName)"].joined(separator: "\n") + "\n"
+      let text = [markerHeader, "url \(markerLine(for: url))", "clone \(cloneName)"].joined(separator: "\n") + "\n"
       try Data(text.utf8).write(to: marker)
       if files.fileExists(atPath: clone.path) { try files.removeItem(at: clone) }
     } catch {
@@ -125,6 +127,14 @@ enum DependencyHistory {
     } catch {
       throw .dependencyFetch(name: name, url: url, reason: error.errorDescription ?? "\(error)")
     }
+  }
+
+  /// The URL as the marker keeps it: its credentials masked (the marker is a plain file),
+  /// with the SHA-1 of the whole URL so that another password still means another clone.
+  package static func markerLine(for url: String) -> String {
+    let digest = Array(url.utf8).withUnsafeBytes { SHA1.digest($0) }
+    let hex = digest.map { String(format: "%02x", $0) }.joined()
+    return "\(PostgresLocation.maskingCredentials(url)) sha1:\(hex)"
   }
 
   private static func recordedURL(in marker: URL) -> String? {

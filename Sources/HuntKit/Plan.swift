@@ -52,7 +52,7 @@ package struct HuntPlan {
     do {
       repository = try Repository(at: request.repositoryPath)
       let bad = try repository.resolve(request.bad)
-      for good in request.goods { goods.append(try repository.resolve(good)) }
+      goods = try resolveGoods(request.goods, in: repository)
       graph = try repository.commitGraph(
         bad: bad, goods: goods, paths: configuration.paths, firstParent: configuration.firstParent)
       bisection = Bisection(graph: graph, mergeBases: try repository.mergeBasesToCheck(in: graph))
@@ -67,8 +67,8 @@ package struct HuntPlan {
     self.graph = graph
     self.bisection = bisection
     estimate = HuntEstimate(
-      configuration: configuration, goods: goods.count, bisection: bisection, candidates: graph.candidateCount,
-      width: width)
+      configuration: configuration, goods: goodsWorthChecking(goods, in: repository).count, bisection: bisection,
+      candidates: graph.candidateCount, width: width)
     (firstRound, conclusion) = Self.firstRound(of: bisection, graph: graph, flaky: configuration.flaky, width: width)
   }
 

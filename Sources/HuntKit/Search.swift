@@ -4,6 +4,28 @@ import GitKit
 import History
 import HuntStore
 
+/// The commits `names` name, each once, in the order first named: `--good` given 2,000 times
+/// is one good.
+func resolveGoods(_ names: [String], in repository: Repository) throws(GitError) -> [ObjectID] {
+  var goods = [ObjectID]()
+  var seen = Set<ObjectID>()
+  for name in names {
+    let id = try repository.resolve(name)
+    if seen.insert(id).inserted { goods.append(id) }
+  }
+  return goods
+}
+
+/// The goods worth an endpoint check: a good that is an ancestor of another good is good if
+/// that one is, so it is not deployed too. Pairs are compared for up to 64 goods; more are all
+/// checked, as named.
+func goodsWorthChecking(_ goods: [ObjectID], in repository: Repository) -> [ObjectID] {
+  guard goods.count > 1, goods.count <= 64 else { return goods }
+  return goods.filter { good in
+    !goods.contains { other in other != good && ((try? repository.isAncestor(good, of: other)) ?? false) }
+  }
+}
+
 extension HuntSession {
   /// Applies verdicts given by hand (`bisect-deploy good|bad|skip`) that come next in the
   /// stored order.
@@ -31,7 +53,7 @@ extension HuntSession {
       // With a flaky test each check is one piece of evidence: a passing bad ends nothing (the
       // search tests it again when that pays, and says "no regression" only when the runs
       // say so), and the goods are checked after it as usual.
-      let goodJobs: [Job] = goods.map { ($0, .verifyGood) }
+      let goodJobs: [Job] = goodsToCheck().map { ($0, .verifyGood) }
       let together = active.count > 1
       let flaky = configuration.flaky != nil
       var records: [StepRecord]
@@ -63,6 +85,9 @@ extension HuntSession {
     guard configuration.descend, case .culprit(let merge) = outcome else { return outcome }
     return await descend(into: merge)
   }
+
+  /// The goods worth an endpoint check (`goodsWorthChecking`).
+  func goodsToCheck() -> [ObjectID] { goodsWorthChecking(goods, in: repository) }
 
   /// Why the endpoint checks say nothing about the commits: the shell could not find (127)
   /// or could not run (126) the test in a good endpoint's checkout. Every step runs in a clean

@@ -48,7 +48,7 @@ package struct HuntSetup {
     do {
       repository = try Repository(at: request.repositoryPath)
       bad = try repository.resolve(request.bad)
-      for good in request.goods { goods.append(try repository.resolve(good)) }
+      goods = try resolveGoods(request.goods, in: repository)
       graph = try repository.commitGraph(
         bad: bad, goods: goods, paths: configuration.paths, firstParent: configuration.firstParent)
       mergeBases = try repository.mergeBasesToCheck(in: graph)
@@ -263,7 +263,8 @@ package struct HuntSession {
   /// The whole hunt: the search, `--confirm`, `--confirm-revert`, the restore, the stored outcome, the report.
   package mutating func run() async -> HuntReport {
     let estimate = HuntEstimate(
-      configuration: configuration, goods: goods.count, bisection: bisection, candidates: outerGraph.candidateCount,
+      configuration: configuration, goods: goodsToCheck().count, bisection: bisection,
+      candidates: outerGraph.candidateCount,
       width: active.count)
     var outcome: HuntOutcome
     // An empty range (good == bad, or bad an ancestor of good: swapped ends) or a range with

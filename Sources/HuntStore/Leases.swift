@@ -1,4 +1,5 @@
 import Foundation
+import History
 
 /// Who asks for leases: one hunt in one process. The token tells processes apart where host
 /// names and process ids do not (containers, pid reuse); host and pid are for people.
@@ -81,7 +82,7 @@ public struct LeaseHolder: Sendable, Hashable {
 
   /// "hunt 12 (pid 4242 on ci-runner-3, since 2026-12-02T03:00:00Z, lease until …)".
   public var description: String {
-    "hunt \(huntID) (pid \(pid) on \(host), since \(acquiredAt.formatted(.iso8601)), "
+    "hunt \(huntID) (pid \(pid) on \(host.terminalSafe()), since \(acquiredAt.formatted(.iso8601)), "
       + "lease until \(expiresAt.formatted(.iso8601)))"
   }
 }
@@ -148,10 +149,13 @@ public enum ProcessIdentity {
   public static let current: String = describe(getpid()) ?? "\(getpid())"
 
   /// The host name leases and hunts show: `BISECT_DEPLOY_HOST` when set (containers and CI
-  /// runners that share a host name), else the machine's.
+  /// runners that share a host name), else the machine's; control characters shown as text
+  /// (a newline in it would forge a line in `hunts` and in messages, and it is stored).
   public static var hostName: String {
-    if let given = ProcessInfo.processInfo.environment["BISECT_DEPLOY_HOST"], !given.isEmpty { return given }
-    return ProcessInfo.processInfo.hostName
+    if let given = ProcessInfo.processInfo.environment["BISECT_DEPLOY_HOST"], !given.isEmpty {
+      return given.terminalSafe()
+    }
+    return ProcessInfo.processInfo.hostName.terminalSafe()
   }
 
   /// True only when `identity` names a process of this boot and PID namespace that no

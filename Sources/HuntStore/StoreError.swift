@@ -1,4 +1,5 @@
 import Foundation
+import History
 
 /// Why the state database cannot be opened or written. Every case names the file (or the
 /// PostgreSQL URL: `path` is the store's `location`), and the messages say what to do; the
@@ -40,7 +41,7 @@ public enum StoreError: Error, LocalizedError, Equatable, Sendable {
     case .cannotOpen(let path, let reason):
       "Cannot open the state database '\(path)': \(reason). Check the folder's permissions or pass --state PATH."
     case .locked(let environment, let holder) where isHuntLease(environment):
-      "Hunt \(environment) runs now: it is held by pid \(holder.pid) on \(holder.host) (since "
+      "Hunt \(environment) runs now: it is held by pid \(holder.pid) on \(holder.host.terminalSafe()) (since "
         + "\(holder.acquiredAt.formatted(.iso8601)), lease until \(holder.expiresAt.formatted(.iso8601))). "
         + "Wait for it to end, or stop it; if its process is gone, its lease runs out by itself."
     case .locked(let environment, let holder):

@@ -179,6 +179,42 @@ final class WebhookServer {
     #expect(!shown.contains("SECRETTOKEN") && !shown.contains("127.0.0.1:\(server.port)"))
   }
 
+  @Test(
+    "SIGTERM while a webhook hangs cuts the notification short: the hunt exits at once with its own code and summary, its environment restored"
+  )
+  func signalDuringNotification() throws {
+    let bench = try Bench()
+    let server = try WebhookServer(mode: "silent", in: bench.directory.url)
+    let config = try Self.configuration("notify:\n  - webhook: {url_env: HOOK}\n    timeout: 40s\n", in: bench)
+    let process = Process()
+    process.executableURL = bisectDeployExecutable
+    process.arguments = [
+      "--repo", bench.repo.path, "--good", "v0", "--bad", "pass", "--deploy", Bench.deploy, "--test", Bench.test,
+      "--config", config,
+    ]
+    process.environment = bench.environment.merging(["HOOK": server.url("/SECRETTOKEN")]) { _, new in new }
+    let output = Pipe()
+    let errors = Pipe()
+    process.standardOutput = output
+    process.standardError = errors
+    try process.run()
+    let deadline = Date().addingTimeInterval(60)
+    while try server.requests().isEmpty, process.isRunning, Date() < deadline { usleep(20_000) }
+    #expect(try server.requests().count == 1, "the webhook was never called")
+    let signalled = Date()
+    kill(process.processIdentifier, SIGTERM)
+    let stdout = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    let reaction = Date().timeIntervalSince(signalled)
+    #expect(reaction < 5, "exited \(reaction) s after SIGTERM, not the notification's 40 s")
+    #expect(process.terminationStatus == 0, "\(stdout)\(stderr)")
+    #expect(stdout.contains("The first bad commit is \(bench.culprit)"))
+    #expect(stdout.contains("Restored default to "), "\(stdout)")
+    #expect(stderr.contains("stopping the notifications; the hunt's outcome is stored"), "\(stderr)")
+    #expect(!stderr.contains("left as it is"), "\(stderr)")
+  }
+
   @Test("a url_env naming an unset variable is refused before anything is deployed (exit 78)")
   func unsetVariable() throws {
     let bench = try Bench()
