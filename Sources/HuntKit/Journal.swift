@@ -66,8 +66,9 @@ package struct StoreJournal: Journal {
   /// `resumeID` names the stopped hunt to continue (`bisect-deploy resume`), refused when its
   /// settings changed unless `requireSameSettings` is off (a reset). Without it, with named
   /// environments, the newest unfinished hunt on them is continued when its settings are the
-  /// same, and refused otherwise (its holder named when a process runs it); with a pool, a new
-  /// hunt starts every time (many hunts share a pool's name). Reads the verdicts to reuse when asked.
+  /// same, and refused otherwise (its holder named when a process runs it); with a pool, the
+  /// newest unfinished hunt with the same settings that no process runs (killed) is continued,
+  /// else a new hunt starts (many hunts share a pool's name). Reads the verdicts to reuse when asked.
   package static func open(
     store: any StateStore, identity: HuntIdentity, claim: LeaseClaim, resumeID: Int64? = nil, reuseVerdicts: Bool,
     requireSameSettings: Bool = true
@@ -98,6 +99,28 @@ package struct StoreJournal: Journal {
             id: newest.id, environment: name, bad: newest.bad, startedAt: newest.startedAt)
         }
         resumed = newest
+      } else if identity.pool {
+        // Many hunts share a pool's name: the same command continues the newest unfinished
+        // one with the same settings whose own lease is free (its process was killed), and
+        // starts a new hunt beside any that runs now.
+        for candidate in try await store.unfinishedHunts(environment: name)
+        where candidate.pool && identity.matches(candidate) {
+          do throws(StoreError) {
+            _ = try await store.acquireLeases([huntLeaseName(candidate.id)], for: claim.forHunt(candidate.id))
+          } catch {
+            if case .locked = error { continue }
+            throw error
+          }
+          // Its lease was free: its process died, or it ended meanwhile (a hunt stores its
+          // outcome before giving its lease back). Only a hunt still unfinished is continued.
+          guard let current = try await store.hunt(id: candidate.id), !current.isFinished else {
+            try await store.releaseLeases([huntLeaseName(candidate.id)], for: claim.forHunt(candidate.id))
+            continue
+          }
+          held = candidate.id
+          resumed = current
+          break
+        }
       }
       let huntID: Int64
       let startedAt: Date

@@ -45,3 +45,42 @@ import Testing
     #expect(!status.stdout.contains("held (running)"), "\(status.stdout)")
   }
 }
+
+extension StoppedHuntTests {
+  @Test(
+    "the same command after kill -9 of a pool hunt continues that hunt: its verdicts are kept, nothing stays unfinished"
+  )
+  func sameCommandContinuesAKilledPoolHunt() throws {
+    let bench = try Bench(commits: 30, seed: 149)
+    let culprit = try bench.commit(6)
+    let state = bench.directory.url.appendingPathComponent("pool.sqlite").path
+    // The third deploy hangs, once: the hunt is killed there.
+    let deploy =
+      "echo \"$BISECT_COMMIT\" >> \"$MARKERS/deploys\"; "
+      + "if [ \"$BISECT_STEP\" = 3 ] && [ ! -e \"$MARKERS/hung\" ]; then touch \"$MARKERS/hung\"; sleep 60; fi; true"
+    let arguments = [
+      "--repo", bench.repo.path, "--good", "v0.1", "--bad", "main", "--env-pool", "pool-a,pool-b", "--state", state,
+      "--deploy", deploy, "--test", bench.predicate(culprit: culprit), "--quiet",
+    ]
+    let process = Process()
+    process.executableURL = bisectDeployExecutable
+    process.arguments = arguments
+    process.environment = bench.environment
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let deadline = Date().addingTimeInterval(60)
+    while bench.marker("hung") == nil, process.isRunning, Date() < deadline { usleep(20_000) }
+    try #require(bench.marker("hung") != nil, "the third deploy never started")
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+
+    let again = try bisectDeploy(arguments, environment: bench.environment)
+    #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
+    #expect(again.stdout.contains("The first bad commit is \(culprit)"))
+    #expect(again.stdout.contains("Resumed: 2 verdicts"), "\(again.stdout)")
+    let listed = try bisectDeploy(
+      ["hunts", "--repo", bench.repo.path, "--state", state], environment: bench.environment)
+    #expect(lines(listed.stdout).filter { $0.hasPrefix("#") }.count == 1, "\(listed.stdout)")
+  }
+}
