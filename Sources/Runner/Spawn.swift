@@ -60,7 +60,7 @@ struct SpawnedShell {
   func release() {
     var byte = UInt8(ascii: "\n")
     // MSG_NOSIGNAL: after a timeout the group, watchdog included, is dead, and a write to a
-    // pipe nobody reads would kill this process with SIGPIPE.
+    // socket nobody reads would otherwise raise SIGPIPE and kill this process.
     while send(lifeline, &byte, 1, Int32(MSG_NOSIGNAL)) < 0 && errno == EINTR {}
     close(lifeline)
   }
