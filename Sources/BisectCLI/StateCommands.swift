@@ -151,17 +151,23 @@ struct EnvironmentChoice: ParsableArguments {
 }
 
 /// The hunt command stored with `hunt`, parsed again in the folder it was started from.
-func storedHuntCommand(_ hunt: HuntRecord) throws -> HuntCommand {
+/// `repo` (the `--repo` given to `resume` or `reset`) wins over the stored one: another host
+/// keeps its clone elsewhere, and there the folder the hunt was started in may not exist.
+func storedHuntCommand(_ hunt: HuntRecord, repo: String? = nil) throws -> HuntCommand {
   guard let invocation = StoredInvocation(encoded: hunt.commandLine) else {
     throw CommandFailure(
       message: "Hunt #\(hunt.id) was not stored with its command line; start it again.", status: .usage)
   }
-  guard FileManager.default.changeCurrentDirectoryPath(invocation.directory) else {
+  // Absolute before the folder changes.
+  let given = repo.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+  guard FileManager.default.changeCurrentDirectoryPath(invocation.directory) || given != nil else {
     throw CommandFailure(
-      message: "Hunt #\(hunt.id) was started in '\(invocation.directory)', which is gone; start it again.",
+      message:
+        "Hunt #\(hunt.id) was started in '\(invocation.directory)', which is not here: pass --repo with this host's clone of the repository, or start it again.",
       status: .usage)
   }
   var command = try HuntCommand.parse(invocation.arguments)
+  if let given { command.range.repoOption = given }
   command.arguments = invocation.arguments
   command.storedEnds = (hunt.bad, hunt.goods)
   return command
@@ -209,8 +215,10 @@ struct ResumeCommand: AsyncParsableCommand {
           "Hunt #\(hunt.id) cannot continue: \(describeGone(gone)) \(gone.count == 1 ? "is" : "are") no longer in the repository (force-pushed away and pruned?). Fetch \(gone.count == 1 ? "it" : "them") again (git fetch origin \(gone[0].hex)) and resume, or end the hunt with: bisect-deploy reset --hunt \(hunt.id)",
         status: .badRevision)
     }
-    var command = try storedHuntCommand(hunt)
-    if let state = options.state { command.state = storedState(state) }
+    // Made absolute before the folder changes to the hunt's.
+    let state = options.state.map(storedState)
+    var command = try storedHuntCommand(hunt, repo: options.repoOption)
+    if let state { command.state = state }
     command.resumeHuntID = hunt.id
     if quiet { command.quiet = true }
     try await command.run()
@@ -247,8 +255,9 @@ struct ResetCommand: AsyncParsableCommand {
       )
       return
     }
-    var command = try storedHuntCommand(hunt)
-    if let state = options.state { command.state = storedState(state) }
+    let state = options.state.map(storedState)
+    var command = try storedHuntCommand(hunt, repo: options.repoOption)
+    if let state { command.state = state }
     command.resumeHuntID = hunt.id
     let request = try command.makeRequest()
     // As in a hunt: the first Ctrl-C lets the restore finish, a second one stops it.

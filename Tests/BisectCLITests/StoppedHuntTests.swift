@@ -84,3 +84,29 @@ extension StoppedHuntTests {
     #expect(lines(listed.stdout).filter { $0.hasPrefix("#") }.count == 1, "\(listed.stdout)")
   }
 }
+
+extension StoppedHuntTests {
+  @Test(
+    "resume --hunt N --repo CLONE continues a hunt from another clone when the folder it was started in is not there")
+  func resumeFromAnotherClone() throws {
+    let bench = try Bench(commits: 30, seed: 151)
+    let culprit = try bench.commit(8)
+    let state = bench.directory.url.appendingPathComponent("shared.sqlite").path
+    let stopped = try bisectDeploy(
+      [
+        "--repo", bench.repo.path, "--good", "v0.1", "--bad", "main", "--state", state, "--deploy",
+        GoneRevisionTests.interruptingDeploy, "--test", bench.predicate(culprit: culprit),
+      ], in: bench.repo, environment: bench.environment)
+    #expect(stopped.status == 130, "\(stopped.stdout)\(stopped.stderr)")
+    // Another host's clone, elsewhere; the first clone's folder is gone from "here".
+    let other = bench.directory.url.appendingPathComponent("other-host-clone")
+    try git(["clone", "-q", bench.repo.path, other.path], in: bench.directory.url)
+    let moved = bench.directory.url.appendingPathComponent("moved-away")
+    try FileManager.default.moveItem(at: bench.repo, to: moved)
+    let resumed = try bisectDeploy(
+      ["resume", "--hunt", "1", "--repo", other.path, "--state", state], in: bench.directory.url,
+      environment: bench.environment)
+    #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
+    #expect(resumed.stdout.contains("The first bad commit is \(culprit)"), "\(resumed.stdout)")
+  }
+}
