@@ -85,28 +85,21 @@ import Testing
       "if [ ! -e \"$MARKERS/hung\" ] && [ -e \"$MARKERS/tested\" ] && [ ! -s \"$MARKERS/since\" ]; then "
       + "echo $$ > \"$MARKERS/hung\"; exec sleep 60; fi; : > \"$MARKERS/since\"; touch \"$MARKERS/tested\"; " + test
     let state = bench.directory.url.appendingPathComponent("state.sqlite").path
-    let process = Process()
-    process.executableURL = bisectDeployExecutable
-    process.arguments = [
-      "--repo", bench.repo.path, "--good", "v0.1", "--bad", "main", "--deploy", deploy, "--test", hanging, "--flaky",
-      "--state", state, "--json",
-    ]
-    process.environment = bench.environment
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
+    let hunt = try WatchedProcess(
+      bisectDeployExecutable.path,
+      [
+        "--repo", bench.repo.path, "--good", "v0.1", "--bad", "main", "--deploy", deploy, "--test", hanging, "--flaky",
+        "--state", state, "--json",
+      ], environment: bench.environment, in: bench.directory.url)
     let hung = bench.markers.appendingPathComponent("hung")
-    func hungPID() -> Int32? {
+    _ = hunt.waitFor(hung, seconds: 120)
+    let pid = try #require(
       (try? String(contentsOf: hung, encoding: .utf8)).flatMap {
         Int32($0.trimmingCharacters(in: .whitespacesAndNewlines))
-      }
-    }
-    let deadline = Date().addingTimeInterval(120)
-    while hungPID() == nil, process.isRunning, Date() < deadline { usleep(20_000) }
-    let pid = try #require(hungPID(), "no run was a test again without a deploy")
-    kill(process.processIdentifier, SIGKILL)
-    process.waitUntilExit()
-    // The hung test outlives the tool killed with SIGKILL (what a crash leaves): stopped here.
+      }, "no run was a test again without a deploy")
+    kill(hunt.pid, SIGKILL)
+    _ = hunt.wait()
+    // The hung test dies with the tool (its watchdog kills the group); stopped here as well.
     kill(pid, SIGKILL)
     let runsBefore = lines(bench.marker("all-runs") ?? "").count
     #expect(runsBefore >= 3)

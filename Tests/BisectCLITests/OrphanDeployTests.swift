@@ -37,20 +37,14 @@ import Testing
       "--repo", bench.repo.path, "--good", "v0.1", "--bad", "main", "--env", "dev", "--state", state, "--deploy",
       Self.lockingDeploy, "--test", bench.predicate(culprit: culprit), "--quiet",
     ]
-    let process = Process()
-    process.executableURL = bisectDeployExecutable
-    process.arguments = arguments
-    process.environment = environment
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let deadline = Date().addingTimeInterval(60)
-    while bench.marker("first") == nil, process.isRunning, Date() < deadline { usleep(20_000) }
+    let hunt = try WatchedProcess(
+      bisectDeployExecutable.path, arguments, environment: environment, in: bench.directory.url)
+    _ = hunt.waitFor(bench.markers.appendingPathComponent("first"), seconds: 60)
     let deployShell = try #require(
       bench.marker("first").flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) },
       "the first deploy never started")
-    kill(process.processIdentifier, SIGKILL)
-    process.waitUntilExit()
+    kill(hunt.pid, SIGKILL)
+    _ = hunt.wait()
 
     // At once, the same command: it continues the hunt, and its deploys never find the
     // environment's lock taken by the killed hunt's deploy.

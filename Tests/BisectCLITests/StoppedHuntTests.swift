@@ -62,18 +62,12 @@ extension StoppedHuntTests {
       "--repo", bench.repo.path, "--good", "v0.1", "--bad", "main", "--env-pool", "pool-a,pool-b", "--state", state,
       "--deploy", deploy, "--test", bench.predicate(culprit: culprit), "--quiet",
     ]
-    let process = Process()
-    process.executableURL = bisectDeployExecutable
-    process.arguments = arguments
-    process.environment = bench.environment
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let deadline = Date().addingTimeInterval(60)
-    while bench.marker("hung") == nil, process.isRunning, Date() < deadline { usleep(20_000) }
+    let hunt = try WatchedProcess(
+      bisectDeployExecutable.path, arguments, environment: bench.environment, in: bench.directory.url)
+    _ = hunt.waitFor(bench.markers.appendingPathComponent("hung"), seconds: 60)
     try #require(bench.marker("hung") != nil, "the third deploy never started")
-    kill(process.processIdentifier, SIGKILL)
-    process.waitUntilExit()
+    kill(hunt.pid, SIGKILL)
+    _ = hunt.wait()
 
     let again = try bisectDeploy(arguments, environment: bench.environment)
     #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
